@@ -1,0 +1,100 @@
+//! `fugong run --job FILE --date YYYY-MM-DD [--output DIR]`
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use super::{PathArg, parse_date, subprocess_isolation};
+use crate::config::Job;
+use crate::pipeline::{RunOptions, RunReport, run_job};
+use crate::worker::Isolation;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (jobs/*.toml).
+    #[arg(long)]
+    pub job: PathArg,
+    /// The report date, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub date: chrono::NaiveDate,
+    /// Write the warehouse here instead of the job's `output`.
+    #[arg(long)]
+    pub output: Option<PathArg>,
+    /// Read workbooks in this process instead of reader worker processes.
+    #[arg(long)]
+    pub in_process: bool,
+    /// Seconds to wait for another fugong writing the same warehouse.
+    #[arg(long, default_value_t = 0)]
+    pub lock_wait_secs: u64,
+    /// Do not print the ranking after the district summary.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let job = Job::load(&args.job)?;
+    let isolation = if args.in_process {
+        Isolation::InProcess
+    } else {
+        subprocess_isolation(job.limits.max_reader_memory_bytes)
+    };
+    let options = RunOptions {
+        isolation,
+        output: args.output.clone(),
+        lock_wait: Duration::from_secs(args.lock_wait_secs),
+        ..RunOptions::default()
+    };
+    let report = run_job(&job, args.date, &options)
+        .with_context(|| format!("{} was not published", args.date))?;
+    print_summary(&report);
+    if !args.quiet {
+        println!();
+        println!(
+            "{}",
+            crate::compare::table::render_ranking(&report.comparison.cities, report.report_date)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(report: &RunReport) {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "区县代码",
+        "城市",
+        "区县",
+        "状态",
+        "接收行",
+        "拒收行",
+        "警告",
+        "首个错误",
+    ]);
+    for d in &report.districts {
+        let mut first = d.first_error.clone().unwrap_or_default();
+        if first.chars().count() > 60 {
+            first = first.chars().take(60).collect::<String>() + "…";
+        }
+        table.add_row(vec![
+            d.district.code.clone(),
+            d.district.city_name.clone(),
+            d.district.name.clone(),
+            d.status.as_str().to_string(),
+            d.rows_accepted.to_string(),
+            d.rows_rejected.to_string(),
+            d.warnings.to_string(),
+            first,
+        ]);
+    }
+    println!(
+        "published {} to {} ({} enterprise rows, {:.2}s)",
+        report.report_date,
+        report.output.display(),
+        report.rows_published,
+        report.elapsed.as_secs_f64()
+    );
+    println!("{table}");
+}

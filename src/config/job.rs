@@ -1,0 +1,335 @@
+//! Job files (`jobs/*.toml`, contract §5): where a province's district workbooks come from, which districts
+//! are expected, where the warehouse is, and the limits that protect a run. Paths are relative to the job
+//! file's folder.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Schema};
+use crate::read::ReadLimits;
+
+/// A job file exactly as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfig {
+    /// Job name, recorded in every manifest.
+    pub name: String,
+    /// Schema file; without it the built-in `enterprise_daily` schema applies.
+    #[serde(default)]
+    pub schema: Option<PathBuf>,
+    /// The warehouse folder (Hive-partitioned Parquet).
+    pub output: PathBuf,
+    /// 6-field cron (seconds first) for `fugong serve`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// IANA time zone of `schedule` and of `target`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Which report date a scheduled run processes.
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// Days before today that the service catches up on at start.
+    #[serde(default)]
+    pub catchup_days: Option<u32>,
+    /// Earlier dates re-checked by every scheduled run for late submissions.
+    #[serde(default)]
+    pub lookback_days: Option<u32>,
+    pub province: ProvinceConfig,
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    pub districts: Vec<DistrictConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Yesterday,
+    Today,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceConfig {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Dir,
+    Http,
+}
+
+/// Where submissions come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// dir: a glob with `{date}` (YYYY-MM-DD), `{yyyymmdd}` and `{district_code}`, relative to the job file.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// http: URL template with the same placeholders.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `[limits]` (contract §7); every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_file_bytes: Option<u64>,
+    pub max_inflated_bytes: Option<u64>,
+    pub max_cells: Option<u64>,
+    pub max_cell_chars: Option<u32>,
+    pub max_read_secs: Option<u64>,
+    /// Address-space cap of a reader worker process, in bytes (default 2 GiB).
+    pub max_reader_memory_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictConfig {
+    pub code: String,
+    pub name: String,
+    pub city: String,
+}
+
+/// Limits in force for a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub read: ReadLimits,
+    pub max_reader_memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            read: ReadLimits::default(),
+            max_reader_memory_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// One expected district, with its geography.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct District {
+    pub code: String,
+    pub name: String,
+    pub city_code: String,
+    pub city_name: String,
+    pub province_code: String,
+}
+
+/// Where a job's workbooks come from, with paths resolved.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Dir { pattern: String },
+    Http { url: String },
+}
+
+/// A built job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub path: PathBuf,
+    pub schema: Arc<Schema>,
+    pub output: PathBuf,
+    pub province_code: String,
+    pub province_name: String,
+    pub source: Source,
+    pub limits: Limits,
+    /// Sorted by code.
+    pub districts: Vec<District>,
+    pub config: JobConfig,
+}
+
+impl Job {
+    pub fn load(path: &Path) -> Result<Job, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: JobConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            what: "job",
+            message: e.to_string(),
+        })?;
+        config.build(path)
+    }
+
+    /// Cities of the job (code → name), in code order.
+    pub fn cities(&self) -> BTreeMap<String, String> {
+        self.districts
+            .iter()
+            .map(|d| (d.city_code.clone(), d.city_name.clone()))
+            .collect()
+    }
+}
+
+fn is_code(s: &str) -> bool {
+    s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl JobConfig {
+    pub fn build(self, path: &Path) -> Result<Job, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let schema = match &self.schema {
+            Some(p) => Schema::load(&base.join(p))?,
+            None => Schema::builtin()?,
+        };
+        if !is_code(&self.province.code) || !self.province.code.ends_with("0000") {
+            return Err(invalid(format!(
+                "[province] code `{}` must be a 6-digit code ending in 0000, e.g. 370000",
+                self.province.code
+            )));
+        }
+        if self.districts.is_empty() {
+            return Err(invalid("the job lists no [[districts]]".into()));
+        }
+        let mut seen = HashSet::new();
+        let mut city_names: BTreeMap<String, String> = BTreeMap::new();
+        let mut districts = Vec::with_capacity(self.districts.len());
+        for d in &self.districts {
+            if !is_code(&d.code) {
+                return Err(invalid(format!(
+                    "district `{}` ({}): the code must be 6 digits",
+                    d.code, d.name
+                )));
+            }
+            if !seen.insert(d.code.clone()) {
+                return Err(invalid(format!("district {} is listed twice", d.code)));
+            }
+            if d.code[..2] != self.province.code[..2] {
+                return Err(invalid(format!(
+                    "district {} ({}) is not in province {}",
+                    d.code, d.name, self.province.code
+                )));
+            }
+            let city_code = format!("{}00", &d.code[..4]);
+            if let Some(existing) = city_names.get(&city_code) {
+                if existing != &d.city {
+                    return Err(invalid(format!(
+                        "districts of city {city_code} name it both `{existing}` and `{}`",
+                        d.city
+                    )));
+                }
+            } else {
+                city_names.insert(city_code.clone(), d.city.clone());
+            }
+            districts.push(District {
+                code: d.code.clone(),
+                name: d.name.trim().to_string(),
+                city_code,
+                city_name: d.city.trim().to_string(),
+                province_code: self.province.code.clone(),
+            });
+        }
+        districts.sort_by(|a, b| a.code.cmp(&b.code));
+        let source = match self.source.kind {
+            SourceKind::Dir => {
+                let pattern = self.source.path.as_deref().ok_or_else(|| {
+                    invalid("[source] kind = \"dir\" needs `path`, e.g. \"../inbox/{date}/{district_code}.*\"".into())
+                })?;
+                if !pattern.contains("{district_code}") {
+                    return Err(invalid("[source] path must contain {district_code}".into()));
+                }
+                // The job file's folder is literal text, not part of the glob.
+                let base = glob::Pattern::escape(&base.to_string_lossy());
+                let base = if base.is_empty() {
+                    ".".to_string()
+                } else {
+                    base
+                };
+                Source::Dir {
+                    pattern: format!("{base}/{pattern}"),
+                }
+            }
+            SourceKind::Http => {
+                let url = self
+                    .source
+                    .url
+                    .clone()
+                    .ok_or_else(|| invalid("[source] kind = \"http\" needs `url`".into()))?;
+                Source::Http { url }
+            }
+        };
+        let defaults = Limits::default();
+        let l = &self.limits;
+        let limits = Limits {
+            read: ReadLimits {
+                max_file_bytes: l.max_file_bytes.unwrap_or(defaults.read.max_file_bytes),
+                max_inflated_bytes: l
+                    .max_inflated_bytes
+                    .unwrap_or(defaults.read.max_inflated_bytes),
+                max_cells: l.max_cells.unwrap_or(defaults.read.max_cells),
+                max_cell_chars: l.max_cell_chars.unwrap_or(defaults.read.max_cell_chars),
+                max_read_secs: l.max_read_secs.unwrap_or(defaults.read.max_read_secs),
+            },
+            max_reader_memory_bytes: l
+                .max_reader_memory_bytes
+                .unwrap_or(defaults.max_reader_memory_bytes),
+        };
+        Ok(Job {
+            name: self.name.clone(),
+            path: path.to_path_buf(),
+            schema: Arc::new(schema),
+            output: base.join(&self.output),
+            province_code: self.province.code.clone(),
+            province_name: self.province.name.clone(),
+            source,
+            limits,
+            districts,
+            config: self,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = r#"
+name = "t"
+output = "wh"
+[province]
+code = "370000"
+name = "山东省"
+[source]
+kind = "dir"
+path = "inbox/{date}/{district_code}.*"
+[[districts]]
+code = "370102"
+name = "历下区"
+city = "济南市"
+"#;
+
+    #[test]
+    fn builds_geography_and_resolves_paths() {
+        let cfg: JobConfig = toml::from_str(JOB).expect("parse");
+        let job = cfg
+            .build(Path::new("/etc/fugong/jobs/t.toml"))
+            .expect("build");
+        assert_eq!(job.districts[0].city_code, "370100");
+        assert_eq!(job.districts[0].province_code, "370000");
+        assert_eq!(job.output, PathBuf::from("/etc/fugong/jobs/wh"));
+        assert_eq!(job.limits.read.max_file_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, JOB.replace("[source]", "[source]\npaht = \"x\"")).expect("write");
+        let msg = Job::load(&path).expect_err("must fail").to_string();
+        assert!(msg.contains("paht") && msg.contains("bad.toml"), "{msg}");
+    }
+}

@@ -1,0 +1,18 @@
+//! fugong (复工): the nightly pipeline behind the provincial work-resumption comparison.
+//!
+//! pull → read → validate → compare → records → publish. Each stage is a module; `pipeline::run_job`
+//! strings them together for one job and one date.
+
+pub mod cli;
+pub mod compare;
+pub mod config;
+pub mod day;
+pub mod pipeline;
+pub mod publish;
+pub mod pull;
+pub mod read;
+pub mod records;
+pub mod validate;
+pub mod worker;
+
+pub use pipeline::{RunError, RunOptions, RunReport, run_job};

@@ -1,0 +1,479 @@
+//! Records stage: the Arrow schemas of the four tables (contract §4, one function each) and the builders
+//! that turn one date's results into record batches, sorted as the contract says.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
+    Int64Builder, RecordBatch, StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
+use arrow::error::ArrowError;
+
+use crate::compare::Comparison;
+use crate::config::Schema;
+use crate::config::schema::FieldType;
+use crate::day::DayResult;
+use crate::validate::Value;
+use crate::validate::row::epoch_days;
+
+/// The four tables of the warehouse, in publish order.
+pub const TABLES: [&str; 4] = [
+    "enterprise_daily",
+    "district_daily",
+    "city_daily",
+    "rejects",
+];
+
+fn geo_fields() -> Vec<Field> {
+    vec![
+        Field::new("report_date", DataType::Date32, false),
+        Field::new("province_code", DataType::Utf8, false),
+        Field::new("city_code", DataType::Utf8, false),
+        Field::new("city_name", DataType::Utf8, false),
+    ]
+}
+
+fn arrow_type(t: FieldType) -> DataType {
+    match t {
+        FieldType::Text | FieldType::Uscc => DataType::Utf8,
+        FieldType::Bool => DataType::Boolean,
+        FieldType::Date => DataType::Date32,
+        FieldType::Int => DataType::Int64,
+        FieldType::Ratio => DataType::Float64,
+        FieldType::Money => DataType::Decimal128(18, 2),
+    }
+}
+
+/// `enterprise_daily`: geography, then every non-personal schema field, then the source position.
+pub fn enterprise_daily_schema(schema: &Schema) -> SchemaRef {
+    let mut fields = geo_fields();
+    fields.push(Field::new("district_code", DataType::Utf8, false));
+    fields.push(Field::new("district_name", DataType::Utf8, false));
+    for (_, f) in schema.output_fields() {
+        fields.push(Field::new(&f.name, arrow_type(f.field_type), !f.required));
+    }
+    fields.push(Field::new("source_file", DataType::Utf8, false));
+    fields.push(Field::new("source_row", DataType::Int32, false));
+    Arc::new(ArrowSchema::new(fields))
+}
+
+pub fn district_daily_schema() -> SchemaRef {
+    let mut fields = geo_fields();
+    fields.extend([
+        Field::new("district_code", DataType::Utf8, false),
+        Field::new("district_name", DataType::Utf8, false),
+        Field::new("submission_status", DataType::Utf8, false),
+        Field::new("enterprises_total", DataType::Int64, true),
+        Field::new("enterprises_resumed", DataType::Int64, true),
+        Field::new("resumption_rate", DataType::Float64, true),
+        Field::new("employees_total", DataType::Int64, true),
+        Field::new("employees_on_duty", DataType::Int64, true),
+        Field::new("on_duty_rate", DataType::Float64, true),
+        Field::new("capacity_utilization_avg", DataType::Float64, true),
+        Field::new("rows_rejected", DataType::Int64, false),
+        Field::new("warnings", DataType::Int64, false),
+    ]);
+    Arc::new(ArrowSchema::new(fields))
+}
+
+pub fn city_daily_schema() -> SchemaRef {
+    let mut fields = geo_fields();
+    fields.extend([
+        Field::new("districts_expected", DataType::Int64, false),
+        Field::new("districts_reported", DataType::Int64, false),
+        Field::new("enterprises_total", DataType::Int64, true),
+        Field::new("enterprises_resumed", DataType::Int64, true),
+        Field::new("resumption_rate", DataType::Float64, true),
+        Field::new("employees_total", DataType::Int64, true),
+        Field::new("employees_on_duty", DataType::Int64, true),
+        Field::new("on_duty_rate", DataType::Float64, true),
+        Field::new("capacity_utilization_avg", DataType::Float64, true),
+        Field::new("resumption_rate_rank", DataType::Int32, true),
+        Field::new("on_duty_rate_rank", DataType::Int32, true),
+        Field::new("capacity_utilization_rank", DataType::Int32, true),
+        Field::new("resumption_rate_change", DataType::Float64, true),
+    ]);
+    Arc::new(ArrowSchema::new(fields))
+}
+
+pub fn rejects_schema() -> SchemaRef {
+    Arc::new(ArrowSchema::new(vec![
+        Field::new("report_date", DataType::Date32, false),
+        Field::new("district_code", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, true),
+        Field::new("sheet", DataType::Utf8, true),
+        Field::new("row", DataType::Int32, true),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("field", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("code", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("message", DataType::Utf8, false),
+    ]))
+}
+
+/// The four batches of one date.
+pub struct DayBatches {
+    pub enterprise_daily: RecordBatch,
+    pub district_daily: RecordBatch,
+    pub city_daily: RecordBatch,
+    pub rejects: RecordBatch,
+}
+
+impl DayBatches {
+    /// (table name, batch) in publish order.
+    pub fn tables(&self) -> [(&'static str, &RecordBatch); 4] {
+        [
+            (TABLES[0], &self.enterprise_daily),
+            (TABLES[1], &self.district_daily),
+            (TABLES[2], &self.city_daily),
+            (TABLES[3], &self.rejects),
+        ]
+    }
+}
+
+fn i32_of(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Build the four tables of one date.
+pub fn build(
+    schema: &Schema,
+    day: &DayResult,
+    comparison: &Comparison,
+) -> Result<DayBatches, ArrowError> {
+    let date = epoch_days(day.report_date);
+    Ok(DayBatches {
+        enterprise_daily: enterprise_daily(schema, day, date)?,
+        district_daily: district_daily(comparison, date)?,
+        city_daily: city_daily(comparison, date)?,
+        rejects: rejects(day, date)?,
+    })
+}
+
+fn enterprise_daily(
+    schema: &Schema,
+    day: &DayResult,
+    date: i32,
+) -> Result<RecordBatch, ArrowError> {
+    let key = schema.key_field;
+    // (district index, row index) sorted by district_code, key.
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    for (di, d) in day.districts.iter().enumerate() {
+        if !d.status().is_reported() {
+            continue;
+        }
+        let mut rows: Vec<usize> = (0..d.outcome.rows.len()).collect();
+        let key_of = |r: usize| match &d.outcome.rows[r].values[key] {
+            Some(Value::Text(t)) => t.as_str(),
+            _ => "",
+        };
+        rows.sort_by(|a, b| key_of(*a).cmp(key_of(*b)).then(a.cmp(b)));
+        order.extend(rows.into_iter().map(|r| (di, r)));
+    }
+    let n = order.len();
+    let mut report_date = Date32Builder::with_capacity(n);
+    let mut geo: Vec<StringBuilder> = (0..5)
+        .map(|_| StringBuilder::with_capacity(n, n * 8))
+        .collect();
+    let mut source_file = StringBuilder::with_capacity(n, n * 12);
+    let mut source_row = Int32Builder::with_capacity(n);
+    let output: Vec<(usize, FieldType)> = schema
+        .output_fields()
+        .map(|(i, f)| (i, f.field_type))
+        .collect();
+    let mut columns: Vec<ColumnBuilder> = output
+        .iter()
+        .map(|(_, t)| ColumnBuilder::new(*t, n))
+        .collect();
+    for &(di, ri) in &order {
+        let d = &day.districts[di];
+        let row = &d.outcome.rows[ri];
+        report_date.append_value(date);
+        for (b, v) in geo.iter_mut().zip([
+            &d.district.province_code,
+            &d.district.city_code,
+            &d.district.city_name,
+            &d.district.code,
+            &d.district.name,
+        ]) {
+            b.append_value(v);
+        }
+        for ((field, _), builder) in output.iter().zip(columns.iter_mut()) {
+            builder.append(row.values.get(*field).and_then(Option::as_ref));
+        }
+        source_file.append_value(
+            d.source
+                .as_ref()
+                .map(|s| s.file_name.as_str())
+                .unwrap_or(""),
+        );
+        source_row.append_value(i32_of(row.source_row));
+    }
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(report_date.finish())];
+    arrays.extend(geo.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    for c in columns {
+        arrays.push(c.finish()?);
+    }
+    arrays.push(Arc::new(source_file.finish()));
+    arrays.push(Arc::new(source_row.finish()));
+    RecordBatch::try_new(enterprise_daily_schema(schema), arrays)
+}
+
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Int(Int64Builder),
+    Ratio(Float64Builder),
+    Money(Decimal128Builder),
+}
+
+impl ColumnBuilder {
+    fn new(t: FieldType, n: usize) -> ColumnBuilder {
+        match t {
+            FieldType::Text | FieldType::Uscc => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(n, n * 16))
+            }
+            FieldType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(n)),
+            FieldType::Date => ColumnBuilder::Date(Date32Builder::with_capacity(n)),
+            FieldType::Int => ColumnBuilder::Int(Int64Builder::with_capacity(n)),
+            FieldType::Ratio => ColumnBuilder::Ratio(Float64Builder::with_capacity(n)),
+            FieldType::Money => ColumnBuilder::Money(Decimal128Builder::with_capacity(n)),
+        }
+    }
+
+    fn append(&mut self, value: Option<&Value>) {
+        match (self, value) {
+            (ColumnBuilder::Text(b), Some(Value::Text(t))) => b.append_value(t),
+            (ColumnBuilder::Text(b), _) => b.append_null(),
+            (ColumnBuilder::Bool(b), Some(Value::Bool(v))) => b.append_value(*v),
+            (ColumnBuilder::Bool(b), _) => b.append_null(),
+            (ColumnBuilder::Date(b), Some(Value::Date(v))) => b.append_value(*v),
+            (ColumnBuilder::Date(b), _) => b.append_null(),
+            (ColumnBuilder::Int(b), Some(Value::Int(v))) => b.append_value(*v),
+            (ColumnBuilder::Int(b), _) => b.append_null(),
+            (ColumnBuilder::Ratio(b), Some(Value::Ratio(v))) => b.append_value(*v),
+            (ColumnBuilder::Ratio(b), _) => b.append_null(),
+            (ColumnBuilder::Money(b), Some(Value::Money(v))) => b.append_value(*v),
+            (ColumnBuilder::Money(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> Result<ArrayRef, ArrowError> {
+        Ok(match self {
+            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Ratio(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Money(mut b) => Arc::new(b.finish().with_precision_and_scale(18, 2)?),
+        })
+    }
+}
+
+fn district_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, ArrowError> {
+    let n = comparison.districts.len();
+    let mut s: Vec<StringBuilder> = (0..6)
+        .map(|_| StringBuilder::with_capacity(n, n * 8))
+        .collect();
+    let mut ints: Vec<Int64Builder> = (0..4).map(|_| Int64Builder::with_capacity(n)).collect();
+    let mut rates: Vec<Float64Builder> = (0..3).map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut rows_rejected = Int64Builder::with_capacity(n);
+    let mut warnings = Int64Builder::with_capacity(n);
+    let mut report_date = Date32Builder::with_capacity(n);
+    let mut districts: Vec<&crate::compare::DistrictAggregate> =
+        comparison.districts.iter().collect();
+    districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
+    for d in districts {
+        report_date.append_value(date);
+        for (b, v) in s.iter_mut().zip([
+            d.district.province_code.as_str(),
+            &d.district.city_code,
+            &d.district.city_name,
+            &d.district.code,
+            &d.district.name,
+            d.status.as_str(),
+        ]) {
+            b.append_value(v);
+        }
+        let t = d.tally.as_ref();
+        for (b, v) in ints.iter_mut().zip([
+            t.map(|t| t.enterprises_total),
+            t.map(|t| t.enterprises_resumed),
+            t.map(|t| t.employees_total),
+            t.map(|t| t.employees_on_duty),
+        ]) {
+            b.append_option(v);
+        }
+        for (b, v) in rates.iter_mut().zip([
+            t.and_then(|t| t.resumption_rate()),
+            t.and_then(|t| t.on_duty_rate()),
+            t.and_then(|t| t.capacity_utilization_avg()),
+        ]) {
+            b.append_option(v);
+        }
+        rows_rejected.append_value(d.rows_rejected);
+        warnings.append_value(d.warnings);
+    }
+    let mut s = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut ints = ints
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut rates = rates
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let next = |it: &mut dyn Iterator<Item = ArrayRef>| {
+        it.next()
+            .ok_or_else(|| ArrowError::SchemaError("column count".into()))
+    };
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(report_date.finish()),
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut ints)?,
+        next(&mut ints)?,
+        next(&mut rates)?,
+        next(&mut ints)?,
+        next(&mut ints)?,
+        next(&mut rates)?,
+        next(&mut rates)?,
+        Arc::new(rows_rejected.finish()),
+        Arc::new(warnings.finish()),
+    ];
+    RecordBatch::try_new(district_daily_schema(), arrays)
+}
+
+fn city_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, ArrowError> {
+    let n = comparison.cities.len();
+    let mut report_date = Date32Builder::with_capacity(n);
+    let mut s: Vec<StringBuilder> = (0..3)
+        .map(|_| StringBuilder::with_capacity(n, n * 8))
+        .collect();
+    let mut expected = Int64Builder::with_capacity(n);
+    let mut reported = Int64Builder::with_capacity(n);
+    let mut counts: Vec<Int64Builder> = (0..4).map(|_| Int64Builder::with_capacity(n)).collect();
+    let mut rates: Vec<Float64Builder> = (0..3).map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut ranks: Vec<Int32Builder> = (0..3).map(|_| Int32Builder::with_capacity(n)).collect();
+    let mut change = Float64Builder::with_capacity(n);
+    for c in &comparison.cities {
+        report_date.append_value(date);
+        for (b, v) in s
+            .iter_mut()
+            .zip([&c.province_code, &c.city_code, &c.city_name])
+        {
+            b.append_value(v);
+        }
+        expected.append_value(c.districts_expected);
+        reported.append_value(c.districts_reported);
+        for (b, v) in counts.iter_mut().zip([
+            c.enterprises_total,
+            c.enterprises_resumed,
+            c.employees_total,
+            c.employees_on_duty,
+        ]) {
+            b.append_option(v);
+        }
+        for (b, v) in rates.iter_mut().zip([
+            c.resumption_rate,
+            c.on_duty_rate,
+            c.capacity_utilization_avg,
+        ]) {
+            b.append_option(v);
+        }
+        for (b, v) in ranks.iter_mut().zip([
+            c.resumption_rate_rank,
+            c.on_duty_rate_rank,
+            c.capacity_utilization_rank,
+        ]) {
+            b.append_option(v);
+        }
+        change.append_option(c.resumption_rate_change);
+    }
+    let mut s = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut counts = counts
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut rates = rates
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut ranks = ranks
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let next = |it: &mut dyn Iterator<Item = ArrayRef>| {
+        it.next()
+            .ok_or_else(|| ArrowError::SchemaError("column count".into()))
+    };
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(report_date.finish()),
+        next(&mut s)?,
+        next(&mut s)?,
+        next(&mut s)?,
+        Arc::new(expected.finish()),
+        Arc::new(reported.finish()),
+        next(&mut counts)?,
+        next(&mut counts)?,
+        next(&mut rates)?,
+        next(&mut counts)?,
+        next(&mut counts)?,
+        next(&mut rates)?,
+        next(&mut rates)?,
+        next(&mut ranks)?,
+        next(&mut ranks)?,
+        next(&mut ranks)?,
+        Arc::new(change.finish()),
+    ];
+    RecordBatch::try_new(city_daily_schema(), arrays)
+}
+
+fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
+    let n: usize = day.districts.iter().map(|d| d.outcome.findings.len()).sum();
+    let mut report_date = Date32Builder::with_capacity(n);
+    let mut district_code = StringBuilder::with_capacity(n, n * 6);
+    let mut source_file = StringBuilder::with_capacity(n, n * 12);
+    let mut sheet = StringBuilder::with_capacity(n, n * 8);
+    let mut row = Int32Builder::with_capacity(n);
+    let mut column = StringBuilder::with_capacity(n, n * 8);
+    let mut field = StringBuilder::with_capacity(n, n * 8);
+    let mut value = StringBuilder::with_capacity(n, n * 8);
+    let mut code = StringBuilder::with_capacity(n, n * 12);
+    let mut severity = StringBuilder::with_capacity(n, n * 6);
+    let mut message = StringBuilder::with_capacity(n, n * 64);
+    for d in &day.districts {
+        let mut findings: Vec<&crate::validate::Finding> = d.outcome.findings.iter().collect();
+        // File-level findings first, then by row; the order within a row is the order found.
+        findings.sort_by_key(|f| f.row.map_or(0, |r| u64::from(r) + 1));
+        for f in findings {
+            report_date.append_value(date);
+            district_code.append_value(&d.district.code);
+            source_file.append_option(d.source.as_ref().map(|s| s.file_name.as_str()));
+            sheet.append_option(d.outcome.sheet.as_deref());
+            row.append_option(f.row.map(i32_of));
+            column.append_option(f.column.as_deref());
+            field.append_option(f.field.as_deref());
+            value.append_option(f.value.as_deref());
+            code.append_value(f.code.as_str());
+            severity.append_value(f.severity.as_str());
+            message.append_value(&f.message);
+        }
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(report_date.finish()),
+        Arc::new(district_code.finish()),
+        Arc::new(source_file.finish()),
+        Arc::new(sheet.finish()),
+        Arc::new(row.finish()),
+        Arc::new(column.finish()),
+        Arc::new(field.finish()),
+        Arc::new(value.finish()),
+        Arc::new(code.finish()),
+        Arc::new(severity.finish()),
+        Arc::new(message.finish()),
+    ];
+    RecordBatch::try_new(rejects_schema(), arrays)
+}

@@ -1,0 +1,155 @@
+//! Findings are data, not errors: every problem found in a submission becomes one `Finding` with a stable
+//! contract code (§3), and ends up as one row of the `rejects` table.
+
+use serde::{Deserialize, Serialize};
+
+/// The stable codes of contract §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Code {
+    FileUnreadable,
+    FileTooLarge,
+    HeaderMissing,
+    HeaderAmbiguous,
+    HeaderUnknown,
+    DistrictMismatch,
+    DateMismatch,
+    AmbiguousSubmission,
+    EmptySubmission,
+    TypeError,
+    RequiredMissing,
+    ConstraintError,
+    UsccInvalid,
+    CrossField,
+    DuplicateKey,
+    DuplicateAcrossDistricts,
+    TotalMismatch,
+}
+
+impl Code {
+    pub const ALL: [Code; 17] = [
+        Code::FileUnreadable,
+        Code::FileTooLarge,
+        Code::HeaderMissing,
+        Code::HeaderAmbiguous,
+        Code::HeaderUnknown,
+        Code::DistrictMismatch,
+        Code::DateMismatch,
+        Code::AmbiguousSubmission,
+        Code::EmptySubmission,
+        Code::TypeError,
+        Code::RequiredMissing,
+        Code::ConstraintError,
+        Code::UsccInvalid,
+        Code::CrossField,
+        Code::DuplicateKey,
+        Code::DuplicateAcrossDistricts,
+        Code::TotalMismatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::FileUnreadable => "file-unreadable",
+            Code::FileTooLarge => "file-too-large",
+            Code::HeaderMissing => "header-missing",
+            Code::HeaderAmbiguous => "header-ambiguous",
+            Code::HeaderUnknown => "header-unknown",
+            Code::DistrictMismatch => "district-mismatch",
+            Code::DateMismatch => "date-mismatch",
+            Code::AmbiguousSubmission => "ambiguous-submission",
+            Code::EmptySubmission => "empty-submission",
+            Code::TypeError => "type-error",
+            Code::RequiredMissing => "required-missing",
+            Code::ConstraintError => "constraint-error",
+            Code::UsccInvalid => "uscc-invalid",
+            Code::CrossField => "cross-field",
+            Code::DuplicateKey => "duplicate-key",
+            Code::DuplicateAcrossDistricts => "duplicate-across-districts",
+            Code::TotalMismatch => "total-mismatch",
+        }
+    }
+
+    /// The severity a code has unless stated otherwise (an Excel error in an optional field is a
+    /// `type-error` warning).
+    pub fn default_severity(self) -> Severity {
+        match self {
+            Code::HeaderUnknown | Code::DuplicateAcrossDistricts | Code::TotalMismatch => {
+                Severity::Warning
+            }
+            _ => Severity::Error,
+        }
+    }
+
+    /// File-level codes reject (or describe) the whole submission rather than a row.
+    pub fn is_file_level(self) -> bool {
+        matches!(
+            self,
+            Code::FileUnreadable
+                | Code::FileTooLarge
+                | Code::HeaderMissing
+                | Code::HeaderAmbiguous
+                | Code::HeaderUnknown
+                | Code::DistrictMismatch
+                | Code::DateMismatch
+                | Code::AmbiguousSubmission
+                | Code::EmptySubmission
+                | Code::TotalMismatch
+        )
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One problem in one submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// 1-based sheet row; None for file-level findings.
+    pub row: Option<u32>,
+    /// The header text as the district wrote it.
+    pub column: Option<String>,
+    /// The canonical field.
+    pub field: Option<String>,
+    /// The raw value as text.
+    pub value: Option<String>,
+    /// What is wrong and what to do, in Chinese.
+    pub message: String,
+}
+
+impl Finding {
+    /// A file-level finding with the code's default severity.
+    pub fn file(code: Code, message: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity: code.default_severity(),
+            row: None,
+            column: None,
+            field: None,
+            value: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}

@@ -1,0 +1,652 @@
+//! Validate stage: one submission's bytes → accepted typed rows + findings. Finds the report sheet and its
+//! header, checks the header block (填报单位/填报日期), validates every data row, skips total and notes
+//! rows, checks the 合计 row, and reports duplicate keys. Knows nothing of Arrow or Parquet.
+
+pub mod finding;
+pub mod header;
+pub mod normalize;
+pub mod row;
+pub mod uscc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::config::schema::{FieldType, Schema};
+use crate::read::{CellValue, Flow, RawRow, ReadError, ReadLimits, Workbook, cell_ref};
+
+pub use finding::{Code, Finding, Severity};
+use header::HeaderLayout;
+use normalize::{
+    display_value, header_key, normalize_text, parse_date_text, parse_int, parse_money,
+};
+use row::RowValidator;
+
+/// A validated value, typed as its field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Text(String),
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    Int(i64),
+    Ratio(f64),
+    /// Yuan × 100 (fen).
+    Money(i128),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> f64 {
+        match self {
+            Value::Int(i) => *i as f64,
+            Value::Ratio(r) => *r,
+            Value::Money(m) => *m as f64 / 100.0,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            Value::Date(d) => f64::from(*d),
+            Value::Text(_) => f64::NAN,
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Bool(b) => if *b { "是" } else { "否" }.into(),
+            Value::Date(d) => d.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Ratio(r) => format!("{:.2}%", r * 100.0),
+            Value::Money(m) => format!("{}.{:02}", m / 100, m % 100),
+        }
+    }
+}
+
+/// One accepted enterprise row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptedRow {
+    /// 1-based sheet row.
+    pub source_row: u32,
+    /// Indexed by schema field; personal fields are always None.
+    pub values: Vec<Option<Value>>,
+}
+
+/// A district of the job, as the 填报单位 check needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownDistrict {
+    pub code: String,
+    pub name: String,
+    pub city_name: String,
+}
+
+/// Everything the validation of one submission needs besides its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmissionContext {
+    pub district_code: String,
+    pub report_date: NaiveDate,
+    pub limits: ReadLimits,
+    /// Every district of the job (for 填报单位).
+    pub districts: Vec<KnownDistrict>,
+}
+
+/// What validation made of one submission.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionOutcome {
+    /// The report sheet, when one was found.
+    pub sheet: Option<String>,
+    pub rows: Vec<AcceptedRow>,
+    pub findings: Vec<Finding>,
+    /// Distinct rows with at least one error.
+    pub rows_rejected: u32,
+    /// The key column's header as written (for findings added after validation).
+    pub key_header: Option<String>,
+}
+
+impl SubmissionOutcome {
+    pub fn from_read_error(error: &ReadError) -> SubmissionOutcome {
+        let finding = match error {
+            ReadError::Unreadable(m) => Finding::file(Code::FileUnreadable, m.clone()),
+            ReadError::TooLarge(m) => Finding::file(Code::FileTooLarge, m.clone()),
+        };
+        SubmissionOutcome {
+            findings: vec![finding],
+            ..SubmissionOutcome::default()
+        }
+    }
+
+    /// True when a file-level error rejects the whole submission.
+    pub fn has_file_error(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.is_error() && f.code.is_file_level())
+    }
+
+    pub fn warnings(&self) -> u32 {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count() as u32
+    }
+}
+
+/// Read and validate one submission. Never panics on input (a panic would be caught by the caller and
+/// reported as `file-unreadable`).
+pub fn validate_submission(
+    bytes: &[u8],
+    ctx: &SubmissionContext,
+    schema: &Schema,
+) -> SubmissionOutcome {
+    let mut workbook = match Workbook::open(bytes, &ctx.limits) {
+        Ok(w) => w,
+        Err(e) => return SubmissionOutcome::from_read_error(&e),
+    };
+    let sheets = workbook.visible_worksheets();
+    let mut first_sheet_scan: Option<SheetScan> = None;
+    for sheet in &sheets {
+        let mut scan = SheetScan::new(schema, ctx, sheet.clone());
+        let result = workbook.for_each_row(sheet, &mut |row| scan.on_row(row));
+        if let Err(e) = result {
+            let mut outcome = SubmissionOutcome::from_read_error(&e);
+            outcome.sheet = Some(sheet.clone());
+            return outcome;
+        }
+        scan.finish_scanning();
+        if scan.found_header() {
+            return scan.into_outcome();
+        }
+        if first_sheet_scan.is_none() {
+            first_sheet_scan = Some(scan);
+        }
+    }
+    // No sheet has a recognisable header: report what the first sheet lacks.
+    let mut outcome = SubmissionOutcome::default();
+    let where_ = match &first_sheet_scan {
+        Some(s) => format!("工作表“{}”", s.sheet),
+        None => "工作簿（没有可见的工作表）".to_string(),
+    };
+    outcome.sheet = first_sheet_scan.map(|s| s.sheet);
+    for field in schema.fields.iter().filter(|f| f.required) {
+        outcome.findings.push(Finding {
+            field: Some(field.name.clone()),
+            ..Finding::file(
+                Code::HeaderMissing,
+                missing_message(field, &where_, schema.header_search_rows),
+            )
+        });
+    }
+    outcome
+}
+
+fn missing_message(field: &crate::config::schema::Field, where_: &str, rows: u32) -> String {
+    let others: Vec<&str> = field.aliases.iter().skip(1).map(String::as_str).collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("（也可写作 {}）", others.join("、"))
+    };
+    format!(
+        "找不到“{}”列{also}：请在{where_}第1–{rows}行的表头中加上这一列",
+        field
+            .aliases
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&field.label)
+    )
+}
+
+/// The state of one sheet while its rows stream by.
+struct SheetScan<'s> {
+    schema: &'s Schema,
+    ctx: &'s SubmissionContext,
+    sheet: String,
+    first_rows: Vec<RawRow<'static>>,
+    state: ScanState<'s>,
+    outcome: SubmissionOutcome,
+    /// Row numbers that already had an error.
+    last_rejected_row: Option<u32>,
+    enterprise_rows: u32,
+    /// The first 合计 row's bound cells: (column index, value).
+    total_row: Option<(u32, Vec<(usize, CellValue<'static>)>)>,
+    /// Sums of accepted rows per bound column: (integer sum, money sum in fen, count true).
+    sums: Vec<i128>,
+}
+
+enum ScanState<'s> {
+    Scanning,
+    NoHeader,
+    Rows(RowValidator<'s>),
+    /// A file-level error stopped the sheet.
+    Rejected,
+    Ended(RowValidator<'s>),
+}
+
+enum RowKind {
+    Empty,
+    Total,
+    End,
+    Data,
+}
+
+impl<'s> SheetScan<'s> {
+    fn new(schema: &'s Schema, ctx: &'s SubmissionContext, sheet: String) -> Self {
+        SheetScan {
+            schema,
+            ctx,
+            sheet,
+            first_rows: Vec::new(),
+            state: ScanState::Scanning,
+            outcome: SubmissionOutcome::default(),
+            last_rejected_row: None,
+            enterprise_rows: 0,
+            total_row: None,
+            sums: Vec::new(),
+        }
+    }
+
+    fn found_header(&self) -> bool {
+        !matches!(self.state, ScanState::Scanning | ScanState::NoHeader)
+    }
+
+    fn on_row(&mut self, row: RawRow<'_>) -> Flow {
+        match &self.state {
+            ScanState::Scanning => {
+                if row.row < self.schema.header_search_rows {
+                    self.first_rows.push(row.into_owned());
+                    return Flow::Continue;
+                }
+                if self.start_rows() == Flow::Stop {
+                    return Flow::Stop;
+                }
+                self.data_row(&row)
+            }
+            ScanState::Rows(_) => self.data_row(&row),
+            _ => Flow::Stop,
+        }
+    }
+
+    /// Called when the stream ended: a sheet shorter than the header search window.
+    fn finish_scanning(&mut self) {
+        if matches!(self.state, ScanState::Scanning) {
+            self.start_rows();
+        }
+        if let ScanState::Rows(_) = self.state {
+            let ScanState::Rows(v) = std::mem::replace(&mut self.state, ScanState::Rejected) else {
+                return;
+            };
+            self.state = ScanState::Ended(v);
+        }
+    }
+
+    /// Decide the header from the first rows; on success validate the rows after it that were buffered.
+    fn start_rows(&mut self) -> Flow {
+        let Some(layout) = header::detect(self.schema, &self.first_rows) else {
+            self.state = ScanState::NoHeader;
+            return Flow::Stop;
+        };
+        self.outcome.sheet = Some(self.sheet.clone());
+        if !self.check_header(&layout) {
+            self.state = ScanState::Rejected;
+            return Flow::Stop;
+        }
+        let validator =
+            RowValidator::new(self.schema, &layout, self.ctx.report_date, self.ctx.limits);
+        self.sums = vec![0; validator.columns().len()];
+        self.state = ScanState::Rows(validator);
+        let buffered: Vec<RawRow<'static>> = std::mem::take(&mut self.first_rows)
+            .into_iter()
+            .filter(|r| r.row >= layout.data_start)
+            .collect();
+        for r in &buffered {
+            if self.data_row(r) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Header findings; false when they reject the submission.
+    fn check_header(&mut self, layout: &HeaderLayout) -> bool {
+        let schema = self.schema;
+        let header_row = layout.header_rows[0];
+        for u in &layout.unknown {
+            self.outcome.findings.push(Finding {
+                column: Some(u.written.clone()),
+                ..Finding::file(
+                    Code::HeaderUnknown,
+                    format!(
+                        "表头 {}“{}”不是模板中的列，已忽略：如是新增指标请联系省级管理员",
+                        cell_ref(u.row, u.col),
+                        u.written
+                    ),
+                )
+            });
+        }
+        for (field, cols) in &layout.ambiguous {
+            let f = &schema.fields[*field];
+            let listed: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}“{}”",
+                        cell_ref(*layout.header_rows.last().unwrap_or(&header_row), c.col),
+                        c.written
+                    )
+                })
+                .collect();
+            self.outcome.findings.push(Finding {
+                field: Some(f.name.clone()),
+                column: cols.first().map(|c| c.written.clone()),
+                ..Finding::file(
+                    Code::HeaderAmbiguous,
+                    format!(
+                        "“{}”出现在多列：{}，请只保留一列",
+                        f.label,
+                        listed.join("和")
+                    ),
+                )
+            });
+        }
+        let where_ = format!("工作表“{}”", self.sheet);
+        for field in &layout.missing {
+            let f = &schema.fields[*field];
+            self.outcome.findings.push(Finding {
+                field: Some(f.name.clone()),
+                ..Finding::file(
+                    Code::HeaderMissing,
+                    missing_message(f, &where_, schema.header_search_rows),
+                )
+            });
+        }
+        let block = header::header_block(schema, &self.first_rows, header_row);
+        if let Some((reference, unit)) = &block.unit {
+            if let Some(message) =
+                district_mismatch(unit, &self.ctx.district_code, &self.ctx.districts)
+            {
+                self.outcome.findings.push(Finding {
+                    value: Some(unit.clone()),
+                    ..Finding::file(
+                        Code::DistrictMismatch,
+                        format!("填报单位 {reference}“{unit}”{message}"),
+                    )
+                });
+            }
+        }
+        if let Some((reference, text)) = &block.date {
+            let date = parse_date_text(
+                &normalize_text(text),
+                self.ctx
+                    .report_date
+                    .format("%Y")
+                    .to_string()
+                    .parse()
+                    .unwrap_or(2020),
+            );
+            if let Some(d) = date {
+                if d != self.ctx.report_date {
+                    self.outcome.findings.push(Finding {
+                        value: Some(text.clone()),
+                        ..Finding::file(
+                            Code::DateMismatch,
+                            format!(
+                                "填报日期 {reference}“{text}”与报表日期 {} 不符：请报送 {} 当天的日报表",
+                                self.ctx.report_date, self.ctx.report_date
+                            ),
+                        )
+                    });
+                }
+            }
+        }
+        !self.outcome.has_file_error()
+    }
+
+    fn classify(&self, row: &RawRow<'_>) -> RowKind {
+        let Some((_, first)) = row.cells.iter().find(|(_, v)| !v.is_empty()) else {
+            return RowKind::Empty;
+        };
+        let CellValue::Text(t) = first else {
+            return RowKind::Data;
+        };
+        let key = header_key(t).key;
+        if self
+            .schema
+            .total_markers
+            .iter()
+            .any(|m| key.starts_with(m.as_str()))
+        {
+            return RowKind::Total;
+        }
+        for marker in &self.schema.end_markers {
+            if let Some(rest) = key.strip_prefix(marker.as_str()) {
+                let next = rest.chars().next();
+                if marker.chars().count() > 1
+                    || next.is_none()
+                    || matches!(next, Some(':' | '、' | '0'..='9'))
+                {
+                    return RowKind::End;
+                }
+            }
+        }
+        RowKind::Data
+    }
+
+    fn data_row(&mut self, row: &RawRow<'_>) -> Flow {
+        match self.classify(row) {
+            RowKind::Empty => return Flow::Continue,
+            RowKind::End => {
+                if let ScanState::Rows(v) = std::mem::replace(&mut self.state, ScanState::Rejected)
+                {
+                    self.state = ScanState::Ended(v);
+                }
+                return Flow::Stop;
+            }
+            RowKind::Total => {
+                if self.total_row.is_none() {
+                    if let ScanState::Rows(v) = &self.state {
+                        let cells = v
+                            .columns()
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, c)| {
+                                let value = row.get(c.col)?;
+                                (!value.is_empty()).then(|| (i, value.clone().into_static()))
+                            })
+                            .collect();
+                        self.total_row = Some((row.row, cells));
+                    }
+                }
+                return Flow::Continue;
+            }
+            RowKind::Data => {}
+        }
+        let ScanState::Rows(validator) = &mut self.state else {
+            return Flow::Stop;
+        };
+        self.enterprise_rows += 1;
+        let result = validator.validate(row);
+        let columns_fields: Vec<usize> = validator.columns().iter().map(|c| c.field).collect();
+        if result.findings.iter().any(Finding::is_error) && self.last_rejected_row != Some(row.row)
+        {
+            self.outcome.rows_rejected += 1;
+            self.last_rejected_row = Some(row.row);
+        }
+        self.outcome.findings.extend(result.findings);
+        if let Some(values) = result.values {
+            for (i, field) in columns_fields.iter().enumerate() {
+                match &values[*field] {
+                    Some(Value::Int(n)) => self.sums[i] += i128::from(*n),
+                    Some(Value::Money(m)) => self.sums[i] += *m,
+                    Some(Value::Bool(true)) => self.sums[i] += 1,
+                    _ => {}
+                }
+            }
+            self.outcome.rows.push(AcceptedRow {
+                source_row: row.excel_row(),
+                values,
+            });
+        }
+        Flow::Continue
+    }
+
+    fn into_outcome(mut self) -> SubmissionOutcome {
+        if let ScanState::Ended(validator) = &self.state {
+            self.outcome.key_header = validator
+                .columns()
+                .iter()
+                .find(|c| c.field == self.schema.key_field)
+                .map(|c| c.written.clone());
+            if self.enterprise_rows == 0 {
+                self.outcome.findings.push(Finding::file(
+                    Code::EmptySubmission,
+                    format!(
+                        "工作表“{}”有表头但没有企业数据行：请填写企业数据后重新报送",
+                        self.sheet
+                    ),
+                ));
+            } else if let Some((total_row, cells)) = &self.total_row {
+                let columns = validator.columns().to_vec();
+                for (i, value) in cells {
+                    let column = &columns[*i];
+                    let field = &self.schema.fields[column.field];
+                    let stated: Option<i128> = match field.field_type {
+                        FieldType::Int | FieldType::Bool => parse_int(value).ok().map(i128::from),
+                        FieldType::Money => {
+                            let unit = column
+                                .unit
+                                .as_deref()
+                                .and_then(crate::config::schema::MoneyUnit::parse)
+                                .unwrap_or(field.unit);
+                            parse_money(value, unit).ok()
+                        }
+                        _ => None,
+                    };
+                    let Some(stated) = stated else { continue };
+                    let sum = self.sums[*i];
+                    if stated != sum {
+                        let show = |v: i128| match field.field_type {
+                            FieldType::Money => format!("{}.{:02} 元", v / 100, v % 100),
+                            _ => v.to_string(),
+                        };
+                        let what = if field.field_type == FieldType::Bool {
+                            "为“是”的企业数"
+                        } else {
+                            "合计"
+                        };
+                        self.outcome.findings.push(Finding {
+                            column: Some(column.written.clone()),
+                            field: Some(field.name.clone()),
+                            value: Some(display_value(value)),
+                            ..Finding::file(
+                                Code::TotalMismatch,
+                                format!(
+                                    "合计行 {}（{}）为 {}，而已接收的企业行{what}为 {}：请核对合计行或明细行",
+                                    cell_ref(*total_row, column.col),
+                                    field.label,
+                                    show(stated),
+                                    show(sum)
+                                ),
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        self.outcome
+    }
+}
+
+impl CellValue<'_> {
+    fn into_static(self) -> CellValue<'static> {
+        RawRow {
+            row: 0,
+            cells: vec![(0, self)],
+        }
+        .into_owned()
+        .cells
+        .pop()
+        .map(|(_, v)| v)
+        .unwrap_or(CellValue::Empty)
+    }
+}
+
+/// The 填报单位 check of contract §7. Returns the reason when the unit names another district of the job.
+pub fn district_mismatch(
+    unit: &str,
+    district_code: &str,
+    districts: &[KnownDistrict],
+) -> Option<String> {
+    let unit = normalize_text(unit).replace(' ', "");
+    let this = districts.iter().find(|d| d.code == district_code)?;
+    let short = |name: &str| -> String {
+        let trimmed = name.trim_end_matches(['区', '县', '市']);
+        if trimmed.chars().count() >= 2 {
+            trimmed.to_string()
+        } else {
+            name.to_string()
+        }
+    };
+    let names =
+        |d: &KnownDistrict, text: &str| text.contains(&d.name) || text.contains(&short(&d.name));
+    let mentioned_city = districts
+        .iter()
+        .map(|d| d.city_name.as_str())
+        .find(|c| unit.contains(c) || unit.contains(&short(c)));
+    let city_ok = mentioned_city.is_none_or(|c| c == this.city_name);
+    if names(this, &unit) && city_ok {
+        return None;
+    }
+    let other = districts.iter().find(|d| {
+        d.code != this.code && names(d, &unit) && mentioned_city.is_none_or(|c| c == d.city_name)
+    });
+    match other {
+        Some(o) => Some(format!(
+            "是{}{}的，不是本区县（{}{}）：请确认报送的是本区县的报表",
+            o.city_name, o.name, this.city_name, this.name
+        )),
+        None if !city_ok && names(this, &unit) => Some(format!(
+            "写的是{}，不是本区县（{}{}）：请确认报送的是本区县的报表",
+            mentioned_city.unwrap_or_default(),
+            this.city_name,
+            this.name
+        )),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(code: &str, name: &str, city: &str) -> KnownDistrict {
+        KnownDistrict {
+            code: code.into(),
+            name: name.into(),
+            city_name: city.into(),
+        }
+    }
+
+    #[test]
+    fn district_mismatch_rules() {
+        let all = vec![
+            d("370102", "历下区", "济南市"),
+            d("370103", "市中区", "济南市"),
+            d("370112", "历城区", "济南市"),
+            d("370402", "市中区", "枣庄市"),
+        ];
+        assert_eq!(
+            district_mismatch("历下区工业和信息化局", "370102", &all),
+            None
+        );
+        assert_eq!(district_mismatch("历下工信局", "370102", &all), None);
+        assert!(district_mismatch("历城区工业和信息化局", "370102", &all).is_some());
+        assert_eq!(
+            district_mismatch("济南市工业和信息化局", "370102", &all),
+            None
+        );
+        assert_eq!(district_mismatch("某某公司", "370102", &all), None);
+        assert_eq!(
+            district_mismatch("济南市市中区工信局", "370103", &all),
+            None
+        );
+        assert!(district_mismatch("枣庄市市中区工信局", "370103", &all).is_some());
+        assert_eq!(
+            district_mismatch("枣庄市市中区工信局", "370402", &all),
+            None
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! The submission boundary. Each submission is read and validated either in this process (panics caught)
+//! or, by default for the `fugong` binary, in a reader worker process (`fugong __reader-worker`) that caps
+//! its own address space and is killed when it runs past `max_read_secs`. calamine sizes some buffers
+//! from values inside the file; an allocation failure aborts a Rust process and cannot be caught, so a
+//! hostile workbook that gets past `read::guard` costs only its worker, never the run.
+//!
+//! Protocol: length-prefixed postcard frames over the worker's stdin/stdout. The first frame is the
+//! schema TOML; then one `Request` → one `SubmissionOutcome` per submission.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Schema;
+use crate::validate::{Code, Finding, SubmissionContext, SubmissionOutcome, validate_submission};
+
+/// Where submissions are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Isolation {
+    /// In this process; a parser panic is caught. Limits are checked before calamine allocates, but an
+    /// allocation calamine makes from a value that could not be checked can still abort the process.
+    InProcess,
+    /// In worker processes started from `exe` (the fugong binary), each capped at `memory_bytes`.
+    Subprocess { exe: PathBuf, memory_bytes: u64 },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Request {
+    ctx: SubmissionContext,
+    bytes: Vec<u8>,
+}
+
+/// Read and validate in this process, turning a panic into `file-unreadable`.
+pub fn validate_in_process(
+    bytes: &[u8],
+    ctx: &SubmissionContext,
+    schema: &Schema,
+) -> SubmissionOutcome {
+    match catch_unwind(AssertUnwindSafe(|| validate_submission(bytes, ctx, schema))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            tracing::error!(district = %ctx.district_code, panic = %what, "the workbook reader panicked");
+            SubmissionOutcome {
+                findings: vec![Finding::file(
+                    Code::FileUnreadable,
+                    "文件结构异常，读取时出错：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+                )],
+                ..SubmissionOutcome::default()
+            }
+        }
+    }
+}
+
+fn write_frame(out: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+    out.write_all(&(payload.len() as u64).to_le_bytes())?;
+    out.write_all(payload)?;
+    out.flush()
+}
+
+fn read_frame(input: &mut impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 8];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u64::from_le_bytes(len);
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "frame too long",
+        ));
+    }
+    let mut payload = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    input.read_exact(&mut payload)?;
+    Ok(Some(payload))
+}
+
+const MAX_FRAME: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Body of `fugong __reader-worker`: cap memory, then answer requests until stdin closes.
+pub fn worker_main(memory_bytes: u64) -> std::io::Result<()> {
+    if memory_bytes > 0 {
+        rlimit::setrlimit(rlimit::Resource::AS, memory_bytes, memory_bytes)?;
+    }
+    let mut input = BufReader::new(std::io::stdin().lock());
+    let mut output = BufWriter::new(std::io::stdout().lock());
+    let Some(schema_toml) = read_frame(&mut input, MAX_FRAME)? else {
+        return Ok(());
+    };
+    let schema_toml = String::from_utf8(schema_toml).map_err(std::io::Error::other)?;
+    let schema = Schema::from_toml_str(&schema_toml, Path::new("(schema from parent)"))
+        .map_err(std::io::Error::other)?;
+    while let Some(frame) = read_frame(&mut input, MAX_FRAME)? {
+        let request: Request = postcard::from_bytes(&frame).map_err(std::io::Error::other)?;
+        let outcome = validate_in_process(&request.bytes, &request.ctx, &schema);
+        drop(request);
+        let payload = postcard::to_stdvec(&outcome).map_err(std::io::Error::other)?;
+        write_frame(&mut output, &payload)?;
+    }
+    Ok(())
+}
+
+struct Worker {
+    child: Arc<Mutex<Child>>,
+    stdin: BufWriter<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// A pool of reader worker processes, reused across submissions.
+pub struct WorkerPool {
+    exe: PathBuf,
+    memory_bytes: u64,
+    schema_toml: String,
+    idle: Mutex<Vec<Worker>>,
+}
+
+impl WorkerPool {
+    pub fn new(exe: PathBuf, memory_bytes: u64, schema: &Schema) -> WorkerPool {
+        WorkerPool {
+            exe,
+            memory_bytes,
+            schema_toml: schema.source_toml.clone(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn spawn(&self) -> std::io::Result<Worker> {
+        let mut child = Command::new(&self.exe)
+            .arg("__reader-worker")
+            .arg("--memory-bytes")
+            .arg(self.memory_bytes.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("worker stdin"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("worker stdout"))?;
+        let mut worker = Worker {
+            child: Arc::new(Mutex::new(child)),
+            stdin: BufWriter::with_capacity(1 << 16, stdin),
+            stdout: BufReader::with_capacity(1 << 16, stdout),
+        };
+        write_frame(&mut worker.stdin, self.schema_toml.as_bytes())?;
+        Ok(worker)
+    }
+
+    /// Validate one submission in a worker. A worker that crashes, runs out of memory or time is
+    /// discarded and the submission gets a file-level finding.
+    pub fn validate(&self, bytes: &[u8], ctx: &SubmissionContext) -> SubmissionOutcome {
+        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut worker = match reused {
+            Some(w) => w,
+            None => match self.spawn() {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(error = %e, exe = %self.exe.display(), "cannot start a reader worker");
+                    return failed(
+                        Code::FileUnreadable,
+                        format!("读取进程无法启动（{e}），请联系运维人员"),
+                    );
+                }
+            },
+        };
+        let request = Request {
+            ctx: ctx.clone(),
+            bytes: bytes.to_vec(),
+        };
+        let payload = match postcard::to_stdvec(&request) {
+            Ok(p) => p,
+            Err(e) => return failed(Code::FileUnreadable, format!("内部错误：{e}")),
+        };
+        drop(request);
+
+        // Watchdog: kill the worker when it runs past the time limit.
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let limit = Duration::from_secs(ctx.limits.max_read_secs) + Duration::from_millis(500);
+        let watchdog = {
+            let child = Arc::clone(&worker.child);
+            let timed_out = Arc::clone(&timed_out);
+            std::thread::spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+                    timed_out.store(true, Ordering::SeqCst);
+                    if let Ok(mut c) = child.lock() {
+                        let _ = c.kill();
+                    }
+                }
+            })
+        };
+        let answer = write_frame(&mut worker.stdin, &payload)
+            .and_then(|()| read_frame(&mut worker.stdout, MAX_FRAME))
+            .and_then(|frame| {
+                frame.ok_or_else(|| std::io::Error::other("worker closed its output"))
+            })
+            .and_then(|frame| {
+                postcard::from_bytes::<SubmissionOutcome>(&frame).map_err(std::io::Error::other)
+            });
+        let _ = done_tx.send(());
+        let _ = watchdog.join();
+        match answer {
+            Ok(outcome) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(worker);
+                }
+                outcome
+            }
+            Err(e) => {
+                let status = worker.child.lock().ok().and_then(|mut c| {
+                    let _ = c.kill();
+                    c.wait().ok()
+                });
+                tracing::warn!(district = %ctx.district_code, error = %e, ?status, "a reader worker failed");
+                if timed_out.load(Ordering::SeqCst) {
+                    return failed(
+                        Code::FileTooLarge,
+                        format!(
+                            "读取时间超过 {} 秒的上限：文件过大或结构异常，请精简后重新报送",
+                            ctx.limits.max_read_secs
+                        ),
+                    );
+                }
+                if crashed_on_memory(status) {
+                    return failed(
+                        Code::FileTooLarge,
+                        format!(
+                            "读取该文件需要的内存超过 {} MiB 的上限（文件声明的尺寸异常或内容过大）：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+                            self.memory_bytes / (1024 * 1024)
+                        ),
+                    );
+                }
+                failed(
+                    Code::FileUnreadable,
+                    "文件结构异常，读取进程异常退出：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+                )
+            }
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            for worker in idle.drain(..) {
+                drop(worker.stdin);
+                if let Ok(mut c) = worker.child.lock() {
+                    let _ = c.wait();
+                }
+            }
+        }
+    }
+}
+
+/// An abort (SIGABRT) is how Rust reports a failed allocation.
+fn crashed_on_memory(status: Option<std::process::ExitStatus>) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.and_then(|s| s.signal()) == Some(6)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
+}
+
+fn failed(code: Code, message: impl Into<String>) -> SubmissionOutcome {
+    SubmissionOutcome {
+        findings: vec![Finding::file(code, message)],
+        ..SubmissionOutcome::default()
+    }
+}
+
+/// Runs submissions under the chosen isolation.
+pub enum Reader<'s> {
+    InProcess(&'s Schema),
+    Pool(WorkerPool),
+}
+
+impl<'s> Reader<'s> {
+    pub fn new(isolation: &Isolation, schema: &'s Schema) -> Reader<'s> {
+        match isolation {
+            Isolation::InProcess => Reader::InProcess(schema),
+            Isolation::Subprocess { exe, memory_bytes } => {
+                Reader::Pool(WorkerPool::new(exe.clone(), *memory_bytes, schema))
+            }
+        }
+    }
+
+    pub fn validate(&self, bytes: &[u8], ctx: &SubmissionContext) -> SubmissionOutcome {
+        match self {
+            Reader::InProcess(schema) => validate_in_process(bytes, ctx, schema),
+            Reader::Pool(pool) => pool.validate(bytes, ctx),
+        }
+    }
+}

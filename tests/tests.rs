@@ -1,0 +1,6 @@
+//! One integration-test binary; each module is a feature.
+
+mod support;
+
+mod messy;
+mod rejects;
