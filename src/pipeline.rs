@@ -68,6 +68,10 @@ pub struct RunReport {
     pub comparison: Comparison,
     pub rows_published: u64,
     pub elapsed: Duration,
+    /// Peak RSS of this process so far (bytes).
+    pub peak_rss_bytes: u64,
+    /// Largest peak RSS of a reader worker process (bytes; 0 when reading in process).
+    pub peak_rss_reader_bytes: u64,
 }
 
 /// One line of the per-district summary.
@@ -152,7 +156,7 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
             result
         })
         .collect();
-    drop(reader);
+    let peak_rss_reader_bytes = reader.finish();
     districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
     mark_duplicates_across_districts(job, &mut districts);
     let day = DayResult {
@@ -178,6 +182,8 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
         comparison,
         rows_published,
         elapsed: started.elapsed(),
+        peak_rss_bytes: crate::worker::peak_rss_bytes(None).unwrap_or(0),
+        peak_rss_reader_bytes,
     })
 }
 

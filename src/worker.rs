@@ -124,6 +124,8 @@ pub struct WorkerPool {
     memory_bytes: u64,
     schema_toml: String,
     idle: Mutex<Vec<Worker>>,
+    /// Largest peak RSS seen of a worker (bytes), read from /proc before it is reaped.
+    peak_rss: std::sync::atomic::AtomicU64,
 }
 
 impl WorkerPool {
@@ -133,6 +135,7 @@ impl WorkerPool {
             memory_bytes,
             schema_toml: schema.source_toml.clone(),
             idle: Mutex::new(Vec::new()),
+            peak_rss: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -224,6 +227,7 @@ impl WorkerPool {
             }
             Err(e) => {
                 let status = worker.child.lock().ok().and_then(|mut c| {
+                    self.note_peak(&c);
                     let _ = c.kill();
                     c.wait().ok()
                 });
@@ -255,17 +259,44 @@ impl WorkerPool {
     }
 }
 
-impl Drop for WorkerPool {
-    fn drop(&mut self) {
+impl WorkerPool {
+    fn note_peak(&self, child: &Child) {
+        if let Some(peak) = peak_rss_bytes(Some(child.id())) {
+            self.peak_rss.fetch_max(peak, Ordering::Relaxed);
+        }
+    }
+
+    /// Stop the idle workers and return the largest peak RSS any worker reached (bytes).
+    pub fn shutdown(&self) -> u64 {
         if let Ok(mut idle) = self.idle.lock() {
             for worker in idle.drain(..) {
                 drop(worker.stdin);
                 if let Ok(mut c) = worker.child.lock() {
+                    self.note_peak(&c);
                     let _ = c.wait();
                 }
             }
         }
+        self.peak_rss.load(Ordering::Relaxed)
     }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Peak resident set size (VmHWM) of a process, or of this one.
+pub fn peak_rss_bytes(pid: Option<u32>) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// An abort (SIGABRT) is how Rust reports a failed allocation.
@@ -309,6 +340,14 @@ impl<'s> Reader<'s> {
         match self {
             Reader::InProcess(schema) => validate_in_process(bytes, ctx, schema),
             Reader::Pool(pool) => pool.validate(bytes, ctx),
+        }
+    }
+
+    /// Stop worker processes; the largest peak RSS of a worker in bytes (0 in process).
+    pub fn finish(self) -> u64 {
+        match self {
+            Reader::InProcess(_) => 0,
+            Reader::Pool(pool) => pool.shutdown(),
         }
     }
 }

@@ -3,4 +3,6 @@
 mod support;
 
 mod messy;
+mod province;
+mod publish;
 mod rejects;

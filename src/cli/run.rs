@@ -97,4 +97,9 @@ fn print_summary(report: &RunReport) {
         report.elapsed.as_secs_f64()
     );
     println!("{table}");
+    println!(
+        "peak memory: {:.1} MiB (fugong), {:.1} MiB (largest reader worker)",
+        report.peak_rss_bytes as f64 / 1048576.0,
+        report.peak_rss_reader_bytes as f64 / 1048576.0
+    );
 }

@@ -46,10 +46,8 @@ pub enum PublishError {
         "the publish journal {path} is unreadable: {message} (move it aside after checking the partitions of that date)"
     )]
     Journal { path: PathBuf, message: String },
-    #[error(
-        "publish of {date} stopped by an injected failure after {after_swaps} partition swap(s)"
-    )]
-    Injected { date: NaiveDate, after_swaps: usize },
+    #[error("publish of {date} stopped by an injected failure after {step}")]
+    Injected { date: NaiveDate, step: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
@@ -62,6 +60,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
 /// Test hook: stop a publish after this many partition swaps, as a crash would.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FailPoint {
+    /// Stop after this many tables are written to staging (before the journal).
+    pub after_staged_files: Option<usize>,
+    /// Stop after this many partition swaps.
     pub after_swaps: Option<usize>,
 }
 
@@ -178,6 +179,12 @@ pub fn publish_day(
     fs::create_dir_all(&staging).map_err(io_err(&staging))?;
     let mut files = Vec::new();
     for (table, batch) in batches.tables() {
+        if fail.after_staged_files == Some(files.len()) {
+            return Err(PublishError::Injected {
+                date,
+                step: format!("{} staged file(s)", files.len()),
+            });
+        }
         let bytes = parquet_io::encode(batch).map_err(|source| PublishError::Parquet {
             table: table.to_string(),
             source,
@@ -241,17 +248,11 @@ fn complete(
         if fail.after_swaps == Some(swaps) {
             return Err(PublishError::Injected {
                 date,
-                after_swaps: swaps,
+                step: format!("{swaps} swap(s)"),
             });
         }
         swap_in(&staging.join(table), &live)?;
         swaps += 1;
-    }
-    if fail.after_swaps == Some(swaps) && swaps < journal.files.len() {
-        return Err(PublishError::Injected {
-            date,
-            after_swaps: swaps,
-        });
     }
     let manifest_bytes = journal.manifest.to_json_bytes();
     replace_file_atomically(&manifest_file, &manifest_bytes)?;

@@ -52,9 +52,15 @@ pub fn read_partition(dir: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
     let mut batches = Vec::new();
     for path in files {
         let file = std::fs::File::open(&path).map_err(|e| ParquetError::External(Box::new(e)))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
-        for batch in reader {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let schema = Arc::clone(builder.schema());
+        let before = batches.len();
+        for batch in builder.build()? {
             batches.push(batch?);
+        }
+        if batches.len() == before {
+            // An empty table still has its schema.
+            batches.push(RecordBatch::new_empty(schema));
         }
     }
     Ok(batches)
