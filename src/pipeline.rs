@@ -239,7 +239,7 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
             ));
         }
     }
-    extra.sort_by(|a, b| (a.0, a.1.row).cmp(&(b.0, b.1.row)));
+    extra.sort_by_key(|(district, finding)| (*district, finding.row));
     for (di, finding) in extra {
         districts[di].outcome.findings.push(finding);
     }

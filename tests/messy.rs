@@ -170,7 +170,7 @@ fn percent_forms() {
         .collect();
     let outcome = validate(&Report::new(rows).to_xlsx());
     assert_no_errors(&outcome);
-    for r in 0..forms.len() {
+    for (r, _) in forms.iter().enumerate() {
         assert_eq!(
             field(&outcome, r, "capacity_utilization"),
             Some(Value::Ratio(0.85)),
@@ -225,20 +225,18 @@ fn boolean_forms() {
     rows.push(bool_cell);
     let outcome = validate(&Report::new(rows).to_xlsx());
     assert_no_errors(&outcome);
-    for r in 0..yes.len() {
+    for (r, text) in yes.iter().enumerate() {
         assert_eq!(
             field(&outcome, r, "resumed"),
             Some(Value::Bool(true)),
-            "{}",
-            yes[r]
+            "{text}"
         );
     }
-    for r in 0..no.len() {
+    for (r, text) in no.iter().enumerate() {
         assert_eq!(
             field(&outcome, yes.len() + r, "resumed"),
             Some(Value::Bool(false)),
-            "{}",
-            no[r]
+            "{text}"
         );
     }
     assert_eq!(
@@ -270,12 +268,11 @@ fn date_forms() {
         .collect();
     let outcome = validate(&Report::new(rows).to_xlsx());
     assert_no_errors(&outcome);
-    for r in 0..forms.len() {
+    for (r, form) in forms.iter().enumerate() {
         assert_eq!(
             field(&outcome, r, "resumed_on"),
             Some(Value::Date(18_302)),
-            "form {:?}",
-            forms[r]
+            "form {form:?}"
         );
     }
 }

@@ -2,6 +2,8 @@
 
 mod support;
 
+mod clients;
+mod example_data;
 mod messy;
 mod province;
 mod publish;

@@ -351,7 +351,7 @@ impl<'a> RowGrouper<'a> {
                 self.limits.max_cells
             )));
         }
-        if self.cells_seen % 4096 == 0
+        if self.cells_seen.is_multiple_of(4096)
             && self.started.elapsed().as_secs() >= self.limits.max_read_secs
         {
             return Err(ReadError::TooLarge(format!(
@@ -366,10 +366,10 @@ impl<'a> RowGrouper<'a> {
             }
         }
         self.current.row = row;
-        if let Some((last, _)) = self.current.cells.last() {
-            if *last >= col {
-                self.sorted = false;
-            }
+        if let Some((last, _)) = self.current.cells.last()
+            && *last >= col
+        {
+            self.sorted = false;
         }
         self.current.cells.push((col, value));
         Ok(Flow::Continue)

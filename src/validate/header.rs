@@ -239,10 +239,10 @@ pub fn header_block(schema: &Schema, rows: &[RawRow<'_>], header_row: u32) -> He
                     .to_string();
                 if value.is_empty() && k + 1 == found.len() {
                     // The value stands in the next non-empty cell, unless that cell is itself a label.
-                    if let Some((_, next)) = texts.get(i + 1) {
-                        if !labels.iter().any(|(l, _)| next.contains(l)) {
-                            value = next.trim().to_string();
-                        }
+                    if let Some((_, next)) = texts.get(i + 1)
+                        && !labels.iter().any(|(l, _)| next.contains(l))
+                    {
+                        value = next.trim().to_string();
                     }
                 }
                 if value.is_empty() {

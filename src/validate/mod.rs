@@ -354,18 +354,17 @@ impl<'s> SheetScan<'s> {
             });
         }
         let block = header::header_block(schema, &self.first_rows, header_row);
-        if let Some((reference, unit)) = &block.unit {
-            if let Some(message) =
+        if let Some((reference, unit)) = &block.unit
+            && let Some(message) =
                 district_mismatch(unit, &self.ctx.district_code, &self.ctx.districts)
-            {
-                self.outcome.findings.push(Finding {
-                    value: Some(unit.clone()),
-                    ..Finding::file(
-                        Code::DistrictMismatch,
-                        format!("填报单位 {reference}“{unit}”{message}"),
-                    )
-                });
-            }
+        {
+            self.outcome.findings.push(Finding {
+                value: Some(unit.clone()),
+                ..Finding::file(
+                    Code::DistrictMismatch,
+                    format!("填报单位 {reference}“{unit}”{message}"),
+                )
+            });
         }
         if let Some((reference, text)) = &block.date {
             let date = parse_date_text(
@@ -377,9 +376,10 @@ impl<'s> SheetScan<'s> {
                     .parse()
                     .unwrap_or(2020),
             );
-            if let Some(d) = date {
-                if d != self.ctx.report_date {
-                    self.outcome.findings.push(Finding {
+            if let Some(d) = date
+                && d != self.ctx.report_date
+            {
+                self.outcome.findings.push(Finding {
                         value: Some(text.clone()),
                         ..Finding::file(
                             Code::DateMismatch,
@@ -389,7 +389,6 @@ impl<'s> SheetScan<'s> {
                             ),
                         )
                     });
-                }
             }
         }
         !self.outcome.has_file_error()
@@ -436,19 +435,19 @@ impl<'s> SheetScan<'s> {
                 return Flow::Stop;
             }
             RowKind::Total => {
-                if self.total_row.is_none() {
-                    if let ScanState::Rows(v) = &self.state {
-                        let cells = v
-                            .columns()
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, c)| {
-                                let value = row.get(c.col)?;
-                                (!value.is_empty()).then(|| (i, value.clone().into_static()))
-                            })
-                            .collect();
-                        self.total_row = Some((row.row, cells));
-                    }
+                if self.total_row.is_none()
+                    && let ScanState::Rows(v) = &self.state
+                {
+                    let cells = v
+                        .columns()
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, c)| {
+                            let value = row.get(c.col)?;
+                            (!value.is_empty()).then(|| (i, value.clone().into_static()))
+                        })
+                        .collect();
+                    self.total_row = Some((row.row, cells));
                 }
                 return Flow::Continue;
             }

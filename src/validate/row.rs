@@ -170,11 +170,11 @@ impl<'s> RowValidator<'s> {
 
         // Values kept only when a bool field is true (开工日期 of an enterprise that has not resumed).
         for (i, field) in self.schema.fields.iter().enumerate() {
-            if let Some(flag) = field.only_when_true {
-                if matches!(values[flag], Some(Value::Bool(false))) {
-                    values[i] = None;
-                    findings.retain(|f| f.field.as_deref() != Some(field.name.as_str()));
-                }
+            if let Some(flag) = field.only_when_true
+                && matches!(values[flag], Some(Value::Bool(false)))
+            {
+                values[i] = None;
+                findings.retain(|f| f.field.as_deref() != Some(field.name.as_str()));
             }
         }
 
@@ -263,15 +263,15 @@ impl<'s> RowValidator<'s> {
             ValueProblem::Constraint(m) => (Code::ConstraintError, m),
         };
         let range_check = |v: f64| -> Result<(), (Code, String)> {
-            if let Some(min) = field.min {
-                if v < min {
-                    return Err((Code::ConstraintError, format!("不能小于 {min}")));
-                }
+            if let Some(min) = field.min
+                && v < min
+            {
+                return Err((Code::ConstraintError, format!("不能小于 {min}")));
             }
-            if let Some(max) = field.max {
-                if v > max {
-                    return Err((Code::ConstraintError, format!("不能大于 {max}")));
-                }
+            if let Some(max) = field.max
+                && v > max
+            {
+                return Err((Code::ConstraintError, format!("不能大于 {max}")));
             }
             Ok(())
         };
