@@ -4,6 +4,8 @@ mod support;
 
 mod clients;
 mod example_data;
+mod formats;
+mod hostile;
 mod messy;
 mod province;
 mod publish;
