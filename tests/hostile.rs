@@ -36,7 +36,7 @@ fn rewrite_zip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>, padding: u
         if padding > 0 && name == "xl/worksheets/sheet1.xml" {
             let text = String::from_utf8(data).expect("utf8");
             let split = text.find("<sheetData>").expect("sheetData") + "<sheetData>".len();
-            out.write_all(text[..split].as_bytes()).expect("write");
+            out.write_all(&text.as_bytes()[..split]).expect("write");
             let chunk = vec![b' '; 1 << 20];
             let mut left = padding;
             while left > 0 {
@@ -44,7 +44,7 @@ fn rewrite_zip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>, padding: u
                 out.write_all(&chunk[..n]).expect("write");
                 left -= n as u64;
             }
-            out.write_all(text[split..].as_bytes()).expect("write");
+            out.write_all(&text.as_bytes()[split..]).expect("write");
         } else {
             out.write_all(&data).expect("write");
         }
