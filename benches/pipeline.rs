@@ -1,1 +1,209 @@
-fn main() {}
+//! `cargo bench --bench pipeline`: how fast `fugong run` is against calamine alone on the same files.
+//!
+//! Corpus A: a province-day, 136 districts × 200 enterprise rows (xlsx).
+//! Corpus B: one district workbook of 50 000 rows.
+//! For each: calamine alone (open every workbook, touch every cell of the report sheet, nothing else;
+//! single-threaded, and for A also on two threads) and the whole `fugong run` process (read, validate,
+//! compare, write Parquet, publish), median of 5, with rows/s, the ratio to calamine, and peak RSS.
+//! The corpora are generated here (rust_xlsxwriter), under target/bench-corpus/, and reused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use calamine::{Data, Reader, open_workbook_auto_from_rs};
+use rust_xlsxwriter::{Format, Workbook};
+
+const RUNS: usize = 5;
+
+fn corpus_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-corpus")
+}
+
+/// A valid USCC for enterprise k.
+fn uscc(k: u64) -> String {
+    const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    let first = format!("9137{:06}MA{:05}", (k / 100_000) % 1_000_000, k % 100_000);
+    let sum: u32 = first
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| CHARSET.iter().position(|c| *c == b).unwrap_or(0) as u32 * w)
+        .sum();
+    format!("{first}{}", CHARSET[((31 - sum % 31) % 31) as usize] as char)
+}
+
+fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("复工日报").expect("name");
+    let plain = Format::new();
+    ws.merge_range(0, 0, 0, 13, &format!("{district}规模以上工业企业复工复产情况日报表"), &plain).expect("merge");
+    ws.write_string(1, 0, format!("填报单位：{district}工业和信息化局")).expect("w");
+    ws.write_string(1, 10, "填报日期：2020年2月24日").expect("w");
+    let headers = [
+        "序号", "统一社会信用代码", "企业名称", "所属行业", "是否开工", "开工日期", "职工总数(人)", "上岗人数(人)",
+        "产能恢复率(%)", "口罩日产能(只)", "融资需求(万元)", "存在问题及诉求", "联系人", "联系电话",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(2, c as u16, *h).expect("w");
+    }
+    let industries = ["通用设备制造业", "食品制造业", "纺织业", "化学原料和化学制品制造业", "汽车制造业"];
+    for i in 0..rows {
+        let r = 3 + i;
+        let k = first_k + u64::from(i);
+        let resumed = k % 17 != 0;
+        let employees = 50 + (k * 37) % 900;
+        ws.write_number(r, 0, f64::from(i + 1)).expect("w");
+        ws.write_string(r, 1, uscc(k)).expect("w");
+        ws.write_string(r, 2, format!("山东第{k}号制造有限公司")).expect("w");
+        ws.write_string(r, 3, industries[(k % 5) as usize]).expect("w");
+        ws.write_string(r, 4, if resumed { "是" } else { "否" }).expect("w");
+        if resumed {
+            ws.write_string(r, 5, format!("2020-02-{:02}", 10 + k % 14)).expect("w");
+        }
+        ws.write_number(r, 6, employees as f64).expect("w");
+        ws.write_number(r, 7, if resumed { (employees * 3 / 4) as f64 } else { 0.0 }).expect("w");
+        ws.write_number(r, 8, (40 + k % 60) as f64).expect("w");
+        if k % 23 == 0 {
+            ws.write_number(r, 9, 10000.0).expect("w");
+        }
+        if k % 7 == 0 {
+            ws.write_number(r, 10, (k % 500) as f64).expect("w");
+        }
+        if !resumed {
+            ws.write_string(r, 11, "员工返岗难，原料供应不足").expect("w");
+        }
+        ws.write_string(r, 12, "张三").expect("w");
+        ws.write_string(r, 13, "13800000000").expect("w");
+    }
+    ws.write_string(3 + rows, 0, "合计").expect("w");
+    ws.write_string(4 + rows, 0, "填表人：王五").expect("w");
+    wb.save(path).expect("save");
+}
+
+struct Corpus {
+    name: &'static str,
+    job: PathBuf,
+    files: Vec<PathBuf>,
+    rows: u64,
+}
+
+fn make_corpus(name: &'static str, districts: u32, rows: u32) -> Corpus {
+    let root = corpus_root().join(name);
+    let inbox = root.join("inbox").join("2020-02-24");
+    std::fs::create_dir_all(&inbox).expect("mkdir");
+    let mut job = String::from(
+        "name = \"bench\"\noutput = \"warehouse\"\n[province]\ncode = \"370000\"\nname = \"山东省\"\n[source]\nkind = \"dir\"\npath = \"inbox/{date}/{district_code}.*\"\n",
+    );
+    let mut files = Vec::new();
+    for d in 0..districts {
+        let city = 1 + d / 9;
+        let code = format!("37{city:02}{:02}", 2 + d % 9);
+        let name = format!("第{d}区");
+        job.push_str(&format!("[[districts]]\ncode = \"{code}\"\nname = \"{name}\"\ncity = \"第{city}市\"\n"));
+        let path = inbox.join(format!("{code}.xlsx"));
+        if !path.exists() {
+            write_workbook(&path, &name, u64::from(d) * 100_000 + 1, rows);
+        }
+        files.push(path);
+    }
+    let job_path = root.join("job.toml");
+    std::fs::write(&job_path, job).expect("job");
+    Corpus { name, job: job_path, files, rows: u64::from(districts) * u64::from(rows) }
+}
+
+/// Open the workbook and touch every cell of its first sheet.
+fn calamine_alone(path: &Path) -> usize {
+    let bytes = std::fs::read(path).expect("read");
+    let mut wb = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).expect("open");
+    let name = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&name).expect("range");
+    range.used_cells().filter(|(_, _, v)| !matches!(v, Data::Empty)).count()
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn time_calamine(files: &[PathBuf], threads: usize) -> Duration {
+    median(
+        (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for chunk in files.chunks(files.len().div_ceil(threads)) {
+                        s.spawn(move || chunk.iter().map(|f| calamine_alone(f)).sum::<usize>());
+                    }
+                });
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+struct FugongRun {
+    wall: Duration,
+    peak_fugong_mib: f64,
+    peak_reader_mib: f64,
+}
+
+fn time_fugong(corpus: &Corpus, extra: &[&str]) -> FugongRun {
+    let mut walls = Vec::new();
+    let (mut peak_fugong, mut peak_reader) = (0f64, 0f64);
+    for _ in 0..RUNS {
+        let out = corpus_root().join(corpus.name).join("warehouse");
+        let _ = std::fs::remove_dir_all(&out);
+        let start = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_fugong"))
+            .args(["run", "--quiet", "--date", "2020-02-24", "--job"])
+            .arg(&corpus.job)
+            .args(extra)
+            .output()
+            .expect("fugong");
+        walls.push(start.elapsed());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().find(|l| l.starts_with("peak memory")).unwrap_or_default();
+        let nums: Vec<f64> = line
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        peak_fugong = peak_fugong.max(nums.first().copied().unwrap_or(0.0));
+        peak_reader = peak_reader.max(nums.get(1).copied().unwrap_or(0.0));
+    }
+    FugongRun { wall: median(walls), peak_fugong_mib: peak_fugong, peak_reader_mib: peak_reader }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("pipeline: benchmark");
+        return;
+    }
+    let corpora = [make_corpus("A", 136, 200), make_corpus("B", 1, 50_000)];
+    println!("fugong benchmark: median of {RUNS} runs, whole processes for fugong, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "{:<3} {:>7} {:>12} {:>12} {:>12} {:>10} {:>8} {:>12} {:>12}",
+        "", "rows", "calamine 1t", "calamine 2t", "fugong", "rows/s", "ratio", "RSS fugong", "RSS reader"
+    );
+    for corpus in &corpora {
+        let single = time_calamine(&corpus.files, 1);
+        let double = time_calamine(&corpus.files, 2);
+        for (label, extra) in [("", &[][..]), (" (in-process)", &["--in-process"][..])] {
+            let run = time_fugong(corpus, extra);
+            println!(
+                "{:<3} {:>7} {:>11.3}s {:>11.3}s {:>11.3}s {:>10.0} {:>7.2}x {:>9.1}MiB {:>9.1}MiB{label}",
+                corpus.name,
+                corpus.rows,
+                single.as_secs_f64(),
+                double.as_secs_f64(),
+                run.wall.as_secs_f64(),
+                corpus.rows as f64 / run.wall.as_secs_f64(),
+                run.wall.as_secs_f64() / single.as_secs_f64(),
+                run.peak_fugong_mib,
+                run.peak_reader_mib,
+            );
+        }
+    }
+    println!("ratio = fugong wall time / single-threaded calamine alone on the same files");
+}
