@@ -2,9 +2,10 @@
 //!
 //! Corpus A: a province-day, 136 districts × 200 enterprise rows (xlsx).
 //! Corpus B: one district workbook of 50 000 rows.
-//! For each: calamine alone (open every workbook, touch every cell of the report sheet, nothing else;
-//! single-threaded, and for A also on two threads) and the whole `fugong run` process (read, validate,
-//! compare, write Parquet, publish), median of 5, with rows/s, the ratio to calamine, and peak RSS.
+//! For each: calamine alone (a process that opens every workbook and touches every cell of the report
+//! sheet, nothing else; on one thread and on two) and the whole `fugong run` process (read, validate,
+//! compare, write Parquet, publish), each median of 5 whole-process runs, with rows/s, the ratio to
+//! single-threaded calamine, and peak RSS (fugong and its largest reader worker, as fugong reports them).
 //! The corpora are generated here (rust_xlsxwriter), under target/bench-corpus/, and reused.
 
 use std::path::{Path, PathBuf};
@@ -17,37 +18,72 @@ use rust_xlsxwriter::{Format, Workbook};
 const RUNS: usize = 5;
 
 fn corpus_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench-corpus")
 }
 
 /// A valid USCC for enterprise k.
 fn uscc(k: u64) -> String {
     const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     let first = format!("9137{:06}MA{:05}", (k / 100_000) % 1_000_000, k % 100_000);
     let sum: u32 = first
         .bytes()
         .zip(WEIGHTS)
         .map(|(b, w)| CHARSET.iter().position(|c| *c == b).unwrap_or(0) as u32 * w)
         .sum();
-    format!("{first}{}", CHARSET[((31 - sum % 31) % 31) as usize] as char)
+    format!(
+        "{first}{}",
+        CHARSET[((31 - sum % 31) % 31) as usize] as char
+    )
 }
 
 fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet().set_name("复工日报").expect("name");
     let plain = Format::new();
-    ws.merge_range(0, 0, 0, 13, &format!("{district}规模以上工业企业复工复产情况日报表"), &plain).expect("merge");
-    ws.write_string(1, 0, format!("填报单位：{district}工业和信息化局")).expect("w");
-    ws.write_string(1, 10, "填报日期：2020年2月24日").expect("w");
+    ws.merge_range(
+        0,
+        0,
+        0,
+        13,
+        &format!("{district}规模以上工业企业复工复产情况日报表"),
+        &plain,
+    )
+    .expect("merge");
+    ws.write_string(1, 0, format!("填报单位：{district}工业和信息化局"))
+        .expect("w");
+    ws.write_string(1, 10, "填报日期：2020年2月24日")
+        .expect("w");
     let headers = [
-        "序号", "统一社会信用代码", "企业名称", "所属行业", "是否开工", "开工日期", "职工总数(人)", "上岗人数(人)",
-        "产能恢复率(%)", "口罩日产能(只)", "融资需求(万元)", "存在问题及诉求", "联系人", "联系电话",
+        "序号",
+        "统一社会信用代码",
+        "企业名称",
+        "所属行业",
+        "是否开工",
+        "开工日期",
+        "职工总数(人)",
+        "上岗人数(人)",
+        "产能恢复率(%)",
+        "口罩日产能(只)",
+        "融资需求(万元)",
+        "存在问题及诉求",
+        "联系人",
+        "联系电话",
     ];
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(2, c as u16, *h).expect("w");
     }
-    let industries = ["通用设备制造业", "食品制造业", "纺织业", "化学原料和化学制品制造业", "汽车制造业"];
+    let industries = [
+        "通用设备制造业",
+        "食品制造业",
+        "纺织业",
+        "化学原料和化学制品制造业",
+        "汽车制造业",
+    ];
     for i in 0..rows {
         let r = 3 + i;
         let k = first_k + u64::from(i);
@@ -55,14 +91,27 @@ fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
         let employees = 50 + (k * 37) % 900;
         ws.write_number(r, 0, f64::from(i + 1)).expect("w");
         ws.write_string(r, 1, uscc(k)).expect("w");
-        ws.write_string(r, 2, format!("山东第{k}号制造有限公司")).expect("w");
-        ws.write_string(r, 3, industries[(k % 5) as usize]).expect("w");
-        ws.write_string(r, 4, if resumed { "是" } else { "否" }).expect("w");
+        ws.write_string(r, 2, format!("山东第{k}号制造有限公司"))
+            .expect("w");
+        ws.write_string(r, 3, industries[(k % 5) as usize])
+            .expect("w");
+        ws.write_string(r, 4, if resumed { "是" } else { "否" })
+            .expect("w");
         if resumed {
-            ws.write_string(r, 5, format!("2020-02-{:02}", 10 + k % 14)).expect("w");
+            ws.write_string(r, 5, format!("2020-02-{:02}", 10 + k % 14))
+                .expect("w");
         }
         ws.write_number(r, 6, employees as f64).expect("w");
-        ws.write_number(r, 7, if resumed { (employees * 3 / 4) as f64 } else { 0.0 }).expect("w");
+        ws.write_number(
+            r,
+            7,
+            if resumed {
+                (employees * 3 / 4) as f64
+            } else {
+                0.0
+            },
+        )
+        .expect("w");
         ws.write_number(r, 8, (40 + k % 60) as f64).expect("w");
         if k % 23 == 0 {
             ws.write_number(r, 9, 10000.0).expect("w");
@@ -71,7 +120,8 @@ fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
             ws.write_number(r, 10, (k % 500) as f64).expect("w");
         }
         if !resumed {
-            ws.write_string(r, 11, "员工返岗难，原料供应不足").expect("w");
+            ws.write_string(r, 11, "员工返岗难，原料供应不足")
+                .expect("w");
         }
         ws.write_string(r, 12, "张三").expect("w");
         ws.write_string(r, 13, "13800000000").expect("w");
@@ -100,7 +150,9 @@ fn make_corpus(name: &'static str, districts: u32, rows: u32) -> Corpus {
         let city = 1 + d / 9;
         let code = format!("37{city:02}{:02}", 2 + d % 9);
         let name = format!("第{d}区");
-        job.push_str(&format!("[[districts]]\ncode = \"{code}\"\nname = \"{name}\"\ncity = \"第{city}市\"\n"));
+        job.push_str(&format!(
+            "[[districts]]\ncode = \"{code}\"\nname = \"{name}\"\ncity = \"第{city}市\"\n"
+        ));
         let path = inbox.join(format!("{code}.xlsx"));
         if !path.exists() {
             write_workbook(&path, &name, u64::from(d) * 100_000 + 1, rows);
@@ -109,7 +161,12 @@ fn make_corpus(name: &'static str, districts: u32, rows: u32) -> Corpus {
     }
     let job_path = root.join("job.toml");
     std::fs::write(&job_path, job).expect("job");
-    Corpus { name, job: job_path, files, rows: u64::from(districts) * u64::from(rows) }
+    Corpus {
+        name,
+        job: job_path,
+        files,
+        rows: u64::from(districts) * u64::from(rows),
+    }
 }
 
 /// Open the workbook and touch every cell of its first sheet.
@@ -118,7 +175,10 @@ fn calamine_alone(path: &Path) -> usize {
     let mut wb = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).expect("open");
     let name = wb.sheet_names()[0].clone();
     let range = wb.worksheet_range(&name).expect("range");
-    range.used_cells().filter(|(_, _, v)| !matches!(v, Data::Empty)).count()
+    range
+        .used_cells()
+        .filter(|(_, _, v)| !matches!(v, Data::Empty))
+        .count()
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -126,16 +186,32 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// Body of the calamine-alone process: `pipeline --calamine-alone THREADS FILE...`.
+fn calamine_alone_process(threads: usize, files: &[PathBuf]) {
+    let cells: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(files.len().div_ceil(threads).max(1))
+            .map(|chunk| s.spawn(move || chunk.iter().map(|f| calamine_alone(f)).sum::<usize>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
+    });
+    println!("{cells}");
+}
+
+/// calamine alone as a whole process (like `fugong run`), median of RUNS.
 fn time_calamine(files: &[PathBuf], threads: usize) -> Duration {
+    let exe = std::env::current_exe().expect("bench exe");
     median(
         (0..RUNS)
             .map(|_| {
                 let start = Instant::now();
-                std::thread::scope(|s| {
-                    for chunk in files.chunks(files.len().div_ceil(threads)) {
-                        s.spawn(move || chunk.iter().map(|f| calamine_alone(f)).sum::<usize>());
-                    }
-                });
+                let out = Command::new(&exe)
+                    .arg("--calamine-alone")
+                    .arg(threads.to_string())
+                    .args(files)
+                    .output()
+                    .expect("calamine alone");
+                assert!(out.status.success());
                 start.elapsed()
             })
             .collect(),
@@ -146,25 +222,80 @@ struct FugongRun {
     wall: Duration,
     peak_fugong_mib: f64,
     peak_reader_mib: f64,
+    /// Largest sum of the RSS of fugong and its workers seen at one moment (sampled every 2 ms).
+    peak_tree_mib: f64,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// RSS of a process and all its descendants, in KiB.
+fn tree_rss_kib(pid: u32) -> u64 {
+    let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .collect::<Vec<_>>()
+        .join(" ");
+    rss_kib(pid)
+        + children
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .map(tree_rss_kib)
+            .sum::<u64>()
 }
 
 fn time_fugong(corpus: &Corpus, extra: &[&str]) -> FugongRun {
     let mut walls = Vec::new();
-    let (mut peak_fugong, mut peak_reader) = (0f64, 0f64);
+    let (mut peak_fugong, mut peak_reader, mut peak_tree) = (0f64, 0f64, 0u64);
     for _ in 0..RUNS {
         let out = corpus_root().join(corpus.name).join("warehouse");
         let _ = std::fs::remove_dir_all(&out);
         let start = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_fugong"))
+        let child = Command::new(env!("CARGO_BIN_EXE_fugong"))
             .args(["run", "--quiet", "--date", "2020-02-24", "--job"])
             .arg(&corpus.job)
             .args(extra)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("fugong");
+        let pid = child.id();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (output, tree) = std::thread::scope(|s| {
+            let sampler = s.spawn(|| {
+                let mut peak = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(tree_rss_kib(pid));
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                peak
+            });
+            let output = child.wait_with_output().expect("wait");
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            (output, sampler.join().unwrap_or(0))
+        });
         walls.push(start.elapsed());
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        peak_tree = peak_tree.max(tree);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find(|l| l.starts_with("peak memory")).unwrap_or_default();
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("peak memory"))
+            .unwrap_or_default();
         let nums: Vec<f64> = line
             .split(|c: char| !(c.is_ascii_digit() || c == '.'))
             .filter_map(|t| t.parse().ok())
@@ -172,19 +303,45 @@ fn time_fugong(corpus: &Corpus, extra: &[&str]) -> FugongRun {
         peak_fugong = peak_fugong.max(nums.first().copied().unwrap_or(0.0));
         peak_reader = peak_reader.max(nums.get(1).copied().unwrap_or(0.0));
     }
-    FugongRun { wall: median(walls), peak_fugong_mib: peak_fugong, peak_reader_mib: peak_reader }
+    FugongRun {
+        wall: median(walls),
+        peak_fugong_mib: peak_fugong,
+        peak_reader_mib: peak_reader,
+        peak_tree_mib: peak_tree as f64 / 1024.0,
+    }
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         println!("pipeline: benchmark");
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--calamine-alone") {
+        let threads = args.get(i + 1).and_then(|t| t.parse().ok()).unwrap_or(1);
+        let files: Vec<PathBuf> = args[i + 2..].iter().map(PathBuf::from).collect();
+        calamine_alone_process(threads, &files);
+        return;
+    }
     let corpora = [make_corpus("A", 136, 200), make_corpus("B", 1, 50_000)];
-    println!("fugong benchmark: median of {RUNS} runs, whole processes for fugong, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     println!(
-        "{:<3} {:>7} {:>12} {:>12} {:>12} {:>10} {:>8} {:>12} {:>12}",
-        "", "rows", "calamine 1t", "calamine 2t", "fugong", "rows/s", "ratio", "RSS fugong", "RSS reader"
+        "fugong benchmark: median of {RUNS} runs, whole processes for fugong, {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "{:<3} {:>7} {:>12} {:>12} {:>12} {:>10} {:>8} {:>12} {:>12} {:>12}",
+        "",
+        "rows",
+        "calamine 1t",
+        "calamine 2t",
+        "fugong",
+        "rows/s",
+        "ratio",
+        "RSS fugong",
+        "RSS reader",
+        "RSS all"
     );
     for corpus in &corpora {
         let single = time_calamine(&corpus.files, 1);
@@ -192,7 +349,7 @@ fn main() {
         for (label, extra) in [("", &[][..]), (" (in-process)", &["--in-process"][..])] {
             let run = time_fugong(corpus, extra);
             println!(
-                "{:<3} {:>7} {:>11.3}s {:>11.3}s {:>11.3}s {:>10.0} {:>7.2}x {:>9.1}MiB {:>9.1}MiB{label}",
+                "{:<3} {:>7} {:>11.3}s {:>11.3}s {:>11.3}s {:>10.0} {:>7.2}x {:>9.1}MiB {:>9.1}MiB {:>9.1}MiB{label}",
                 corpus.name,
                 corpus.rows,
                 single.as_secs_f64(),
@@ -202,8 +359,14 @@ fn main() {
                 run.wall.as_secs_f64() / single.as_secs_f64(),
                 run.peak_fugong_mib,
                 run.peak_reader_mib,
+                run.peak_tree_mib,
             );
         }
     }
-    println!("ratio = fugong wall time / single-threaded calamine alone on the same files");
+    println!(
+        "every figure is a whole process; ratio = fugong / single-threaded calamine alone on the same files"
+    );
+    println!(
+        "RSS fugong / reader: peak of each process as fugong reports it; RSS all: largest sampled sum of both"
+    );
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use tracing::{info, info_span, warn};
+use tracing::{debug, info, info_span, warn};
 
 use crate::compare::{self, Comparison};
 use crate::config::job::Source;
@@ -93,6 +93,10 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
     let _enter = span.enter();
     let output = options.output.clone().unwrap_or_else(|| job.output.clone());
     let _lock = OutputLock::acquire(&output, options.lock_wait)?;
+    debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "output locked"
+    );
     let rolled = publish::recover(&output)?;
     if !rolled.is_empty() {
         warn!(dates = ?rolled, "completed publishes interrupted earlier");
@@ -164,11 +168,22 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
         districts,
     };
 
+    let stage = |name: &str| {
+        debug!(
+            stage = name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "stage done"
+        )
+    };
+    stage("read and validate");
     let previous = previous_rates(&output, date);
     let comparison = compare::aggregate(&job.schema, &day, &previous);
+    stage("compare");
     let batches = records::build(&job.schema, &day, &comparison)?;
+    stage("records");
     let manifest = manifest(job, &day);
     publish::publish_day(&output, date, &batches, &manifest, options.fail)?;
+    stage("publish");
     let rows_published = batches.enterprise_daily.num_rows() as u64;
     info!(
         rows = rows_published,
@@ -191,28 +206,31 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
 /// district's own rejects (contract §7). Rows are kept.
 fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult]) {
     let key = job.schema.key_field;
-    let mut owners: HashMap<String, Vec<(usize, u32)>> = HashMap::new();
-    for (di, d) in districts.iter().enumerate() {
-        if !d.status().is_reported() {
-            continue;
-        }
-        for row in &d.outcome.rows {
+    let reported: Vec<usize> = (0..districts.len())
+        .filter(|&i| districts[i].status().is_reported())
+        .collect();
+    if reported.len() < 2 {
+        return;
+    }
+    // key → the (district, row) places it appears in; keys borrowed from the rows.
+    let mut owners: HashMap<&str, Vec<(usize, u32)>, ahash::RandomState> = HashMap::default();
+    for &di in &reported {
+        for row in &districts[di].outcome.rows {
             if let Some(Some(Value::Text(k))) = row.values.get(key) {
                 owners
-                    .entry(k.clone())
+                    .entry(k.as_str())
                     .or_default()
                     .push((di, row.source_row));
             }
         }
     }
-    let label = job.schema.fields[key].label.clone();
+    let label = &job.schema.fields[key].label;
     let mut extra: Vec<(usize, Finding)> = Vec::new();
-    for (k, places) in owners {
-        let distinct: std::collections::BTreeSet<usize> = places.iter().map(|(d, _)| *d).collect();
-        if distinct.len() < 2 {
+    for (k, places) in &owners {
+        if places.iter().all(|(d, _)| *d == places[0].0) {
             continue;
         }
-        for &(di, row) in &places {
+        for &(di, row) in places {
             let others: Vec<String> = places
                 .iter()
                 .filter(|(d, _)| *d != di)
@@ -221,16 +239,15 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
                     format!("{}{}（{}）第 {r} 行", o.city_name, o.name, o.code)
                 })
                 .collect();
-            let column = districts[di].outcome.key_header.clone();
             extra.push((
                 di,
                 Finding {
                     code: Code::DuplicateAcrossDistricts,
                     severity: Severity::Warning,
                     row: Some(row),
-                    column,
+                    column: districts[di].outcome.key_header.clone(),
                     field: Some(job.schema.fields[key].name.clone()),
-                    value: Some(k.clone()),
+                    value: Some(k.to_string()),
                     message: format!(
                         "第 {row} 行的{label} {k} 同时出现在{}的报表中：请与对方核实企业归属，只由所在区县填报",
                         others.join("、")
@@ -239,6 +256,7 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
             ));
         }
     }
+    drop(owners);
     extra.sort_by_key(|(district, finding)| (*district, finding.row));
     for (di, finding) in extra {
         districts[di].outcome.findings.push(finding);

@@ -189,6 +189,7 @@ pub fn publish_day(
             table: table.to_string(),
             source,
         })?;
+        tracing::debug!(table, bytes = bytes.len(), "encoded");
         let file = parquet_io::file_name(&bytes);
         let dir = staging.join(table);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -197,6 +198,7 @@ pub fn publish_day(
         files.push((table.to_string(), file));
     }
     sync_dir(&staging)?;
+    tracing::debug!("staged");
     let mut manifest = manifest.clone();
     for ((table, batch), (_, file)) in batches.tables().iter().zip(&files) {
         manifest.tables.insert(

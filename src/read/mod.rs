@@ -230,10 +230,12 @@ impl<'b> Workbook<'b> {
 
     /// Stream the sheet's non-empty cells to `on_row`, one row at a time, until it returns `Flow::Stop`.
     /// Counts cells against `max_cells` and checks the time limit while reading.
-    pub fn for_each_row(
-        &mut self,
+    /// Text is borrowed from the workbook (its shared strings) for as long as the workbook is borrowed,
+    /// so rows can be handed to another thread without copying.
+    pub fn for_each_row<'a>(
+        &'a mut self,
         sheet: &str,
-        on_row: &mut dyn FnMut(RawRow<'_>) -> Flow,
+        on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
     ) -> Result<(), ReadError> {
         let limits = self.limits;
         let started = self.started;
@@ -282,10 +284,10 @@ impl<'b> Workbook<'b> {
     }
 }
 
-fn stream_range(
+fn stream_range<'a>(
     range: &calamine::Range<Data>,
-    grouper: &mut RowGrouper<'_>,
-    on_row: &mut dyn FnMut(RawRow<'_>) -> Flow,
+    grouper: &mut RowGrouper<'a>,
+    on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
 ) -> Result<(), ReadError> {
     let (row0, col0) = range.start().unwrap_or((0, 0));
     for (r, c, value) in range.used_cells() {
@@ -339,7 +341,7 @@ impl<'a> RowGrouper<'a> {
         row: u32,
         col: u32,
         value: CellValue<'a>,
-        on_row: &mut dyn FnMut(RawRow<'_>) -> Flow,
+        on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
     ) -> Result<Flow, ReadError> {
         if value.is_empty() {
             return Ok(Flow::Continue);
@@ -375,7 +377,7 @@ impl<'a> RowGrouper<'a> {
         Ok(Flow::Continue)
     }
 
-    fn emit(&mut self, mut row: RawRow<'a>, on_row: &mut dyn FnMut(RawRow<'_>) -> Flow) -> Flow {
+    fn emit(&mut self, mut row: RawRow<'a>, on_row: &mut dyn FnMut(RawRow<'a>) -> Flow) -> Flow {
         if !self.sorted {
             row.cells.sort_by_key(|(c, _)| *c);
             row.cells.dedup_by_key(|(c, _)| *c);
@@ -384,7 +386,7 @@ impl<'a> RowGrouper<'a> {
         on_row(row)
     }
 
-    fn finish(&mut self, on_row: &mut dyn FnMut(RawRow<'_>) -> Flow) {
+    fn finish(&mut self, on_row: &mut dyn FnMut(RawRow<'a>) -> Flow) {
         if !self.current.cells.is_empty() {
             let done = std::mem::take(&mut self.current);
             self.emit(done, on_row);

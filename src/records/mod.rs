@@ -256,7 +256,7 @@ impl ColumnBuilder {
             (ColumnBuilder::Int(b), _) => b.append_null(),
             (ColumnBuilder::Ratio(b), Some(Value::Ratio(v))) => b.append_value(*v),
             (ColumnBuilder::Ratio(b), _) => b.append_null(),
-            (ColumnBuilder::Money(b), Some(Value::Money(v))) => b.append_value(*v),
+            (ColumnBuilder::Money(b), Some(Value::Money(v))) => b.append_value(i128::from(*v)),
             (ColumnBuilder::Money(b), _) => b.append_null(),
         }
     }

@@ -31,7 +31,7 @@ pub enum Value {
     Int(i64),
     Ratio(f64),
     /// Yuan × 100 (fen).
-    Money(i128),
+    Money(i64),
 }
 
 impl Value {
@@ -136,11 +136,17 @@ pub fn validate_submission(
         Ok(w) => w,
         Err(e) => return SubmissionOutcome::from_read_error(&e),
     };
+    tracing::debug!(format = workbook.format.label(), "workbook opened");
     let sheets = workbook.visible_worksheets();
     let mut first_sheet_scan: Option<SheetScan> = None;
+    let pipelined = bytes.len() >= PIPELINE_MIN_BYTES;
     for sheet in &sheets {
         let mut scan = SheetScan::new(schema, ctx, sheet.clone());
-        let result = workbook.for_each_row(sheet, &mut |row| scan.on_row(row));
+        let result = if pipelined {
+            read_and_validate_in_parallel(&mut workbook, sheet, &mut scan)
+        } else {
+            workbook.for_each_row(sheet, &mut |row| scan.on_row(row))
+        };
         if let Err(e) = result {
             let mut outcome = SubmissionOutcome::from_read_error(&e);
             outcome.sheet = Some(sheet.clone());
@@ -171,6 +177,61 @@ pub fn validate_submission(
         });
     }
     outcome
+}
+
+/// Workbooks at least this large are parsed on one thread while their rows are validated on another.
+const PIPELINE_MIN_BYTES: usize = 512 * 1024;
+/// Rows per message between the reading and the validating thread.
+const ROW_BATCH: usize = 512;
+
+/// calamine parses the sheet on a second thread and hands over owned rows in batches, so that a single
+/// large workbook uses two cores: parsing is most of the work, validation most of the rest.
+fn read_and_validate_in_parallel<'w>(
+    workbook: &'w mut Workbook<'_>,
+    sheet: &str,
+    scan: &mut SheetScan<'_>,
+) -> Result<(), ReadError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow<'w>>>(8);
+        let stop = &stop;
+        let reader = s.spawn(move || {
+            let mut batch = Vec::with_capacity(ROW_BATCH);
+            let result = workbook.for_each_row(sheet, &mut |row| {
+                if stop.load(Ordering::Relaxed) {
+                    return Flow::Stop;
+                }
+                batch.push(row);
+                if batch.len() == ROW_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
+                    if tx.send(full).is_err() {
+                        return Flow::Stop;
+                    }
+                }
+                Flow::Continue
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            result
+        });
+        'rows: for batch in rx.iter() {
+            for row in batch {
+                if scan.on_row(row) == Flow::Stop {
+                    stop.store(true, Ordering::Relaxed);
+                    break 'rows;
+                }
+            }
+        }
+        drop(rx);
+        match reader.join() {
+            Ok(result) => result,
+            // A parser panic on the reading thread is re-raised here, where the submission boundary
+            // catches it.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 fn missing_message(field: &crate::config::schema::Field, where_: &str, rows: u32) -> String {
@@ -458,7 +519,6 @@ impl<'s> SheetScan<'s> {
         };
         self.enterprise_rows += 1;
         let result = validator.validate(row);
-        let columns_fields: Vec<usize> = validator.columns().iter().map(|c| c.field).collect();
         if result.findings.iter().any(Finding::is_error) && self.last_rejected_row != Some(row.row)
         {
             self.outcome.rows_rejected += 1;
@@ -466,10 +526,10 @@ impl<'s> SheetScan<'s> {
         }
         self.outcome.findings.extend(result.findings);
         if let Some(values) = result.values {
-            for (i, field) in columns_fields.iter().enumerate() {
-                match &values[*field] {
+            for (i, column) in validator.columns().iter().enumerate() {
+                match &values[column.field] {
                     Some(Value::Int(n)) => self.sums[i] += i128::from(*n),
-                    Some(Value::Money(m)) => self.sums[i] += *m,
+                    Some(Value::Money(m)) => self.sums[i] += i128::from(*m),
                     Some(Value::Bool(true)) => self.sums[i] += 1,
                     _ => {}
                 }

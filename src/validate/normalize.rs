@@ -18,15 +18,22 @@ fn is_zero_width(c: char) -> bool {
     )
 }
 
+/// Characters NFKC leaves alone that make up most cell text: printable ASCII and CJK unified
+/// ideographs (a fast path before the table lookup).
+fn is_nfkc_stable(c: char) -> bool {
+    (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c)
+}
+
 /// NFKC (full-width `１８６２` → `1862`), drop zero-width characters, trim, collapse inner whitespace.
 pub fn normalize_text(s: &str) -> Cow<'_, str> {
     let ascii = s.is_ascii();
-    let mut out: Cow<'_, str> = if ascii || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    let stable = ascii || s.chars().all(is_nfkc_stable);
+    let mut out: Cow<'_, str> = if stable || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.nfkc().collect())
     };
-    if !ascii && out.chars().any(is_zero_width) {
+    if !stable && out.chars().any(is_zero_width) {
         out = Cow::Owned(out.chars().filter(|&c| !is_zero_width(c)).collect());
     }
     let needs_collapse = {
@@ -35,7 +42,8 @@ pub fn normalize_text(s: &str) -> Cow<'_, str> {
             || t.as_bytes()
                 .windows(2)
                 .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-            || t.chars().any(|c| c.is_whitespace() && c != ' ')
+            || (!stable && t.chars().any(|c| c.is_whitespace() && c != ' '))
+            || (ascii && t.bytes().any(|b| b.is_ascii_whitespace() && b != b' '))
     };
     if needs_collapse {
         let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -24,6 +24,8 @@ pub fn epoch_days(date: NaiveDate) -> i32 {
     i32::try_from((date - epoch).num_days()).unwrap_or(i32::MAX)
 }
 
+const EMPTY: CellValue<'static> = CellValue::Empty;
+
 /// Validates the data rows of one sheet against a header layout.
 pub struct RowValidator<'s> {
     schema: &'s Schema,
@@ -32,7 +34,8 @@ pub struct RowValidator<'s> {
     report_date: NaiveDate,
     limits: ReadLimits,
     /// Key value → first row that had it.
-    seen_keys: HashMap<String, u32>,
+    /// ahash: fast, and randomly keyed so a crafted file cannot force collisions.
+    seen_keys: HashMap<String, u32, ahash::RandomState>,
 }
 
 /// The result of one row.
@@ -65,7 +68,7 @@ impl<'s> RowValidator<'s> {
             units,
             report_date,
             limits,
-            seen_keys: HashMap::new(),
+            seen_keys: HashMap::default(),
         }
     }
 
@@ -110,8 +113,9 @@ impl<'s> RowValidator<'s> {
                 continue;
             }
             cells[column.field] = Some((ci, column.col));
-            let raw = row.get(column.col).cloned().unwrap_or(CellValue::Empty);
-            let reference = cell_ref(row.row, column.col);
+            let raw: &CellValue<'_> = row.get(column.col).unwrap_or(&EMPTY);
+            // Built only when a finding needs it.
+            let reference = || cell_ref(row.row, column.col);
             if raw.is_empty() {
                 if field.required {
                     findings.push(self.finding(
@@ -119,14 +123,19 @@ impl<'s> RowValidator<'s> {
                         Severity::Error,
                         row,
                         column,
-                        &raw,
-                        format!("{reference}（{}）为空：这是必填项，请填写", field.label),
+                        raw,
+                        format!("{}（{}）为空：这是必填项，请填写", reference(), field.label),
                     ));
                 }
                 continue;
             }
-            if let CellValue::Text(t) = &raw {
-                let chars = t.chars().count();
+            if let CellValue::Text(t) = raw {
+                // A byte count within the limit is a char count within it.
+                let chars = if t.len() <= self.limits.max_cell_chars as usize {
+                    0
+                } else {
+                    t.chars().count()
+                };
                 if chars > self.limits.max_cell_chars as usize {
                     let mut f = self.finding(
                         Code::ConstraintError,
@@ -135,8 +144,10 @@ impl<'s> RowValidator<'s> {
                         column,
                         &CellValue::Empty,
                         format!(
-                            "{reference}（{}）有 {chars} 个字符，超过单元格 {} 个字符的上限，请精简",
-                            field.label, self.limits.max_cell_chars
+                            "{}（{}）有 {chars} 个字符，超过单元格 {} 个字符的上限，请精简",
+                            reference(),
+                            field.label,
+                            self.limits.max_cell_chars
                         ),
                     );
                     f.value = Some(t.chars().take(200).collect());
@@ -155,13 +166,18 @@ impl<'s> RowValidator<'s> {
                     let shown = display_value(&raw);
                     let message = match code {
                         Code::UsccInvalid => {
-                            format!("{reference}（{}）“{shown}”：{problem}", field.label)
+                            format!("{}（{}）“{shown}”：{problem}", reference(), field.label)
                         }
                         _ if severity == Severity::Warning => format!(
-                            "{reference}（{}）是 Excel 错误值 {shown}，已按空值处理：请改为正确的值或留空",
+                            "{}（{}）是 Excel 错误值 {shown}，已按空值处理：请改为正确的值或留空",
+                            reference(),
                             field.label
                         ),
-                        _ => format!("{reference}（{}）填的是“{shown}”，{problem}", field.label),
+                        _ => format!(
+                            "{}（{}）填的是“{shown}”，{problem}",
+                            reference(),
+                            field.label
+                        ),
                     };
                     findings.push(self.finding(code, severity, row, column, &raw, message));
                 }
@@ -326,7 +342,10 @@ impl<'s> RowValidator<'s> {
             FieldType::Money => {
                 let fen = parse_money(raw, unit).map_err(problem)?;
                 range_check(fen as f64 / 100.0)?;
-                Ok(Value::Money(fen))
+                // parse_money keeps fen below 10^18, which fits i64.
+                i64::try_from(fen)
+                    .map(Value::Money)
+                    .map_err(|_| (Code::ConstraintError, "金额过大，请核对单位".to_string()))
             }
         }
     }
