@@ -87,7 +87,7 @@ fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
     for i in 0..rows {
         let r = 3 + i;
         let k = first_k + u64::from(i);
-        let resumed = k % 17 != 0;
+        let resumed = !k.is_multiple_of(17);
         let employees = 50 + (k * 37) % 900;
         ws.write_number(r, 0, f64::from(i + 1)).expect("w");
         ws.write_string(r, 1, uscc(k)).expect("w");
@@ -113,10 +113,10 @@ fn write_workbook(path: &Path, district: &str, first_k: u64, rows: u32) {
         )
         .expect("w");
         ws.write_number(r, 8, (40 + k % 60) as f64).expect("w");
-        if k % 23 == 0 {
+        if k.is_multiple_of(23) {
             ws.write_number(r, 9, 10000.0).expect("w");
         }
-        if k % 7 == 0 {
+        if k.is_multiple_of(7) {
             ws.write_number(r, 10, (k % 500) as f64).expect("w");
         }
         if !resumed {

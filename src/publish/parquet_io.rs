@@ -20,11 +20,11 @@ use sha2::{Digest, Sha256};
 pub fn writer_properties(batch: &RecordBatch) -> WriterProperties {
     let mut builder = base_properties();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if let Some(strings) = column.as_any().downcast_ref::<StringArray>() {
-            if mostly_distinct(strings) {
-                builder = builder
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
-            }
+        if let Some(strings) = column.as_any().downcast_ref::<StringArray>()
+            && mostly_distinct(strings)
+        {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
         }
     }
     builder.build()

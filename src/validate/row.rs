@@ -155,7 +155,7 @@ impl<'s> RowValidator<'s> {
                     continue;
                 }
             }
-            match self.read_value(field, self.units[ci], &raw) {
+            match self.read_value(field, self.units[ci], raw) {
                 Ok(v) => values[column.field] = Some(v),
                 Err((code, problem)) => {
                     let severity = if matches!(raw, CellValue::Error(_)) && !field.required {
@@ -163,7 +163,7 @@ impl<'s> RowValidator<'s> {
                     } else {
                         Severity::Error
                     };
-                    let shown = display_value(&raw);
+                    let shown = display_value(raw);
                     let message = match code {
                         Code::UsccInvalid => {
                             format!("{}（{}）“{shown}”：{problem}", reference(), field.label)
@@ -179,7 +179,7 @@ impl<'s> RowValidator<'s> {
                             field.label
                         ),
                     };
-                    findings.push(self.finding(code, severity, row, column, &raw, message));
+                    findings.push(self.finding(code, severity, row, column, raw, message));
                 }
             }
         }
