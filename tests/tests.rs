@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod clients;
 mod example_data;
 mod formats;

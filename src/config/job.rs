@@ -171,6 +171,26 @@ impl Job {
     }
 }
 
+/// `jobs/../data/warehouse` → `data/warehouse`, lexically (the folder need not exist yet).
+pub fn clean_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 fn is_code(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -282,7 +302,7 @@ impl JobConfig {
             name: self.name.clone(),
             path: path.to_path_buf(),
             schema: Arc::new(schema),
-            output: base.join(&self.output),
+            output: clean_path(&base.join(&self.output)),
             province_code: self.province.code.clone(),
             province_name: self.province.name.clone(),
             source,
@@ -321,6 +341,11 @@ city = "济南市"
         assert_eq!(job.districts[0].city_code, "370100");
         assert_eq!(job.districts[0].province_code, "370000");
         assert_eq!(job.output, PathBuf::from("/etc/fugong/jobs/wh"));
+        assert_eq!(
+            clean_path(Path::new("jobs/../data/warehouse")),
+            PathBuf::from("data/warehouse")
+        );
+        assert_eq!(clean_path(Path::new("../x/./y")), PathBuf::from("../x/y"));
         assert_eq!(job.limits.read.max_file_bytes, 64 * 1024 * 1024);
     }
 
