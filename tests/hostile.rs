@@ -72,6 +72,29 @@ fn lying_shared_strings() -> Vec<u8> {
     )
 }
 
+/// 200 000 nested elements inside the sheet data: a recursive parser would overflow its stack.
+fn deeply_nested() -> Vec<u8> {
+    rewrite_zip(
+        &valid_xlsx("历下区"),
+        |name, data| {
+            if name != "xl/worksheets/sheet1.xml" {
+                return data;
+            }
+            let text = String::from_utf8(data).expect("utf8");
+            let split = text.find("<sheetData>").expect("sheetData") + "<sheetData>".len();
+            format!(
+                "{}{}{}{}",
+                &text[..split],
+                "<x>".repeat(200_000),
+                "</x>".repeat(200_000),
+                &text[split..]
+            )
+            .into_bytes()
+        },
+        0,
+    )
+}
+
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     (0..len)
@@ -144,6 +167,10 @@ fn each_hostile_input_gets_its_code_in_process() {
         [Code::FileUnreadable],
         "lying sst count"
     );
+    // Deep nesting neither crashes nor hides the rows after it.
+    let nested = validate_as(&deeply_nested(), "370102", report_date(), limits);
+    assert_eq!(nested.rows.len(), 5, "{:#?}", nested.findings);
+    assert!(nested.findings.is_empty(), "{:#?}", nested.findings);
     let encrypted = validate(&fixture("encrypted-370102.xlsx"));
     assert!(
         encrypted.findings[0].message.contains("密码"),

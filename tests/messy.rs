@@ -363,3 +363,57 @@ fn header_unknown_is_a_warning_that_keeps_the_data() {
     assert_eq!(outcome.findings[0].severity, Severity::Warning);
     assert_eq!(outcome.findings[0].column.as_deref(), Some("备用列"));
 }
+
+#[test]
+fn two_row_header_where_most_fields_are_in_the_lower_row() {
+    // Row 3: 序号 | 企业基本情况 (over 3 columns) | 复工情况 (over 5 columns) | 联系人, merged down over rows 3–4.
+    // Row 4:      | 统一社会信用代码 | 企业名称 | 所属行业 | 是否开工 | 开工日期 | 职工总数 | 上岗人数 | 产能恢复率
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("日报").expect("name");
+    let plain = rust_xlsxwriter::Format::new();
+    ws.merge_range(0, 0, 0, 9, "历下区规上工业企业复工复产日报", &plain)
+        .expect("merge");
+    ws.write_string(1, 0, "填报单位：历下区工信局").expect("w");
+    ws.merge_range(2, 0, 3, 0, "序号", &plain).expect("merge");
+    ws.merge_range(2, 1, 2, 3, "企业基本情况", &plain)
+        .expect("merge");
+    ws.merge_range(2, 4, 2, 8, "复工情况", &plain)
+        .expect("merge");
+    ws.merge_range(2, 9, 3, 9, "联系人", &plain).expect("merge");
+    for (c, h) in [
+        "统一社会信用代码",
+        "企业名称",
+        "所属行业",
+        "是否开工",
+        "开工日期",
+        "职工总数",
+        "上岗人数",
+        "产能恢复率",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(3, c as u16 + 1, *h).expect("w");
+    }
+    let row = vec![
+        n(1.0),
+        s(&uscc(1)),
+        s("甲公司"),
+        s("纺织业"),
+        s("是"),
+        s("2020-02-20"),
+        n(30.0),
+        n(20.0),
+        s("80%"),
+        s("李四"),
+    ];
+    write_row(ws, 4, &row);
+    let outcome = validate(&wb.save_to_buffer().expect("xlsx"));
+    assert!(outcome.findings.is_empty(), "{:#?}", outcome.findings);
+    assert_eq!(outcome.rows.len(), 1);
+    assert_eq!(outcome.rows[0].source_row, 5);
+    assert_eq!(
+        field(&outcome, 0, "employees_on_duty"),
+        Some(Value::Int(20))
+    );
+}

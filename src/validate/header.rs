@@ -89,7 +89,18 @@ pub fn detect(schema: &Schema, rows: &[RawRow<'_>]) -> Option<HeaderLayout> {
     if best < 2 {
         return None;
     }
-    let h = scores.iter().position(|&s| s == best)?;
+    let best_row = scores.iter().position(|&s| s == best)?;
+    // The row naming the most fields may be the lower row of a two-row header whose upper row holds
+    // group cells (企业基本情况, 复工情况) and vertically merged headers.
+    let h = match best_row.checked_sub(1) {
+        Some(above)
+            if rows[above].row + 1 == rows[best_row].row
+                && is_group_row(schema, &rows[above], &rows[best_row]) =>
+        {
+            above
+        }
+        _ => best_row,
+    };
     let top = &rows[h];
     let below = rows
         .get(h + 1)
@@ -182,6 +193,19 @@ fn is_sub_header(schema: &Schema, row: &RawRow<'_>) -> bool {
         }
     }
     fields >= 1 && headerish * 2 >= row.cells.len()
+}
+
+/// Whether `upper` is the upper row of a two-row header over `lower`: it holds a group header, or a field
+/// in a column where `lower` is empty (a header merged over both rows).
+fn is_group_row(schema: &Schema, upper: &RawRow<'_>, lower: &RawRow<'_>) -> bool {
+    upper
+        .cells
+        .iter()
+        .any(|(col, v)| match classify(schema, v) {
+            Some((HeaderMatch::Group, _, _)) => true,
+            Some((HeaderMatch::Field(_), _, _)) => lower.get(*col).is_none_or(|c| c.is_empty()),
+            _ => false,
+        })
 }
 
 /// Whether the merged span of the top cell at `col` (up to the next non-empty top cell) has cells below.
