@@ -184,6 +184,7 @@ pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunRe
     let manifest = manifest(job, &day);
     publish::publish_day(&output, date, &batches, &manifest, options.fail)?;
     stage("publish");
+    refresh_following_change(&output, date, &comparison)?;
     let rows_published = batches.enterprise_daily.num_rows() as u64;
     info!(
         rows = rows_published,
@@ -261,6 +262,59 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     for (di, finding) in extra {
         districts[di].outcome.findings.push(finding);
     }
+}
+
+/// `resumption_rate_change` of the next published date compares with its nearest earlier published
+/// date, which may just have become this one (dates processed out of order, or republished with other
+/// figures). Rewrite that date's `city_daily` when its change differs.
+fn refresh_following_change(
+    output: &std::path::Path,
+    date: NaiveDate,
+    comparison: &Comparison,
+) -> Result<(), RunError> {
+    let Some(next) = publish::published_dates(output)
+        .into_iter()
+        .find(|d| *d > date)
+    else {
+        return Ok(());
+    };
+    let mut cities = match compare::table::read_cities(output, next) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(next = %next, error = %e, "cannot read the next snapshot to refresh its change");
+            return Ok(());
+        }
+    };
+    let now: BTreeMap<&str, Option<f64>> = comparison
+        .cities
+        .iter()
+        .map(|c| (c.city_code.as_str(), c.resumption_rate))
+        .collect();
+    let mut changed = false;
+    for c in &mut cities {
+        let change = match (c.resumption_rate, now.get(c.city_code.as_str())) {
+            (Some(later), Some(Some(earlier))) => Some(compare::round_rate(later - earlier)),
+            _ => None,
+        };
+        if change != c.resumption_rate_change {
+            c.resumption_rate_change = change;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(());
+    }
+    info!(next = %next, "refreshing the day-over-day change of the next published date");
+    let batch = records::city_daily_batch(&cities, next)?;
+    let manifest = publish::read_manifest(output, next)?;
+    publish::publish_tables(
+        output,
+        next,
+        &[("city_daily", &batch)],
+        &manifest,
+        FailPoint::default(),
+    )?;
+    Ok(())
 }
 
 /// city_code → `resumption_rate` of the nearest earlier published date.

@@ -169,6 +169,18 @@ pub fn publish_day(
     manifest: &Manifest,
     fail: FailPoint,
 ) -> Result<(), PublishError> {
+    publish_tables(output, date, &batches.tables(), manifest, fail)
+}
+
+/// Replace some of a date's partitions (all four for a run; only `city_daily` when a later date's
+/// day-over-day change is refreshed), with the same staging, journal and manifest discipline.
+pub fn publish_tables(
+    output: &Path,
+    date: NaiveDate,
+    tables: &[(&'static str, &arrow::array::RecordBatch)],
+    manifest: &Manifest,
+    fail: FailPoint,
+) -> Result<(), PublishError> {
     recover(output)?;
     let staging_name = format!(
         "{date}.{}.{}",
@@ -178,7 +190,7 @@ pub fn publish_day(
     let staging = staging_root(output).join(&staging_name);
     fs::create_dir_all(&staging).map_err(io_err(&staging))?;
     let mut files = Vec::new();
-    for (table, batch) in batches.tables() {
+    for &(table, batch) in tables {
         if fail.after_staged_files == Some(files.len()) {
             return Err(PublishError::Injected {
                 date,
@@ -200,7 +212,7 @@ pub fn publish_day(
     sync_dir(&staging)?;
     tracing::debug!("staged");
     let mut manifest = manifest.clone();
-    for ((table, batch), (_, file)) in batches.tables().iter().zip(&files) {
+    for ((table, batch), (_, file)) in tables.iter().zip(&files) {
         manifest.tables.insert(
             table.to_string(),
             manifest::ManifestTable {
@@ -305,6 +317,16 @@ pub fn recover(output: &Path) -> Result<Vec<NaiveDate>, PublishError> {
         }
     }
     Ok(rolled)
+}
+
+/// The manifest of a published date.
+pub fn read_manifest(output: &Path, date: NaiveDate) -> Result<Manifest, PublishError> {
+    let path = manifest_path(output, date);
+    let text = fs::read(&path).map_err(io_err(&path))?;
+    serde_json::from_slice(&text).map_err(|e| PublishError::Journal {
+        path,
+        message: e.to_string(),
+    })
 }
 
 /// Dates with a manifest (complete snapshots), ascending.

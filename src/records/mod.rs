@@ -147,7 +147,7 @@ pub fn build(
     Ok(DayBatches {
         enterprise_daily: enterprise_daily(schema, day, date)?,
         district_daily: district_daily(comparison, date)?,
-        city_daily: city_daily(comparison, date)?,
+        city_daily: city_daily(&comparison.cities, date)?,
         rejects: rejects(day, date)?,
     })
 }
@@ -349,8 +349,19 @@ fn district_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, Arr
     RecordBatch::try_new(district_daily_schema(), arrays)
 }
 
-fn city_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, ArrowError> {
-    let n = comparison.cities.len();
+/// `city_daily` of one date from its city aggregates.
+pub fn city_daily_batch(
+    cities: &[crate::compare::CityAggregate],
+    date: chrono::NaiveDate,
+) -> Result<RecordBatch, ArrowError> {
+    city_daily(cities, epoch_days(date))
+}
+
+fn city_daily(
+    cities: &[crate::compare::CityAggregate],
+    date: i32,
+) -> Result<RecordBatch, ArrowError> {
+    let n = cities.len();
     let mut report_date = Date32Builder::with_capacity(n);
     let mut s: Vec<StringBuilder> = (0..3)
         .map(|_| StringBuilder::with_capacity(n, n * 8))
@@ -361,7 +372,7 @@ fn city_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, ArrowEr
     let mut rates: Vec<Float64Builder> = (0..3).map(|_| Float64Builder::with_capacity(n)).collect();
     let mut ranks: Vec<Int32Builder> = (0..3).map(|_| Int32Builder::with_capacity(n)).collect();
     let mut change = Float64Builder::with_capacity(n);
-    for c in &comparison.cities {
+    for c in cities {
         report_date.append_value(date);
         for (b, v) in s
             .iter_mut()
