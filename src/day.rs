@@ -42,6 +42,9 @@ pub struct SourceInfo {
     pub file_name: String,
     pub sha256: String,
     pub bytes: u64,
+    /// HTTP validators, kept in the ledger for conditional GET.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 /// One district's result for the date.

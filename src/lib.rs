@@ -7,6 +7,8 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod day;
+pub mod ledger;
+pub mod metrics;
 pub mod pipeline;
 pub mod publish;
 pub mod pull;

@@ -1,9 +1,13 @@
 //! One job, one date: pull every district in parallel, read and validate each at the submission
 //! boundary, mark duplicates across districts, compare, build the tables and publish them atomically.
-//! Every way a date gets processed (`run`, and later `backfill` and `serve`) goes through `run_job`.
+//! Every way a date gets processed (`run`, `backfill`, `serve`) goes through a `Session`: it holds the
+//! warehouse lock and the ledger, and `Session::run_date` processes one date. `run_job` is the one-date
+//! shorthand.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -14,16 +18,17 @@ use crate::compare::{self, Comparison};
 use crate::config::job::Source;
 use crate::config::{District, Job};
 use crate::day::{DayResult, DistrictResult, SourceInfo, SubmissionStatus};
+use crate::ledger::{Ledger, LedgerError, RunCounts, RunStatus, SubmissionRecord, Trigger};
 use crate::publish::manifest::ManifestDistrict;
 use crate::publish::{self, FailPoint, Manifest, OutputLock, PublishError};
-use crate::pull::{self, Pulled};
+use crate::pull::{Pulled, Puller};
 use crate::records;
 use crate::validate::{
     Code, Finding, KnownDistrict, Severity, SubmissionContext, SubmissionOutcome, Value,
 };
 use crate::worker::{Isolation, Reader};
 
-/// How a run is carried out.
+/// How runs are carried out.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub isolation: Isolation,
@@ -33,6 +38,10 @@ pub struct RunOptions {
     pub lock_wait: Duration,
     /// Test hook for interrupted publishes.
     pub fail: FailPoint,
+    /// What started the run (recorded in the ledger).
+    pub trigger: Trigger,
+    /// Set when the service shuts down: a run that has not started publishing is abandoned.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +51,8 @@ impl Default for RunOptions {
             output: None,
             lock_wait: Duration::from_secs(0),
             fail: FailPoint::default(),
+            trigger: Trigger::Manual,
+            cancel: None,
         }
     }
 }
@@ -55,8 +66,14 @@ pub enum RunError {
     Publish(#[from] PublishError),
     #[error("cannot build the tables: {0}")]
     Records(#[from] arrow::error::ArrowError),
-    #[error("the job's source kind `http` is not supported by this build yet; use kind = \"dir\"")]
-    UnsupportedSource,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Source(#[from] crate::pull::http::HttpSetupError),
+    #[error(
+        "the run for {date} was abandoned by a shutdown before publishing; nothing was changed"
+    )]
+    Abandoned { date: NaiveDate },
 }
 
 /// What a run did.
@@ -72,6 +89,26 @@ pub struct RunReport {
     pub peak_rss_bytes: u64,
     /// Largest peak RSS of a reader worker process (bytes; 0 when reading in process).
     pub peak_rss_reader_bytes: u64,
+    /// HTTP retries this run needed.
+    pub pull_retries: u32,
+}
+
+impl RunReport {
+    pub fn counts(&self) -> RunCounts {
+        let mut c = RunCounts {
+            rows_published: self.rows_published,
+            ..RunCounts::default()
+        };
+        for d in &self.districts {
+            match d.status {
+                SubmissionStatus::Accepted => c.accepted += 1,
+                SubmissionStatus::Partial => c.partial += 1,
+                SubmissionStatus::Rejected => c.rejected += 1,
+                SubmissionStatus::Missing => c.missing += 1,
+            }
+        }
+        c
+    }
 }
 
 /// One line of the per-district summary.
@@ -86,121 +123,222 @@ pub struct DistrictSummary {
     pub first_error: Option<String>,
 }
 
-/// Process one date of a job and publish its snapshot.
-pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
-    let started = Instant::now();
-    let span = info_span!("run", job = %job.name, date = %date);
-    let _enter = span.enter();
-    let output = options.output.clone().unwrap_or_else(|| job.output.clone());
-    let _lock = OutputLock::acquire(&output, options.lock_wait)?;
-    debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "output locked"
-    );
-    let rolled = publish::recover(&output)?;
-    if !rolled.is_empty() {
-        warn!(dates = ?rolled, "completed publishes interrupted earlier");
+/// A job's open warehouse: the lock (one writer per warehouse), the ledger, and the source.
+pub struct Session<'j> {
+    pub job: &'j Job,
+    pub output: PathBuf,
+    pub ledger: Ledger,
+    puller: Puller,
+    /// Comparing and publishing happen one date at a time, so each date compares with the snapshot
+    /// published before it.
+    publishing: Mutex<()>,
+    _lock: OutputLock,
+}
+
+impl<'j> Session<'j> {
+    /// Lock the warehouse (waiting up to `options.lock_wait`), repair an interrupted publish, open the
+    /// ledger and the source.
+    pub fn open(job: &'j Job, options: &RunOptions) -> Result<Session<'j>, RunError> {
+        let output = options.output.clone().unwrap_or_else(|| job.output.clone());
+        let lock = OutputLock::acquire(&output, options.lock_wait)?;
+        let rolled = publish::recover(&output)?;
+        if !rolled.is_empty() {
+            warn!(dates = ?rolled, "completed publishes interrupted earlier");
+        }
+        let ledger = Ledger::open(&job.ledger_path(&output))?;
+        ledger.close_interrupted_runs(&job.name)?;
+        let puller = match &job.source {
+            Source::Dir { pattern } => Puller::Dir {
+                pattern: pattern.clone(),
+            },
+            Source::Http(settings) => Puller::Http(crate::pull::http::HttpSource::new(
+                settings.clone(),
+                output.join("_state").join("blobs"),
+            )?),
+        };
+        Ok(Session {
+            job,
+            output,
+            ledger,
+            puller,
+            publishing: Mutex::new(()),
+            _lock: lock,
+        })
     }
-    let Source::Dir { pattern } = &job.source else {
-        return Err(RunError::UnsupportedSource);
-    };
 
-    let known: Vec<KnownDistrict> = job
-        .districts
-        .iter()
-        .map(|d| KnownDistrict {
-            code: d.code.clone(),
-            name: d.name.clone(),
-            city_name: d.city_name.clone(),
-        })
-        .collect();
-    let reader = Reader::new(&options.isolation, &job.schema);
-    let mut districts: Vec<DistrictResult> = job
-        .districts
-        .par_iter()
-        .map(|district| {
-            let _span =
-                info_span!("district", code = %district.code, name = %district.name).entered();
-            let ctx = SubmissionContext {
-                district_code: district.code.clone(),
-                report_date: date,
-                limits: job.limits.read,
-                districts: known.clone(),
-            };
-            let (source, outcome) = match pull::dir::pull(
-                pattern,
-                &district.code,
-                date,
-                job.limits.read.max_file_bytes,
-            ) {
-                Pulled::Missing => (None, SubmissionOutcome::default()),
-                Pulled::Problem { info, finding } => (
-                    info,
-                    SubmissionOutcome {
-                        findings: vec![finding],
-                        ..SubmissionOutcome::default()
-                    },
-                ),
-                Pulled::Found { info, bytes } => {
-                    let outcome = reader.validate(&bytes, &ctx);
-                    (Some(info), outcome)
+    pub fn puller(&self) -> &Puller {
+        &self.puller
+    }
+
+    /// Process one date and publish its snapshot, recording the run in the ledger.
+    pub fn run_date(&self, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
+        let job = self.job;
+        let span =
+            info_span!("run", job = %job.name, date = %date, trigger = options.trigger.as_str());
+        let _enter = span.enter();
+        let run_id = self.ledger.start_run(&job.name, date, options.trigger)?;
+        let result = self.process(date, options);
+        let (status, counts, error) = match &result {
+            Ok(report) => (RunStatus::Published, report.counts(), None),
+            Err(RunError::Abandoned { .. }) => (RunStatus::Abandoned, RunCounts::default(), None),
+            Err(e) => (RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
+        };
+        self.ledger
+            .finish_run(run_id, status, counts, error.as_deref())?;
+        crate::metrics::record_run(&job.name, status, &result);
+        result
+    }
+
+    fn cancelled(options: &RunOptions) -> bool {
+        options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    fn process(&self, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        let job = self.job;
+        let known: Vec<KnownDistrict> = job
+            .districts
+            .iter()
+            .map(|d| KnownDistrict {
+                code: d.code.clone(),
+                name: d.name.clone(),
+                city_name: d.city_name.clone(),
+            })
+            .collect();
+        let reader = Reader::new(&options.isolation, &job.schema);
+        let retries = std::sync::atomic::AtomicU32::new(0);
+        let mut districts: Vec<DistrictResult> = job
+            .districts
+            .par_iter()
+            .map(|district| {
+                let _span =
+                    info_span!("district", code = %district.code, name = %district.name).entered();
+                if Self::cancelled(options) {
+                    return DistrictResult {
+                        district: district.clone(),
+                        source: None,
+                        outcome: SubmissionOutcome::default(),
+                    };
                 }
-            };
-            let result = DistrictResult {
-                district: district.clone(),
-                source,
-                outcome,
-            };
-            info!(
-                status = result.status().as_str(),
-                rows = result.outcome.rows.len(),
-                rows_rejected = result.outcome.rows_rejected,
-                "district read"
-            );
-            result
-        })
-        .collect();
-    let peak_rss_reader_bytes = reader.finish();
-    districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
-    mark_duplicates_across_districts(job, &mut districts);
-    let day = DayResult {
-        report_date: date,
-        districts,
-    };
+                let ctx = SubmissionContext {
+                    district_code: district.code.clone(),
+                    report_date: date,
+                    limits: job.limits.read,
+                    districts: known.clone(),
+                };
+                let previous = self
+                    .ledger
+                    .submission(&job.name, date, &district.code)
+                    .ok()
+                    .flatten();
+                let (pulled, tries) = self.puller.pull(
+                    &district.code,
+                    date,
+                    job.limits.read.max_file_bytes,
+                    previous.as_ref(),
+                );
+                retries.fetch_add(tries, Ordering::Relaxed);
+                let (source, outcome) = match pulled {
+                    Pulled::Missing => (None, SubmissionOutcome::default()),
+                    Pulled::Problem { info, finding } => (
+                        info,
+                        SubmissionOutcome {
+                            findings: vec![finding],
+                            ..SubmissionOutcome::default()
+                        },
+                    ),
+                    Pulled::Found { info, bytes } => {
+                        let outcome = reader.validate(&bytes, &ctx);
+                        (Some(info), outcome)
+                    }
+                };
+                let result = DistrictResult {
+                    district: district.clone(),
+                    source,
+                    outcome,
+                };
+                info!(
+                    status = result.status().as_str(),
+                    rows = result.outcome.rows.len(),
+                    rows_rejected = result.outcome.rows_rejected,
+                    "district read"
+                );
+                result
+            })
+            .collect();
+        let peak_rss_reader_bytes = reader.finish();
+        if Self::cancelled(options) {
+            warn!("shutting down: abandoning the run before publishing");
+            return Err(RunError::Abandoned { date });
+        }
+        districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
+        mark_duplicates_across_districts(job, &mut districts);
+        let day = DayResult {
+            report_date: date,
+            districts,
+        };
+        let stage = |name: &str| {
+            debug!(
+                stage = name,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "stage done"
+            )
+        };
+        stage("read and validate");
 
-    let stage = |name: &str| {
-        debug!(
-            stage = name,
+        let (comparison, rows_published) = {
+            let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+            let previous = previous_rates(&self.output, date);
+            let comparison = compare::aggregate(&job.schema, &day, &previous);
+            let batches = records::build(&job.schema, &day, &comparison)?;
+            stage("records");
+            let manifest = manifest(job, &day);
+            publish::publish_day(&self.output, date, &batches, &manifest, options.fail)?;
+            stage("publish");
+            refresh_following_change(&self.output, date, &comparison)?;
+            (comparison, batches.enterprise_daily.num_rows() as u64)
+        };
+        for d in &day.districts {
+            let record = SubmissionRecord {
+                district_code: d.district.code.clone(),
+                source: d.source.as_ref().map(|s| s.location.clone()),
+                etag: d.source.as_ref().and_then(|s| s.etag.clone()),
+                last_modified: d.source.as_ref().and_then(|s| s.last_modified.clone()),
+                sha256: d
+                    .source
+                    .as_ref()
+                    .map(|s| s.sha256.clone())
+                    .filter(|s| !s.is_empty()),
+                bytes: d.source.as_ref().map(|s| s.bytes),
+                status: d.status().as_str().to_string(),
+            };
+            self.ledger.record_submission(&job.name, date, &record)?;
+        }
+        info!(
+            rows = rows_published,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "stage done"
-        )
-    };
-    stage("read and validate");
-    let previous = previous_rates(&output, date);
-    let comparison = compare::aggregate(&job.schema, &day, &previous);
-    stage("compare");
-    let batches = records::build(&job.schema, &day, &comparison)?;
-    stage("records");
-    let manifest = manifest(job, &day);
-    publish::publish_day(&output, date, &batches, &manifest, options.fail)?;
-    stage("publish");
-    refresh_following_change(&output, date, &comparison)?;
-    let rows_published = batches.enterprise_daily.num_rows() as u64;
-    info!(
-        rows = rows_published,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "published"
-    );
-    Ok(RunReport {
-        report_date: date,
-        output,
-        districts: summaries(&day),
-        comparison,
-        rows_published,
-        elapsed: started.elapsed(),
-        peak_rss_bytes: crate::worker::peak_rss_bytes(None).unwrap_or(0),
-        peak_rss_reader_bytes,
-    })
+            "published"
+        );
+        Ok(RunReport {
+            report_date: date,
+            output: self.output.clone(),
+            districts: summaries(&day),
+            comparison,
+            rows_published,
+            elapsed: started.elapsed(),
+            peak_rss_bytes: crate::worker::peak_rss_bytes(None).unwrap_or(0),
+            peak_rss_reader_bytes,
+            pull_retries: retries.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Process one date of a job and publish its snapshot (lock, recover, run, record).
+pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
+    Session::open(job, options)?.run_date(date, options)
 }
 
 /// The same key submitted by two districts on one date: a warning on every row involved, in each
@@ -268,7 +406,7 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
 /// date, which may just have become this one (dates processed out of order, or republished with other
 /// figures). Rewrite that date's `city_daily` when its change differs.
 fn refresh_following_change(
-    output: &std::path::Path,
+    output: &Path,
     date: NaiveDate,
     comparison: &Comparison,
 ) -> Result<(), RunError> {
@@ -318,7 +456,7 @@ fn refresh_following_change(
 }
 
 /// city_code → `resumption_rate` of the nearest earlier published date.
-fn previous_rates(output: &std::path::Path, date: NaiveDate) -> BTreeMap<String, Option<f64>> {
+fn previous_rates(output: &Path, date: NaiveDate) -> BTreeMap<String, Option<f64>> {
     let Some(previous) = publish::published_dates(output)
         .into_iter()
         .rev()

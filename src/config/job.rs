@@ -37,6 +37,12 @@ pub struct JobConfig {
     /// Earlier dates re-checked by every scheduled run for late submissions.
     #[serde(default)]
     pub lookback_days: Option<u32>,
+    /// The run ledger (SQLite); default `<output>/_state/ledger.sqlite`.
+    #[serde(default)]
+    pub ledger: Option<PathBuf>,
+    /// How long `serve` lets a run in progress finish after SIGTERM before abandoning it.
+    #[serde(default)]
+    pub shutdown_timeout_secs: Option<u64>,
     pub province: ProvinceConfig,
     pub source: SourceConfig,
     #[serde(default)]
@@ -76,6 +82,21 @@ pub struct SourceConfig {
     /// http: URL template with the same placeholders.
     #[serde(default)]
     pub url: Option<String>,
+    /// http: environment variable holding a bearer token (never logged).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// http: seconds to wait for a connection.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<u64>,
+    /// http: seconds for a whole request, body included.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// http: attempts per district on connection errors, timeouts and 5xx (default 4).
+    #[serde(default)]
+    pub retry_attempts: Option<u32>,
+    /// http: first retry delay in milliseconds, doubled each time, with jitter (default 1000).
+    #[serde(default)]
+    pub retry_base_delay_ms: Option<u64>,
 }
 
 /// `[limits]` (contract §7); every key optional.
@@ -129,7 +150,7 @@ pub struct District {
 #[derive(Debug, Clone)]
 pub enum Source {
     Dir { pattern: String },
-    Http { url: String },
+    Http(crate::pull::http::HttpSettings),
 }
 
 /// A built job.
@@ -160,6 +181,14 @@ impl Job {
             message: e.to_string(),
         })?;
         config.build(path)
+    }
+
+    /// The run ledger's path for a warehouse.
+    pub fn ledger_path(&self, output: &Path) -> PathBuf {
+        match &self.config.ledger {
+            Some(p) => clean_path(&self.path.parent().unwrap_or(Path::new(".")).join(p)),
+            None => output.join("_state").join("ledger.sqlite"),
+        }
     }
 
     /// Cities of the job (code → name), in code order.
@@ -279,7 +308,26 @@ impl JobConfig {
                     .url
                     .clone()
                     .ok_or_else(|| invalid("[source] kind = \"http\" needs `url`".into()))?;
-                Source::Http { url }
+                if !url.contains("{district_code}") {
+                    return Err(invalid("[source] url must contain {district_code}".into()));
+                }
+                let defaults = crate::pull::http::HttpSettings::default();
+                let src = &self.source;
+                let secs = std::time::Duration::from_secs;
+                Source::Http(crate::pull::http::HttpSettings {
+                    url,
+                    token_env: src.token_env.clone(),
+                    connect_timeout: src
+                        .connect_timeout_secs
+                        .map(secs)
+                        .unwrap_or(defaults.connect_timeout),
+                    timeout: src.timeout_secs.map(secs).unwrap_or(defaults.timeout),
+                    attempts: src.retry_attempts.unwrap_or(defaults.attempts).max(1),
+                    base_delay: src
+                        .retry_base_delay_ms
+                        .map(std::time::Duration::from_millis)
+                        .unwrap_or(defaults.base_delay),
+                })
             }
         };
         let defaults = Limits::default();

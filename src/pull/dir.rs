@@ -30,6 +30,8 @@ fn info(path: &std::path::Path, bytes: &[u8], len: u64) -> SourceInfo {
             sha256_hex(bytes)
         },
         bytes: len,
+        etag: None,
+        last_modified: None,
     }
 }
 

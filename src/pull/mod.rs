@@ -2,6 +2,7 @@
 //! result is the submission's bytes and where they came from, or why there is none.
 
 pub mod dir;
+pub mod http;
 
 use chrono::NaiveDate;
 
@@ -39,4 +40,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A job's source, ready to pull from.
+pub enum Puller {
+    Dir { pattern: String },
+    Http(http::HttpSource),
+}
+
+impl Puller {
+    /// Pull one district's submission for a date; returns the result and the retries it took.
+    pub fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_bytes: u64,
+        previous: Option<&crate::ledger::SubmissionRecord>,
+    ) -> (Pulled, u32) {
+        match self {
+            Puller::Dir { pattern } => (dir::pull(pattern, district_code, date, max_bytes), 0),
+            Puller::Http(source) => {
+                let p = source.pull(district_code, date, max_bytes, previous);
+                (p.pulled, p.retries)
+            }
+        }
+    }
+
+    /// Where a district's submission would come from (for `backfill --dry-run`).
+    pub fn describe(&self, district_code: &str, date: NaiveDate) -> String {
+        match self {
+            Puller::Dir { pattern } => expand_template(pattern, district_code, date),
+            Puller::Http(source) => expand_template(&source.url_template(), district_code, date),
+        }
+    }
 }

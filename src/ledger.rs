@@ -1,0 +1,481 @@
+//! The run ledger (SQLite, `_state/ledger.sqlite` under the output folder unless the job names a path):
+//! every run of a job and date (trigger, start, end, status, counts) and every submission pulled (source,
+//! ETag, Last-Modified, sha256, size, status). Catch-up, lookback, `backfill --only-missing/--only-failed`,
+//! conditional GET and `fugong history` all read it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Why the ledger cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "cannot open the run ledger {path}: {source} (check the job's `ledger` path and that its folder is writable)"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the run ledger {path} failed: {source}")]
+    Query {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    CatchUp,
+    Lookback,
+    Backfill,
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::CatchUp => "catch-up",
+            Trigger::Lookback => "lookback",
+            Trigger::Backfill => "backfill",
+            Trigger::Manual => "manual",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Published,
+    Failed,
+    /// Stopped by a shutdown before publishing anything.
+    Abandoned,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Published => "published",
+            RunStatus::Failed => "failed",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Counts recorded with a finished run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub accepted: u32,
+    pub partial: u32,
+    pub rejected: u32,
+    pub missing: u32,
+    pub rows_published: u64,
+}
+
+/// One submission as pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionRecord {
+    pub district_code: String,
+    pub source: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub sha256: Option<String>,
+    pub bytes: Option<u64>,
+    pub status: String,
+}
+
+/// One line of `fugong history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub report_date: NaiveDate,
+    pub trigger: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+}
+
+/// An open ledger; safe to share between threads.
+pub struct Ledger {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    report_date TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    districts_accepted INTEGER,
+    districts_partial INTEGER,
+    districts_rejected INTEGER,
+    districts_missing INTEGER,
+    rows_published INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_job_date ON runs (job, report_date);
+CREATE TABLE IF NOT EXISTS submissions (
+    job TEXT NOT NULL,
+    report_date TEXT NOT NULL,
+    district_code TEXT NOT NULL,
+    source TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    sha256 TEXT,
+    bytes INTEGER,
+    status TEXT NOT NULL,
+    pulled_at TEXT NOT NULL,
+    PRIMARY KEY (job, report_date, district_code)
+);
+";
+
+impl Ledger {
+    /// Open (creating if needed) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let open_err = |source| LedgerError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        Ok(Ledger {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, LedgerError> {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&conn).map_err(|source| LedgerError::Query {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Record the start of a run; returns its id.
+    pub fn start_run(
+        &self,
+        job: &str,
+        date: NaiveDate,
+        trigger: Trigger,
+    ) -> Result<i64, LedgerError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (job, report_date, trigger, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![job, date.to_string(), trigger.as_str(), now()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    pub fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        counts: RunCounts,
+        error: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, districts_accepted = ?4, districts_partial = ?5,
+                 districts_rejected = ?6, districts_missing = ?7, rows_published = ?8, error = ?9 WHERE id = ?1",
+                params![
+                    id,
+                    now(),
+                    status.as_str(),
+                    counts.accepted,
+                    counts.partial,
+                    counts.rejected,
+                    counts.missing,
+                    counts.rows_published as i64,
+                    error
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Runs still marked running (a process killed mid-run) become failed.
+    pub fn close_interrupted_runs(&self, job: &str) -> Result<usize, LedgerError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?2, error = 'the process stopped before the run finished'
+                 WHERE job = ?1 AND status = 'running'",
+                params![job, now()],
+            )
+        })
+    }
+
+    pub fn record_submission(
+        &self,
+        job: &str,
+        date: NaiveDate,
+        s: &SubmissionRecord,
+    ) -> Result<(), LedgerError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (job, report_date, district_code) DO UPDATE SET source = excluded.source,
+                   etag = excluded.etag, last_modified = excluded.last_modified, sha256 = excluded.sha256,
+                   bytes = excluded.bytes, status = excluded.status, pulled_at = excluded.pulled_at",
+                params![
+                    job,
+                    date.to_string(),
+                    s.district_code,
+                    s.source,
+                    s.etag,
+                    s.last_modified,
+                    s.sha256,
+                    s.bytes.map(|b| b as i64),
+                    s.status,
+                    now()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The last recorded submission of a district for a date.
+    pub fn submission(
+        &self,
+        job: &str,
+        date: NaiveDate,
+        district: &str,
+    ) -> Result<Option<SubmissionRecord>, LedgerError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT district_code, source, etag, last_modified, sha256, bytes, status FROM submissions
+                 WHERE job = ?1 AND report_date = ?2 AND district_code = ?3",
+                params![job, date.to_string(), district],
+                |r| {
+                    Ok(SubmissionRecord {
+                        district_code: r.get(0)?,
+                        source: r.get(1)?,
+                        etag: r.get(2)?,
+                        last_modified: r.get(3)?,
+                        sha256: r.get(4)?,
+                        bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
+                        status: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Dates (within the range) with at least one published run.
+    pub fn published_dates(
+        &self,
+        job: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, LedgerError> {
+        self.dates(job, from, to, "status = 'published'")
+    }
+
+    /// Dates (within the range) whose latest run did not publish.
+    pub fn failed_dates(
+        &self,
+        job: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, LedgerError> {
+        self.dates(
+            job,
+            from,
+            to,
+            "id IN (SELECT MAX(id) FROM runs WHERE job = ?1 GROUP BY report_date) AND status IN ('failed', 'abandoned')",
+        )
+    }
+
+    fn dates(
+        &self,
+        job: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        condition: &str,
+    ) -> Result<Vec<NaiveDate>, LedgerError> {
+        let sql = format!(
+            "SELECT DISTINCT report_date FROM runs WHERE job = ?1 AND report_date BETWEEN ?2 AND ?3 AND {condition} ORDER BY report_date"
+        );
+        let rows: Vec<String> = self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows =
+                stmt.query_map(params![job, from.to_string(), to.to_string()], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .collect())
+    }
+
+    /// Runs of a job, oldest first, optionally within a date range.
+    pub fn history(
+        &self,
+        job: &str,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<RunRecord>, LedgerError> {
+        let from = from
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "0000-01-01".into());
+        let to = to
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "9999-12-31".into());
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, report_date, trigger, started_at, finished_at, status, districts_accepted, districts_partial,
+                        districts_rejected, districts_missing, rows_published, error
+                 FROM runs WHERE job = ?1 AND report_date BETWEEN ?2 AND ?3 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![job, from, to], |r| {
+                let date: String = r.get(1)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    report_date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or_default(),
+                    trigger: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    status: r.get(5)?,
+                    counts: RunCounts {
+                        accepted: r.get::<_, Option<u32>>(6)?.unwrap_or(0),
+                        partial: r.get::<_, Option<u32>>(7)?.unwrap_or(0),
+                        rejected: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
+                        missing: r.get::<_, Option<u32>>(9)?.unwrap_or(0),
+                        rows_published: r.get::<_, Option<i64>>(10)?.unwrap_or(0) as u64,
+                    },
+                    error: r.get(11)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 2, day).unwrap_or_default()
+    }
+
+    #[test]
+    fn runs_submissions_and_reprocess_modes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("open");
+        let a = ledger
+            .start_run("j", d(1), Trigger::Backfill)
+            .expect("start");
+        ledger
+            .finish_run(
+                a,
+                RunStatus::Published,
+                RunCounts {
+                    accepted: 2,
+                    ..RunCounts::default()
+                },
+                None,
+            )
+            .expect("finish");
+        let b = ledger
+            .start_run("j", d(2), Trigger::Backfill)
+            .expect("start");
+        ledger
+            .finish_run(
+                b,
+                RunStatus::Failed,
+                RunCounts::default(),
+                Some("disk full"),
+            )
+            .expect("finish");
+        let c = ledger.start_run("j", d(3), Trigger::Manual).expect("start");
+        ledger
+            .finish_run(c, RunStatus::Failed, RunCounts::default(), Some("x"))
+            .expect("finish");
+        let c2 = ledger.start_run("j", d(3), Trigger::Manual).expect("start");
+        ledger
+            .finish_run(c2, RunStatus::Published, RunCounts::default(), None)
+            .expect("finish");
+        assert_eq!(
+            ledger.published_dates("j", d(1), d(9)).expect("q"),
+            vec![d(1), d(3)]
+        );
+        assert_eq!(ledger.failed_dates("j", d(1), d(9)).expect("q"), vec![d(2)]);
+        let history = ledger.history("j", None, None).expect("history");
+        assert_eq!(history.len(), 4);
+        assert_eq!(history[1].error.as_deref(), Some("disk full"));
+
+        let s = SubmissionRecord {
+            district_code: "370102".into(),
+            source: Some("http://x/370102".into()),
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            sha256: Some("ab".into()),
+            bytes: Some(10),
+            status: "accepted".into(),
+        };
+        ledger.record_submission("j", d(1), &s).expect("record");
+        let again = SubmissionRecord {
+            etag: Some("\"v2\"".into()),
+            ..s.clone()
+        };
+        ledger.record_submission("j", d(1), &again).expect("record");
+        assert_eq!(
+            ledger.submission("j", d(1), "370102").expect("q"),
+            Some(again)
+        );
+        assert_eq!(ledger.submission("j", d(2), "370102").expect("q"), None);
+
+        let r = ledger
+            .start_run("j", d(4), Trigger::Schedule)
+            .expect("start");
+        assert_eq!(ledger.close_interrupted_runs("j").expect("close"), 1);
+        assert_eq!(
+            ledger.history("j", Some(d(4)), Some(d(4))).expect("h")[0].id,
+            r
+        );
+        assert_eq!(
+            ledger.history("j", Some(d(4)), Some(d(4))).expect("h")[0].status,
+            "failed"
+        );
+    }
+}

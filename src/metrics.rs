@@ -1,0 +1,94 @@
+//! Prometheus metrics of the service (`/metrics` in `fugong serve`): runs by status, last success per job,
+//! districts missing and rejected in the last run, rows published, pull retries. Registered once per
+//! process in the default registry.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    IntCounterVec, IntGaugeVec, Opts, register_int_counter_vec, register_int_gauge_vec,
+};
+
+use crate::ledger::RunStatus;
+use crate::pipeline::{RunError, RunReport};
+
+static RUNS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new("fugong_runs_total", "Runs by job and final status"),
+        &["job", "status"]
+    )
+    .ok()
+});
+static LAST_SUCCESS: LazyLock<Option<IntGaugeVec>> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        Opts::new(
+            "fugong_last_success_timestamp_seconds",
+            "Unix time of the last published run per job"
+        ),
+        &["job"]
+    )
+    .ok()
+});
+static DISTRICTS: LazyLock<Option<IntGaugeVec>> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        Opts::new(
+            "fugong_districts",
+            "Districts by submission status in the job's last published run"
+        ),
+        &["job", "status"]
+    )
+    .ok()
+});
+static ROWS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new("fugong_rows_published_total", "Enterprise rows published"),
+        &["job"]
+    )
+    .ok()
+});
+static RETRIES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new("fugong_pull_retries_total", "HTTP pull retries"),
+        &["job"]
+    )
+    .ok()
+});
+
+/// Count a finished run.
+pub fn record_run(job: &str, status: RunStatus, result: &Result<RunReport, RunError>) {
+    if let Some(runs) = RUNS.as_ref() {
+        runs.with_label_values(&[job, status.as_str()]).inc();
+    }
+    let Ok(report) = result else { return };
+    if let Some(g) = LAST_SUCCESS.as_ref() {
+        g.with_label_values(&[job])
+            .set(chrono::Utc::now().timestamp());
+    }
+    let counts = report.counts();
+    if let Some(g) = DISTRICTS.as_ref() {
+        for (s, n) in [
+            ("accepted", counts.accepted),
+            ("partial", counts.partial),
+            ("rejected", counts.rejected),
+            ("missing", counts.missing),
+        ] {
+            g.with_label_values(&[job, s]).set(i64::from(n));
+        }
+    }
+    if let Some(c) = ROWS.as_ref() {
+        c.with_label_values(&[job]).inc_by(report.rows_published);
+    }
+    if let Some(c) = RETRIES.as_ref() {
+        c.with_label_values(&[job])
+            .inc_by(u64::from(report.pull_retries));
+    }
+}
+
+/// Every metric in the Prometheus text format.
+pub fn render() -> String {
+    // Make sure every family exists even before the first run.
+    let _ = (&*RUNS, &*LAST_SUCCESS, &*DISTRICTS, &*ROWS, &*RETRIES);
+    let encoder = prometheus::TextEncoder::new();
+    encoder
+        .encode_to_string(&prometheus::gather())
+        .unwrap_or_default()
+}

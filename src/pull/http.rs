@@ -1,0 +1,351 @@
+//! `[source] kind = "http"`: one GET per district and date (reqwest, rustls). Retries with exponential
+//! backoff and jitter on connection errors, timeouts and 5xx, none on 4xx; 404/410 mean "not submitted";
+//! a body over the byte limit is cut off as soon as it passes the limit; conditional GET with the ETag and
+//! Last-Modified kept in the ledger, a 304 reusing the stored submission. The bearer token is read from
+//! the environment variable the job names and is never printed or logged.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use rand::RngExt;
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use reqwest::header::{
+    AUTHORIZATION, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+
+use super::{Pulled, expand_template, sha256_hex};
+use crate::day::SourceInfo;
+use crate::ledger::SubmissionRecord;
+use crate::validate::{Code, Finding};
+
+/// Settings of the HTTP source, from the job file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    pub url: String,
+    /// Name of the environment variable holding a bearer token.
+    pub token_env: Option<String>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub base_delay: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            url: String::new(),
+            token_env: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            // 1 s, 2 s, 4 s with jitter: about 10 seconds over 4 attempts.
+            attempts: 4,
+            base_delay: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// Why the HTTP source cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    #[error("the job's token_env names {0}, which is not set in the environment")]
+    MissingToken(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// A ready HTTP source.
+pub struct HttpSource {
+    settings: HttpSettings,
+    client: Client,
+    token: Option<HeaderValue>,
+    /// Where pulled submissions are kept for conditional GET (`_state/blobs/<sha256>`).
+    blobs: PathBuf,
+}
+
+/// What one pull did, beside its result: how many times it retried.
+pub struct HttpPull {
+    pub pulled: Pulled,
+    pub retries: u32,
+}
+
+#[allow(clippy::large_enum_variant)] // one value per attempt, returned at once
+enum Attempt {
+    Done(Pulled),
+    NotModified,
+    Retry(String),
+}
+
+impl HttpSource {
+    pub fn new(settings: HttpSettings, blobs: PathBuf) -> Result<HttpSource, HttpSetupError> {
+        // reqwest is built without a default crypto provider; use ring's (ignore "already installed").
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let token = match &settings.token_env {
+            None => None,
+            Some(var) => {
+                let value =
+                    std::env::var(var).map_err(|_| HttpSetupError::MissingToken(var.clone()))?;
+                let mut header =
+                    HeaderValue::from_str(&format!("Bearer {value}")).map_err(|_| {
+                        HttpSetupError::Client(format!(
+                            "the token in {var} is not a valid header value"
+                        ))
+                    })?;
+                header.set_sensitive(true);
+                Some(header)
+            }
+        };
+        let client = Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .user_agent(concat!("fugong/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpSetupError::Client(e.to_string()))?;
+        Ok(HttpSource {
+            settings,
+            client,
+            token,
+            blobs,
+        })
+    }
+
+    /// Pull one district's submission. `previous` is what the ledger holds for this district and date.
+    pub fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_bytes: u64,
+        previous: Option<&SubmissionRecord>,
+    ) -> HttpPull {
+        let url = expand_template(&self.settings.url, district_code, date);
+        let stored = previous.and_then(|p| {
+            let sha = p.sha256.as_ref()?;
+            let path = self.blobs.join(sha);
+            path.is_file().then(|| (p.clone(), path))
+        });
+        let mut retries = 0;
+        let mut last_problem = String::new();
+        for attempt in 0..self.settings.attempts.max(1) {
+            if attempt > 0 {
+                retries += 1;
+                std::thread::sleep(self.backoff(attempt));
+            }
+            match self.attempt(&url, max_bytes, stored.as_ref().map(|(p, _)| p)) {
+                Attempt::Done(pulled) => return HttpPull { pulled, retries },
+                Attempt::NotModified => {
+                    if let Some((record, path)) = &stored
+                        && let Ok(bytes) = std::fs::read(path)
+                    {
+                        let info = SourceInfo {
+                            location: url.clone(),
+                            file_name: file_name_of(&url),
+                            sha256: sha256_hex(&bytes),
+                            bytes: bytes.len() as u64,
+                            etag: record.etag.clone(),
+                            last_modified: record.last_modified.clone(),
+                        };
+                        tracing::debug!(url = %url, "304 Not Modified: reusing the stored submission");
+                        return HttpPull {
+                            pulled: Pulled::Found { info, bytes },
+                            retries,
+                        };
+                    }
+                    last_problem = "服务器返回 304 但本地没有保存的文件".into();
+                }
+                Attempt::Retry(problem) => {
+                    tracing::warn!(url = %url, attempt = attempt + 1, problem = %problem, "pull failed, will retry");
+                    last_problem = problem;
+                }
+            }
+        }
+        HttpPull {
+            pulled: Pulled::Problem {
+                info: None,
+                finding: Finding::file(
+                    Code::FileUnreadable,
+                    format!(
+                        "无法下载 {url}：{last_problem}（已尝试 {} 次）：请检查报送服务器或网络",
+                        self.settings.attempts.max(1)
+                    ),
+                ),
+            },
+            retries,
+        }
+    }
+
+    /// Exponential backoff with jitter: base × 2^(n-1) × a random factor in [0.5, 1.5).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base =
+            self.settings.base_delay.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1) as i32);
+        let jitter: f64 = rand::rng().random_range(0.5..1.5);
+        Duration::from_secs_f64(base * jitter)
+    }
+
+    fn attempt(&self, url: &str, max_bytes: u64, previous: Option<&SubmissionRecord>) -> Attempt {
+        let mut request = self.client.get(url);
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, token.clone());
+        }
+        if let Some(p) = previous {
+            if let Some(etag) = &p.etag {
+                request = request.header(IF_NONE_MATCH, etag.as_str());
+            }
+            if let Some(lm) = &p.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, lm.as_str());
+            }
+        }
+        let mut response = match request.send() {
+            Ok(r) => r,
+            Err(e) if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() => {
+                return Attempt::Retry(describe(&e));
+            }
+            Err(e) => return Attempt::Retry(describe(&e)),
+        };
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Attempt::NotModified;
+        }
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Attempt::Done(Pulled::Missing);
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Attempt::Done(Pulled::Problem {
+                info: None,
+                finding: Finding::file(
+                    Code::FileUnreadable,
+                    format!(
+                        "报送服务器拒绝访问（HTTP {}）：{url}：请检查作业的访问令牌（token_env）是否正确、是否有该区县的权限",
+                        status.as_u16()
+                    ),
+                ),
+            });
+        }
+        if status.is_server_error() {
+            return Attempt::Retry(format!("服务器错误 HTTP {}", status.as_u16()));
+        }
+        if !status.is_success() {
+            return Attempt::Done(Pulled::Problem {
+                info: None,
+                finding: Finding::file(
+                    Code::FileUnreadable,
+                    format!("下载 {url} 失败：HTTP {}", status.as_u16()),
+                ),
+            });
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(ETAG);
+        let last_modified = header(LAST_MODIFIED);
+        let too_large = |len: u64| {
+            Attempt::Done(Pulled::Problem {
+                info: Some(SourceInfo {
+                    location: url.to_string(),
+                    file_name: file_name_of(url),
+                    sha256: String::new(),
+                    bytes: len,
+                    etag: None,
+                    last_modified: None,
+                }),
+                finding: Finding::file(
+                    Code::FileTooLarge,
+                    format!(
+                        "文件超过 {max_bytes} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送"
+                    ),
+                ),
+            })
+        };
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return too_large(response.content_length().unwrap_or(max_bytes + 1));
+        }
+        // Read at most one byte past the limit, whatever the headers said.
+        let mut bytes = Vec::new();
+        let read = (&mut response).take(max_bytes + 1).read_to_end(&mut bytes);
+        if let Err(e) = read {
+            return Attempt::Retry(format!("下载不完整：{e}"));
+        }
+        if bytes.len() as u64 > max_bytes {
+            return too_large(bytes.len() as u64);
+        }
+        let sha256 = sha256_hex(&bytes);
+        self.store_blob(&sha256, &bytes);
+        let info = SourceInfo {
+            location: url.to_string(),
+            file_name: file_name_of(url),
+            sha256,
+            bytes: bytes.len() as u64,
+            etag,
+            last_modified,
+        };
+        Attempt::Done(Pulled::Found { info, bytes })
+    }
+
+    /// Keep the submission for conditional GET (best effort: a missing blob only costs a re-download).
+    fn store_blob(&self, sha256: &str, bytes: &[u8]) {
+        let path = self.blobs.join(sha256);
+        if path.exists() {
+            return;
+        }
+        let _ = std::fs::create_dir_all(&self.blobs);
+        let tmp = self.blobs.join(format!(".{sha256}.{}", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+
+    pub fn blobs(&self) -> &Path {
+        &self.blobs
+    }
+
+    pub fn url_template(&self) -> String {
+        self.settings.url.clone()
+    }
+}
+
+/// The last path segment of a URL, without its query (the tables' `source_file`).
+pub fn file_name_of(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(path)
+        .to_string()
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "连接或下载超时".into()
+    } else if e.is_connect() {
+        format!("无法连接服务器（{}）", root_cause(e))
+    } else {
+        root_cause(e)
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_from_urls() {
+        assert_eq!(
+            file_name_of("https://r.example/370102/20200224.xlsx"),
+            "20200224.xlsx"
+        );
+        assert_eq!(file_name_of("https://r.example/get?d=370102"), "get");
+        assert_eq!(file_name_of("https://r.example/370102/"), "370102");
+    }
+}
