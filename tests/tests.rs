@@ -7,6 +7,7 @@ mod clients;
 mod example_data;
 mod formats;
 mod hostile;
+mod http;
 mod messy;
 mod province;
 mod publish;

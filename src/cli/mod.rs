@@ -1,6 +1,8 @@
 //! Command line (contract §6): one file per command.
 
+pub mod backfill;
 pub mod compare;
+pub mod history;
 pub mod run;
 pub mod validate;
 
@@ -44,8 +46,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check one workbook the way a run would and print every problem (exit 1 when it has errors).
     Validate(validate::ValidateArgs),
+    /// Process every date of a range, a few at a time; exit 1 if any date failed.
+    Backfill(backfill::BackfillArgs),
     /// Print the provincial comparison of a published date.
     Compare(compare::CompareArgs),
+    /// Print the run ledger of a job.
+    History(history::HistoryArgs),
     /// Internal: a reader worker process (see `fugong::worker`).
     #[command(name = "__reader-worker", hide = true)]
     ReaderWorker {
@@ -73,7 +79,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Backfill(args) => backfill::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::History(args) => history::run(args),
         Command::ReaderWorker { memory_bytes } => {
             fugong_worker(memory_bytes)?;
             Ok(ExitCode::SUCCESS)
