@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod compare;
 pub mod history;
 pub mod run;
+pub mod serve;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Print the run ledger of a job.
     History(history::HistoryArgs),
+    /// The nightly service: every job's schedule in its time zone, catch-up, lookback, /metrics.
+    Serve(serve::ServeArgs),
     /// Internal: a reader worker process (see `fugong::worker`).
     #[command(name = "__reader-worker", hide = true)]
     ReaderWorker {
@@ -82,6 +85,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(args) => backfill::run(args),
         Command::Compare(args) => compare::run(args),
         Command::History(args) => history::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::ReaderWorker { memory_bytes } => {
             fugong_worker(memory_bytes)?;
             Ok(ExitCode::SUCCESS)

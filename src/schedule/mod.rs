@@ -1,0 +1,346 @@
+//! `fugong serve --jobs DIR`: the nightly service. Every job file's `schedule` (6-field cron, seconds
+//! first) fires in the job's `timezone` through tokio-cron-scheduler and processes the `target` date; at
+//! start, **catch-up** processes every date of the last `catchup_days` that has no published run, oldest
+//! first; every scheduled run also re-checks the previous `lookback_days` dates and republishes a date whose
+//! submissions changed or newly arrived. One job never runs two dates at once; SIGTERM or Ctrl-C stops new
+//! runs and gives the run in progress `shutdown_timeout_secs` to finish before it is abandoned (nothing is
+//! published half-way; the ledger records which).
+//!
+//! Time zones: tokio-cron-scheduler 0.15 fixes a job's UTC offset when the job is created, so in a zone with
+//! daylight saving a schedule would drift by an hour after the clock change. fugong refuses such zones
+//! with a message that says so (the provinces this serves use Asia/Shanghai, which has no DST).
+
+pub mod http;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio::sync::Mutex;
+use tracing::{error, info, info_span, warn};
+
+use crate::config::Job;
+use crate::config::job::Target;
+use crate::ledger::Trigger;
+use crate::pipeline::{RunError, RunOptions, Session};
+use crate::pull::Pulled;
+use crate::worker::Isolation;
+
+/// Defaults of contract §5–§6 and issue #3.
+pub const DEFAULT_CATCHUP_DAYS: u32 = 3;
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 2;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 60;
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{path}: {message}")]
+    Job { path: PathBuf, message: String },
+    #[error("no job files (*.toml) in {0}")]
+    NoJobs(PathBuf),
+    #[error("cannot read the jobs folder {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("the scheduler failed: {0}")]
+    Scheduler(String),
+    #[error("cannot serve metrics on {addr}: {message}")]
+    Metrics { addr: SocketAddr, message: String },
+}
+
+/// A job as the service runs it.
+pub struct ScheduledJob {
+    pub job: Job,
+    pub schedule: String,
+    pub timezone: Tz,
+    pub target: Target,
+    pub catchup_days: u32,
+    pub lookback_days: u32,
+    pub shutdown_timeout: Duration,
+    /// Held while the job processes dates: one date at a time per job.
+    running: Mutex<()>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Whether a zone changes its UTC offset during the year (daylight saving).
+pub fn has_daylight_saving(tz: Tz, year: i32) -> bool {
+    let offsets: Vec<i32> = (1..=12)
+        .filter_map(|m| tz.with_ymd_and_hms(year, m, 15, 12, 0, 0).single())
+        .map(|t| t.offset().fix().local_minus_utc())
+        .collect();
+    offsets.windows(2).any(|w| w[0] != w[1])
+}
+
+impl ScheduledJob {
+    /// Check the job's service settings.
+    pub fn new(job: Job) -> Result<ScheduledJob, ServeError> {
+        let invalid = |message: String| ServeError::Job { path: job.path.clone(), message };
+        let schedule = job
+            .config
+            .schedule
+            .clone()
+            .ok_or_else(|| invalid("`schedule` is required for `fugong serve` (6 fields, seconds first, e.g. \"0 30 1 * * *\")".into()))?;
+        if schedule.split_whitespace().count() != 6 {
+            return Err(invalid(format!(
+                "schedule `{schedule}` must have 6 fields: second minute hour day month weekday (e.g. \"0 30 1 * * *\")"
+            )));
+        }
+        let zone = job.config.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
+        let timezone: Tz = zone
+            .parse()
+            .map_err(|_| invalid(format!("timezone `{zone}` is not an IANA time zone name such as Asia/Shanghai")))?;
+        let year = Utc::now().year();
+        if has_daylight_saving(timezone, year) || has_daylight_saving(timezone, year + 1) {
+            return Err(invalid(format!(
+                "timezone `{zone}` has daylight saving: tokio-cron-scheduler fixes a job's UTC offset when the job is created, so the schedule would run an hour off after each clock change. Use a zone without daylight saving (Asia/Shanghai, UTC, or a fixed offset such as Etc/GMT-8) and write the schedule in it"
+            )));
+        }
+        Ok(ScheduledJob {
+            schedule,
+            timezone,
+            target: job.config.target.unwrap_or(Target::Yesterday),
+            catchup_days: job.config.catchup_days.unwrap_or(DEFAULT_CATCHUP_DAYS),
+            lookback_days: job.config.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS),
+            shutdown_timeout: Duration::from_secs(job.config.shutdown_timeout_secs.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS)),
+            running: Mutex::new(()),
+            cancel: Arc::new(AtomicBool::new(false)),
+            job,
+        })
+    }
+
+    /// The report date a run started now processes.
+    pub fn target_date(&self) -> NaiveDate {
+        let today = Utc::now().with_timezone(&self.timezone).date_naive();
+        match self.target {
+            Target::Today => today,
+            Target::Yesterday => today.pred_opt().unwrap_or(today),
+        }
+    }
+}
+
+/// Load every `*.toml` of a folder as a scheduled job.
+pub fn load_jobs(dir: &Path) -> Result<Vec<ScheduledJob>, ServeError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ServeError::Dir { path: dir.to_path_buf(), source })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ServeError::NoJobs(dir.to_path_buf()));
+    }
+    paths.iter().map(|p| ScheduledJob::new(Job::load(p)?)).collect()
+}
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub isolation: Isolation,
+    /// Loopback address of `/healthz` and `/metrics`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// How long a run waits for another writer of its warehouse.
+    pub lock_wait: Duration,
+}
+
+/// What a trigger asks a job to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    CatchUp,
+    Scheduled,
+}
+
+/// Run the service until SIGTERM or Ctrl-C.
+pub fn serve(jobs: Vec<ScheduledJob>, options: ServeOptions) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    runtime.block_on(serve_async(jobs.into_iter().map(Arc::new).collect(), options))
+}
+
+async fn serve_async(jobs: Vec<Arc<ScheduledJob>>, options: ServeOptions) -> Result<(), ServeError> {
+    if let Some(addr) = options.metrics_addr {
+        http::spawn(addr).await?;
+    }
+    let mut scheduler = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    for sj in &jobs {
+        info!(job = %sj.job.name, schedule = %sj.schedule, timezone = %sj.timezone, "scheduling");
+        let for_catch_up = Arc::clone(sj);
+        let opts = options.clone();
+        tokio::spawn(async move { run_exclusive(for_catch_up, Work::CatchUp, opts).await });
+        let for_schedule = Arc::clone(sj);
+        let opts = options.clone();
+        let cron = tokio_cron_scheduler::Job::new_async_tz(sj.schedule.as_str(), sj.timezone, move |_id, _scheduler| {
+            let sj = Arc::clone(&for_schedule);
+            let opts = opts.clone();
+            Box::pin(async move { run_exclusive(sj, Work::Scheduled, opts).await })
+        })
+        .map_err(|e| ServeError::Job { path: sj.job.path.clone(), message: format!("schedule `{}`: {e}", sj.schedule) })?;
+        scheduler.add(cron).await.map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    }
+    scheduler.start().await.map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    info!(jobs = jobs.len(), "serving");
+
+    shutdown_signal().await;
+    info!("shutdown requested: no new runs");
+    let _ = scheduler.shutdown().await;
+    for sj in &jobs {
+        let deadline = sj.shutdown_timeout;
+        match tokio::time::timeout(deadline, sj.running.lock()).await {
+            Ok(_guard) => {}
+            Err(_) => {
+                warn!(job = %sj.job.name, timeout_secs = deadline.as_secs(), "the run in progress did not finish in time: abandoning it");
+                sj.cancel.store(true, Ordering::SeqCst);
+                // The run stops at its next checkpoint and records itself as abandoned; publishing, once
+                // begun, is short and atomic.
+                if tokio::time::timeout(Duration::from_secs(30), sj.running.lock()).await.is_err() {
+                    error!(job = %sj.job.name, "the run did not stop; exiting anyway (the next start repairs the warehouse)");
+                }
+            }
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Run one piece of work unless the job is already running (then this trigger is skipped).
+async fn run_exclusive(sj: Arc<ScheduledJob>, work: Work, options: ServeOptions) {
+    if sj.cancel.load(Ordering::SeqCst) {
+        return;
+    }
+    let Ok(guard) = sj.running.try_lock() else {
+        warn!(job = %sj.job.name, ?work, "the previous run of this job is still in progress: skipping this trigger");
+        return;
+    };
+    let worker = Arc::clone(&sj);
+    let result = tokio::task::spawn_blocking(move || execute(&worker, work, &options)).await;
+    if let Err(e) = result {
+        error!(job = %sj.job.name, error = %e, "a run panicked");
+    }
+    drop(guard);
+}
+
+fn run_options(sj: &ScheduledJob, trigger: Trigger, options: &ServeOptions) -> RunOptions {
+    RunOptions {
+        isolation: options.isolation.clone(),
+        lock_wait: options.lock_wait,
+        trigger,
+        cancel: Some(Arc::clone(&sj.cancel)),
+        ..RunOptions::default()
+    }
+}
+
+fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
+    let _span = info_span!("job", job = %sj.job.name, work = ?work).entered();
+    let session = match Session::open(&sj.job, &run_options(sj, Trigger::Schedule, options)) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "cannot open the warehouse");
+            return;
+        }
+    };
+    let target = sj.target_date();
+    match work {
+        Work::CatchUp => {
+            let from = target - chrono::Days::new(u64::from(sj.catchup_days));
+            let dates = match unpublished_dates(&session, from, target) {
+                Ok(d) => d,
+                Err(e) => {
+                    error!(error = %e, "cannot read the ledger for catch-up");
+                    return;
+                }
+            };
+            if !dates.is_empty() {
+                info!(dates = ?dates, "catching up");
+            }
+            for date in dates {
+                if sj.cancel.load(Ordering::SeqCst) {
+                    return;
+                }
+                report(date, session.run_date(date, &run_options(sj, Trigger::CatchUp, options)));
+            }
+        }
+        Work::Scheduled => {
+            report(target, session.run_date(target, &run_options(sj, Trigger::Schedule, options)));
+            // Late districts are the norm: re-check the previous dates.
+            for back in (1..=sj.lookback_days).rev() {
+                if sj.cancel.load(Ordering::SeqCst) {
+                    return;
+                }
+                let date = target - chrono::Days::new(u64::from(back));
+                match needs_republish(&session, date) {
+                    Ok(true) => report(date, session.run_date(date, &run_options(sj, Trigger::Lookback, options))),
+                    Ok(false) => {}
+                    Err(e) => warn!(date = %date, error = %e, "cannot check the date for late submissions"),
+                }
+            }
+        }
+    }
+}
+
+fn report(date: NaiveDate, result: Result<crate::pipeline::RunReport, RunError>) {
+    match result {
+        Ok(r) => info!(date = %date, rows = r.rows_published, "published"),
+        Err(RunError::Abandoned { .. }) => warn!(date = %date, "abandoned by shutdown"),
+        Err(e) => error!(date = %date, error = %e, "run failed"),
+    }
+}
+
+/// Dates in `from..=to` without a published run in the ledger, oldest first.
+fn unpublished_dates(session: &Session<'_>, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, RunError> {
+    let published = session.ledger.published_dates(&session.job.name, from, to)?;
+    Ok(from.iter_days().take_while(|d| *d <= to).filter(|d| !published.contains(d)).collect())
+}
+
+/// A date must be (re)published when it never was, or when a district's submission changed or arrived
+/// since its last run (compared by sha256 with the ledger).
+fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunError> {
+    let job = session.job;
+    if session.ledger.published_dates(&job.name, date, date)?.is_empty() {
+        return Ok(true);
+    }
+    for d in &job.districts {
+        let previous = session.ledger.submission(&job.name, date, &d.code)?;
+        let before = previous.as_ref().and_then(|p| p.sha256.clone());
+        let (pulled, _) = session.puller().pull(&d.code, date, job.limits.read.max_file_bytes, previous.as_ref());
+        let now = match pulled {
+            Pulled::Found { info, .. } => Some(info.sha256),
+            Pulled::Missing => None,
+            Pulled::Problem { info, .. } => info.map(|i| i.sha256).filter(|s| !s.is_empty()),
+        };
+        if now != before {
+            info!(date = %date, district = %d.code, "submission changed or arrived late");
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
