@@ -12,3 +12,4 @@ mod messy;
 mod province;
 mod publish;
 mod rejects;
+mod serve;

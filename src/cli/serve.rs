@@ -31,11 +31,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics_addr = if args.metrics_addr == "off" {
         None
     } else {
-        Some(args.metrics_addr.parse::<SocketAddr>().map_err(|e| anyhow::anyhow!("--metrics-addr {}: {e}", args.metrics_addr))?)
+        Some(
+            args.metrics_addr
+                .parse::<SocketAddr>()
+                .map_err(|e| anyhow::anyhow!("--metrics-addr {}: {e}", args.metrics_addr))?,
+        )
     };
-    let memory = jobs.iter().map(|j| j.job.limits.max_reader_memory_bytes).max().unwrap_or(0);
+    let memory = jobs
+        .iter()
+        .map(|j| j.job.limits.max_reader_memory_bytes)
+        .max()
+        .unwrap_or(0);
     let options = ServeOptions {
-        isolation: if args.in_process { Isolation::InProcess } else { subprocess_isolation(memory) },
+        isolation: if args.in_process {
+            Isolation::InProcess
+        } else {
+            subprocess_isolation(memory)
+        },
         metrics_addr,
         lock_wait: Duration::from_secs(args.lock_wait_secs),
     };

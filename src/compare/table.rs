@@ -46,7 +46,7 @@ fn opt_i32(a: &Int32Array, i: usize) -> Option<i32> {
 /// The cities of a published date, in city-code order.
 pub fn read_cities(output: &Path, date: NaiveDate) -> Result<Vec<CityAggregate>, CompareError> {
     let manifest = manifest_path(output, date);
-    if !manifest.exists() {
+    if !manifest.is_file() {
         return Err(CompareError::NotPublished {
             date,
             output: output.display().to_string(),

@@ -294,16 +294,25 @@ pub fn recover(output: &Path) -> Result<Vec<NaiveDate>, PublishError> {
             .collect();
         entries.sort();
         for path in entries {
-            let text = fs::read(&path).map_err(io_err(&path))?;
-            let journal: Journal =
-                serde_json::from_slice(&text).map_err(|e| PublishError::Journal {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
-            tracing::warn!(date = %journal.report_date, "rolling forward an interrupted publish");
+            let journal: Journal = match fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()))
+            {
+                Ok(j) => j,
+                Err(message) => {
+                    // Another date's broken journal must not stop this publish; it stays for an operator.
+                    tracing::error!(journal = %path.display(), %message, "cannot read a publish journal");
+                    continue;
+                }
+            };
             referenced.insert(journal.staging.clone());
-            complete(output, &journal, &path, FailPoint::default())?;
-            rolled.push(journal.report_date);
+            tracing::warn!(date = %journal.report_date, "rolling forward an interrupted publish");
+            match complete(output, &journal, &path, FailPoint::default()) {
+                Ok(()) => rolled.push(journal.report_date),
+                Err(e) => {
+                    tracing::error!(date = %journal.report_date, error = %e, "cannot complete an interrupted publish yet; it will be retried")
+                }
+            }
         }
     }
     let root = staging_root(output);
@@ -336,6 +345,7 @@ pub fn published_dates(output: &Path) -> Vec<NaiveDate> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             NaiveDate::parse_from_str(name.strip_suffix(".json")?, "%Y-%m-%d").ok()

@@ -14,7 +14,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
 }
 
 /// Bind and serve in the background. Only loopback addresses are accepted.
@@ -27,8 +30,13 @@ pub async fn spawn(addr: SocketAddr) -> Result<(), ServeError> {
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| ServeError::Metrics { addr, message: e.to_string() })?;
-    let app = Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics));
+        .map_err(|e| ServeError::Metrics {
+            addr,
+            message: e.to_string(),
+        })?;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the metrics server stopped");

@@ -43,7 +43,10 @@ pub enum ServeError {
     #[error("no job files (*.toml) in {0}")]
     NoJobs(PathBuf),
     #[error("cannot read the jobs folder {path}: {source}")]
-    Dir { path: PathBuf, source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("the scheduler failed: {0}")]
@@ -78,7 +81,10 @@ pub fn has_daylight_saving(tz: Tz, year: i32) -> bool {
 impl ScheduledJob {
     /// Check the job's service settings.
     pub fn new(job: Job) -> Result<ScheduledJob, ServeError> {
-        let invalid = |message: String| ServeError::Job { path: job.path.clone(), message };
+        let invalid = |message: String| ServeError::Job {
+            path: job.path.clone(),
+            message,
+        };
         let schedule = job
             .config
             .schedule
@@ -89,10 +95,16 @@ impl ScheduledJob {
                 "schedule `{schedule}` must have 6 fields: second minute hour day month weekday (e.g. \"0 30 1 * * *\")"
             )));
         }
-        let zone = job.config.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
-        let timezone: Tz = zone
-            .parse()
-            .map_err(|_| invalid(format!("timezone `{zone}` is not an IANA time zone name such as Asia/Shanghai")))?;
+        let zone = job
+            .config
+            .timezone
+            .clone()
+            .unwrap_or_else(|| "Asia/Shanghai".into());
+        let timezone: Tz = zone.parse().map_err(|_| {
+            invalid(format!(
+                "timezone `{zone}` is not an IANA time zone name such as Asia/Shanghai"
+            ))
+        })?;
         let year = Utc::now().year();
         if has_daylight_saving(timezone, year) || has_daylight_saving(timezone, year + 1) {
             return Err(invalid(format!(
@@ -105,7 +117,11 @@ impl ScheduledJob {
             target: job.config.target.unwrap_or(Target::Yesterday),
             catchup_days: job.config.catchup_days.unwrap_or(DEFAULT_CATCHUP_DAYS),
             lookback_days: job.config.lookback_days.unwrap_or(DEFAULT_LOOKBACK_DAYS),
-            shutdown_timeout: Duration::from_secs(job.config.shutdown_timeout_secs.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS)),
+            shutdown_timeout: Duration::from_secs(
+                job.config
+                    .shutdown_timeout_secs
+                    .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            ),
             running: Mutex::new(()),
             cancel: Arc::new(AtomicBool::new(false)),
             job,
@@ -125,7 +141,10 @@ impl ScheduledJob {
 /// Load every `*.toml` of a folder as a scheduled job.
 pub fn load_jobs(dir: &Path) -> Result<Vec<ScheduledJob>, ServeError> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| ServeError::Dir { path: dir.to_path_buf(), source })?
+        .map_err(|source| ServeError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -134,7 +153,10 @@ pub fn load_jobs(dir: &Path) -> Result<Vec<ScheduledJob>, ServeError> {
     if paths.is_empty() {
         return Err(ServeError::NoJobs(dir.to_path_buf()));
     }
-    paths.iter().map(|p| ScheduledJob::new(Job::load(p)?)).collect()
+    paths
+        .iter()
+        .map(|p| ScheduledJob::new(Job::load(p)?))
+        .collect()
 }
 
 /// How the service runs.
@@ -160,10 +182,16 @@ pub fn serve(jobs: Vec<ScheduledJob>, options: ServeOptions) -> Result<(), Serve
         .enable_all()
         .build()
         .map_err(|e| ServeError::Scheduler(e.to_string()))?;
-    runtime.block_on(serve_async(jobs.into_iter().map(Arc::new).collect(), options))
+    runtime.block_on(serve_async(
+        jobs.into_iter().map(Arc::new).collect(),
+        options,
+    ))
 }
 
-async fn serve_async(jobs: Vec<Arc<ScheduledJob>>, options: ServeOptions) -> Result<(), ServeError> {
+async fn serve_async(
+    jobs: Vec<Arc<ScheduledJob>>,
+    options: ServeOptions,
+) -> Result<(), ServeError> {
     if let Some(addr) = options.metrics_addr {
         http::spawn(addr).await?;
     }
@@ -177,15 +205,28 @@ async fn serve_async(jobs: Vec<Arc<ScheduledJob>>, options: ServeOptions) -> Res
         tokio::spawn(async move { run_exclusive(for_catch_up, Work::CatchUp, opts).await });
         let for_schedule = Arc::clone(sj);
         let opts = options.clone();
-        let cron = tokio_cron_scheduler::Job::new_async_tz(sj.schedule.as_str(), sj.timezone, move |_id, _scheduler| {
-            let sj = Arc::clone(&for_schedule);
-            let opts = opts.clone();
-            Box::pin(async move { run_exclusive(sj, Work::Scheduled, opts).await })
-        })
-        .map_err(|e| ServeError::Job { path: sj.job.path.clone(), message: format!("schedule `{}`: {e}", sj.schedule) })?;
-        scheduler.add(cron).await.map_err(|e| ServeError::Scheduler(e.to_string()))?;
+        let cron = tokio_cron_scheduler::Job::new_async_tz(
+            sj.schedule.as_str(),
+            sj.timezone,
+            move |_id, _scheduler| {
+                let sj = Arc::clone(&for_schedule);
+                let opts = opts.clone();
+                Box::pin(async move { run_exclusive(sj, Work::Scheduled, opts).await })
+            },
+        )
+        .map_err(|e| ServeError::Job {
+            path: sj.job.path.clone(),
+            message: format!("schedule `{}`: {e}", sj.schedule),
+        })?;
+        scheduler
+            .add(cron)
+            .await
+            .map_err(|e| ServeError::Scheduler(e.to_string()))?;
     }
-    scheduler.start().await.map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    scheduler
+        .start()
+        .await
+        .map_err(|e| ServeError::Scheduler(e.to_string()))?;
     info!(jobs = jobs.len(), "serving");
 
     shutdown_signal().await;
@@ -200,7 +241,10 @@ async fn serve_async(jobs: Vec<Arc<ScheduledJob>>, options: ServeOptions) -> Res
                 sj.cancel.store(true, Ordering::SeqCst);
                 // The run stops at its next checkpoint and records itself as abandoned; publishing, once
                 // begun, is short and atomic.
-                if tokio::time::timeout(Duration::from_secs(30), sj.running.lock()).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(30), sj.running.lock())
+                    .await
+                    .is_err()
+                {
                     error!(job = %sj.job.name, "the run did not stop; exiting anyway (the next start repairs the warehouse)");
                 }
             }
@@ -213,14 +257,15 @@ async fn serve_async(jobs: Vec<Arc<ScheduledJob>>, options: ServeOptions) -> Res
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {},
             _ = tokio::signal::ctrl_c() => {},
@@ -286,11 +331,17 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                 if sj.cancel.load(Ordering::SeqCst) {
                     return;
                 }
-                report(date, session.run_date(date, &run_options(sj, Trigger::CatchUp, options)));
+                report(
+                    date,
+                    session.run_date(date, &run_options(sj, Trigger::CatchUp, options)),
+                );
             }
         }
         Work::Scheduled => {
-            report(target, session.run_date(target, &run_options(sj, Trigger::Schedule, options)));
+            report(
+                target,
+                session.run_date(target, &run_options(sj, Trigger::Schedule, options)),
+            );
             // Late districts are the norm: re-check the previous dates.
             for back in (1..=sj.lookback_days).rev() {
                 if sj.cancel.load(Ordering::SeqCst) {
@@ -298,9 +349,14 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                 }
                 let date = target - chrono::Days::new(u64::from(back));
                 match needs_republish(&session, date) {
-                    Ok(true) => report(date, session.run_date(date, &run_options(sj, Trigger::Lookback, options))),
+                    Ok(true) => report(
+                        date,
+                        session.run_date(date, &run_options(sj, Trigger::Lookback, options)),
+                    ),
                     Ok(false) => {}
-                    Err(e) => warn!(date = %date, error = %e, "cannot check the date for late submissions"),
+                    Err(e) => {
+                        warn!(date = %date, error = %e, "cannot check the date for late submissions")
+                    }
                 }
             }
         }
@@ -316,22 +372,41 @@ fn report(date: NaiveDate, result: Result<crate::pipeline::RunReport, RunError>)
 }
 
 /// Dates in `from..=to` without a published run in the ledger, oldest first.
-fn unpublished_dates(session: &Session<'_>, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, RunError> {
-    let published = session.ledger.published_dates(&session.job.name, from, to)?;
-    Ok(from.iter_days().take_while(|d| *d <= to).filter(|d| !published.contains(d)).collect())
+fn unpublished_dates(
+    session: &Session<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NaiveDate>, RunError> {
+    let published = session
+        .ledger
+        .published_dates(&session.job.name, from, to)?;
+    Ok(from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .filter(|d| !published.contains(d))
+        .collect())
 }
 
 /// A date must be (re)published when it never was, or when a district's submission changed or arrived
 /// since its last run (compared by sha256 with the ledger).
 fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunError> {
     let job = session.job;
-    if session.ledger.published_dates(&job.name, date, date)?.is_empty() {
+    if session
+        .ledger
+        .published_dates(&job.name, date, date)?
+        .is_empty()
+    {
         return Ok(true);
     }
     for d in &job.districts {
         let previous = session.ledger.submission(&job.name, date, &d.code)?;
         let before = previous.as_ref().and_then(|p| p.sha256.clone());
-        let (pulled, _) = session.puller().pull(&d.code, date, job.limits.read.max_file_bytes, previous.as_ref());
+        let (pulled, _) = session.puller().pull(
+            &d.code,
+            date,
+            job.limits.read.max_file_bytes,
+            previous.as_ref(),
+        );
         let now = match pulled {
             Pulled::Found { info, .. } => Some(info.sha256),
             Pulled::Missing => None,
