@@ -1,6 +1,14 @@
-# fugong: build the release binary, then ship it with the job and schema files in a slim image.
+# fugong: build the release binary, then run `fugong serve` as a non-root user in a slim image.
+#
+#   docker build -t fugong .
+#   docker run -d --name fugong -v fugong-data:/var/lib/fugong -e FUGONG_TOKEN=... fugong
+#
+# Job files live in /etc/fugong/jobs (mount your own over it); their `output` and inbox paths should
+# point under /var/lib/fugong, the data volume.
+
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# Dependencies first, so that code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY schemas ./schemas
@@ -16,8 +24,14 @@ RUN apt-get update \
 COPY --from=build /src/target/release/fugong /usr/local/bin/fugong
 COPY jobs /etc/fugong/jobs
 COPY schemas /etc/fugong/schemas
+COPY example /etc/fugong/example
+# The shipped example job writes into the data volume.
+RUN sed -i -e 's|^output = .*|output = "/var/lib/fugong/warehouse"|' \
+           -e 's|path = "../example/|path = "/etc/fugong/example/|' /etc/fugong/jobs/example.toml
 USER fugong
 WORKDIR /var/lib/fugong
 VOLUME ["/var/lib/fugong"]
+# /healthz and /metrics stay on loopback inside the container (see README: "Running as a service").
+HEALTHCHECK --interval=60s --timeout=5s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9187 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
 ENTRYPOINT ["/usr/local/bin/fugong"]
-CMD ["--help"]
+CMD ["serve", "--jobs", "/etc/fugong/jobs", "--log-format", "json", "--log", "info"]

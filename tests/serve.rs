@@ -619,3 +619,47 @@ fn backfill_ten_dates_two_at_a_time_with_one_broken_date() {
         "{out}"
     );
 }
+
+#[test]
+fn a_second_writer_waits_for_the_lock_or_refuses() {
+    let province = Province::new(&[("370102", "历下区", "济南市")]);
+    province.submit(report_date(), "370102.xlsx", &Report::standard(2).to_xlsx());
+    let held =
+        fugong::publish::OutputLock::acquire(&province.warehouse(), Duration::ZERO).expect("lock");
+    let job_path = province.job_path();
+    let run = move |wait: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fugong"))
+            .args([
+                "run",
+                "--quiet",
+                "--date",
+                "2020-02-24",
+                "--lock-wait-secs",
+                wait,
+                "--job",
+            ])
+            .arg(&job_path)
+            .output()
+            .expect("fugong")
+    };
+    let refused = run("0");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("being written by another fugong process")
+            && err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!fugong::publish::manifest_path(&province.warehouse(), report_date()).exists());
+    // With a wait, the second writer publishes once the first is done.
+    let waiter = std::thread::spawn(move || run("30"));
+    std::thread::sleep(Duration::from_millis(800));
+    drop(held);
+    let waited = waiter.join().expect("thread");
+    assert!(
+        waited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert!(fugong::publish::manifest_path(&province.warehouse(), report_date()).is_file());
+}
