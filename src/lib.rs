@@ -14,6 +14,7 @@ pub mod publish;
 pub mod pull;
 pub mod read;
 pub mod records;
+pub mod report;
 pub mod schedule;
 pub mod validate;
 pub mod worker;

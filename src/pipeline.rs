@@ -387,6 +387,8 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
                     column: districts[di].outcome.key_header.clone(),
                     field: Some(job.schema.fields[key].name.clone()),
                     value: Some(k.to_string()),
+                    cell: districts[di].outcome.key_column.map(|c| crate::read::cell_ref(row - 1, c)),
+                    expected: Some("每家企业只由所在区县填报".into()),
                     message: format!(
                         "第 {row} 行的{label} {k} 同时出现在{}的报表中：请与对方核实企业归属，只由所在区县填报",
                         others.join("、")

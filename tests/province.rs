@@ -253,6 +253,8 @@ fn tables_have_the_contract_columns_and_types() {
             ("code", Utf8),
             ("severity", Utf8),
             ("message", Utf8),
+            ("cell", Utf8),
+            ("expected", Utf8),
         ],
     );
     // The missing district has a row with null counts.

@@ -36,6 +36,8 @@ fn type_error_names_the_cell_the_value_and_what_is_expected() {
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains(&format!("G{row}")), "{}", f.message);
     assert!(f.message.contains("整数"), "{}", f.message);
+    assert_eq!(f.cell, Some(format!("G{row}")));
+    assert_eq!(f.expected.as_deref(), Some("不小于0的整数（如 1862）"));
     assert_eq!(outcome.rows.len(), 3);
     assert_eq!(outcome.rows_rejected, 1);
 }
@@ -195,6 +197,11 @@ fn total_mismatch_compares_only_filled_cells() {
     let outcome = validate(&report.to_xlsx());
     let f = only(&outcome, Code::TotalMismatch);
     assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        f.cell,
+        Some(format!("G{}", report.excel_row(3))),
+        "the 合计 row's cell"
+    );
     assert_eq!(f.column.as_deref(), Some("职工总数(人)"));
     assert!(
         f.message.contains("310") && f.message.contains("300"),

@@ -12,4 +12,5 @@ mod messy;
 mod province;
 mod publish;
 mod rejects;
+mod report;
 mod serve;

@@ -2,7 +2,9 @@
 
 pub mod backfill;
 pub mod compare;
+pub mod feedback;
 pub mod history;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod validate;
@@ -51,8 +53,12 @@ pub enum Command {
     Backfill(backfill::BackfillArgs),
     /// Print the provincial comparison of a published date.
     Compare(compare::CompareArgs),
+    /// Write one feedback workbook per district with findings, for the clerks to fix and re-submit.
+    Feedback(feedback::FeedbackArgs),
     /// Print the run ledger of a job.
     History(history::HistoryArgs),
+    /// Write the provincial comparison of a published date as one self-contained HTML page.
+    Report(report::ReportArgs),
     /// The nightly service: every job's schedule in its time zone, catch-up, lookback, /metrics.
     Serve(serve::ServeArgs),
     /// Internal: a reader worker process (see `fugong::worker`).
@@ -84,7 +90,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Backfill(args) => backfill::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Feedback(args) => feedback::run(args),
         Command::History(args) => history::run(args),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::ReaderWorker { memory_bytes } => {
             fugong_worker(memory_bytes)?;

@@ -68,7 +68,8 @@ pub fn pull(pattern: &str, district_code: &str, date: NaiveDate, max_file_bytes:
                         names.len(),
                         names.join("、")
                     ),
-                ),
+                )
+                .expecting("每个区县每天只报送一个文件"),
             };
         }
     }
@@ -82,7 +83,8 @@ pub fn pull(pattern: &str, district_code: &str, date: NaiveDate, max_file_bytes:
                 format!(
                     "文件大小 {len} 字节，超过 {max_file_bytes} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送"
                 ),
-            ),
+            )
+            .expecting(format!("不超过 {max_file_bytes} 字节的工作簿")),
         };
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));

@@ -110,6 +110,9 @@ pub fn rejects_schema() -> SchemaRef {
         Field::new("code", DataType::Utf8, false),
         Field::new("severity", DataType::Utf8, false),
         Field::new("message", DataType::Utf8, false),
+        // Extensions of the contract's columns, for the district feedback workbooks.
+        Field::new("cell", DataType::Utf8, true),
+        Field::new("expected", DataType::Utf8, true),
     ]))
 }
 
@@ -455,6 +458,8 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
     let mut code = StringBuilder::with_capacity(n, n * 12);
     let mut severity = StringBuilder::with_capacity(n, n * 6);
     let mut message = StringBuilder::with_capacity(n, n * 64);
+    let mut cell = StringBuilder::with_capacity(n, n * 4);
+    let mut expected = StringBuilder::with_capacity(n, n * 16);
     for d in &day.districts {
         let mut findings: Vec<&crate::validate::Finding> = d.outcome.findings.iter().collect();
         // File-level findings first, then by row; the order within a row is the order found.
@@ -471,6 +476,8 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
             code.append_value(f.code.as_str());
             severity.append_value(f.severity.as_str());
             message.append_value(&f.message);
+            cell.append_option(f.cell.as_deref());
+            expected.append_option(f.expected.as_deref());
         }
     }
     let arrays: Vec<ArrayRef> = vec![
@@ -485,6 +492,8 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
         Arc::new(code.finish()),
         Arc::new(severity.finish()),
         Arc::new(message.finish()),
+        Arc::new(cell.finish()),
+        Arc::new(expected.finish()),
     ];
     RecordBatch::try_new(rejects_schema(), arrays)
 }

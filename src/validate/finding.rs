@@ -133,6 +133,12 @@ pub struct Finding {
     pub value: Option<String>,
     /// What is wrong and what to do, in Chinese.
     pub message: String,
+    /// The cell as Excel names it (`F12`), when the finding is about one cell.
+    #[serde(default)]
+    pub cell: Option<String>,
+    /// What the cell or file should hold instead, in Chinese.
+    #[serde(default)]
+    pub expected: Option<String>,
 }
 
 impl Finding {
@@ -146,7 +152,21 @@ impl Finding {
             field: None,
             value: None,
             message: message.into(),
+            cell: None,
+            expected: None,
         }
+    }
+
+    /// The same finding about one cell.
+    pub fn at(mut self, cell: impl Into<String>) -> Finding {
+        self.cell = Some(cell.into());
+        self
+    }
+
+    /// The same finding with what is expected.
+    pub fn expecting(mut self, expected: impl Into<String>) -> Finding {
+        self.expected = Some(expected.into());
+        self
     }
 
     pub fn is_error(&self) -> bool {

@@ -94,15 +94,19 @@ pub struct SubmissionOutcome {
     pub findings: Vec<Finding>,
     /// Distinct rows with at least one error.
     pub rows_rejected: u32,
-    /// The key column's header as written (for findings added after validation).
+    /// The key column's header as written and its 0-based column (for findings added after validation).
     pub key_header: Option<String>,
+    pub key_column: Option<u32>,
 }
 
 impl SubmissionOutcome {
     pub fn from_read_error(error: &ReadError) -> SubmissionOutcome {
         let finding = match error {
-            ReadError::Unreadable(m) => Finding::file(Code::FileUnreadable, m.clone()),
-            ReadError::TooLarge(m) => Finding::file(Code::FileTooLarge, m.clone()),
+            ReadError::Unreadable(m) => Finding::file(Code::FileUnreadable, m.clone())
+                .expecting("能用 Excel/WPS 打开的 .xlsx 或 .xls 日报表"),
+            ReadError::TooLarge(m) => {
+                Finding::file(Code::FileTooLarge, m.clone()).expecting("只含本区县日报表的工作簿")
+            }
         };
         SubmissionOutcome {
             findings: vec![finding],
@@ -168,13 +172,16 @@ pub fn validate_submission(
     };
     outcome.sheet = first_sheet_scan.map(|s| s.sheet);
     for field in schema.fields.iter().filter(|f| f.required) {
-        outcome.findings.push(Finding {
-            field: Some(field.name.clone()),
-            ..Finding::file(
-                Code::HeaderMissing,
-                missing_message(field, &where_, schema.header_search_rows),
-            )
-        });
+        outcome.findings.push(
+            Finding {
+                field: Some(field.name.clone()),
+                ..Finding::file(
+                    Code::HeaderMissing,
+                    missing_message(field, &where_, schema.header_search_rows),
+                )
+            }
+            .expecting(format!("表头中有“{}”列", field.label)),
+        );
     }
     outcome
 }
@@ -366,17 +373,21 @@ impl<'s> SheetScan<'s> {
         let schema = self.schema;
         let header_row = layout.header_rows[0];
         for u in &layout.unknown {
-            self.outcome.findings.push(Finding {
-                column: Some(u.written.clone()),
-                ..Finding::file(
-                    Code::HeaderUnknown,
-                    format!(
-                        "表头 {}“{}”不是模板中的列，已忽略：如是新增指标请联系省级管理员",
-                        cell_ref(u.row, u.col),
-                        u.written
-                    ),
-                )
-            });
+            self.outcome.findings.push(
+                Finding {
+                    column: Some(u.written.clone()),
+                    ..Finding::file(
+                        Code::HeaderUnknown,
+                        format!(
+                            "表头 {}“{}”不是模板中的列，已忽略：如是新增指标请联系省级管理员",
+                            cell_ref(u.row, u.col),
+                            u.written
+                        ),
+                    )
+                }
+                .at(cell_ref(u.row, u.col))
+                .expecting("模板中的列名（多余的列可删除）"),
+            );
         }
         for (field, cols) in &layout.ambiguous {
             let f = &schema.fields[*field];
@@ -390,7 +401,8 @@ impl<'s> SheetScan<'s> {
                     )
                 })
                 .collect();
-            self.outcome.findings.push(Finding {
+            let last_header_row = *layout.header_rows.last().unwrap_or(&header_row);
+            let mut finding = Finding {
                 field: Some(f.name.clone()),
                 column: cols.first().map(|c| c.written.clone()),
                 ..Finding::file(
@@ -401,31 +413,52 @@ impl<'s> SheetScan<'s> {
                         listed.join("和")
                     ),
                 )
-            });
+            }
+            .expecting(format!("“{}”只出现在一列", f.label));
+            if let Some(c) = cols.get(1) {
+                finding = finding.at(cell_ref(last_header_row, c.col));
+            }
+            self.outcome.findings.push(finding);
         }
         let where_ = format!("工作表“{}”", self.sheet);
         for field in &layout.missing {
             let f = &schema.fields[*field];
-            self.outcome.findings.push(Finding {
-                field: Some(f.name.clone()),
-                ..Finding::file(
-                    Code::HeaderMissing,
-                    missing_message(f, &where_, schema.header_search_rows),
-                )
-            });
+            self.outcome.findings.push(
+                Finding {
+                    field: Some(f.name.clone()),
+                    ..Finding::file(
+                        Code::HeaderMissing,
+                        missing_message(f, &where_, schema.header_search_rows),
+                    )
+                }
+                .expecting(format!("表头中有“{}”列", f.label)),
+            );
         }
         let block = header::header_block(schema, &self.first_rows, header_row);
         if let Some((reference, unit)) = &block.unit
             && let Some(message) =
                 district_mismatch(unit, &self.ctx.district_code, &self.ctx.districts)
         {
-            self.outcome.findings.push(Finding {
-                value: Some(unit.clone()),
-                ..Finding::file(
-                    Code::DistrictMismatch,
-                    format!("填报单位 {reference}“{unit}”{message}"),
-                )
-            });
+            let this = self
+                .ctx
+                .districts
+                .iter()
+                .find(|d| d.code == self.ctx.district_code);
+            self.outcome.findings.push(
+                Finding {
+                    value: Some(unit.clone()),
+                    ..Finding::file(
+                        Code::DistrictMismatch,
+                        format!("填报单位 {reference}“{unit}”{message}"),
+                    )
+                }
+                .at(reference.clone())
+                .expecting(format!(
+                    "本区县（{}）的报表",
+                    this.map(|d| format!("{}{}", d.city_name, d.name))
+                        .unwrap_or_default()
+                )),
+            );
         }
         if let Some((reference, text)) = &block.date {
             let date = parse_date_text(
@@ -440,7 +473,8 @@ impl<'s> SheetScan<'s> {
             if let Some(d) = date
                 && d != self.ctx.report_date
             {
-                self.outcome.findings.push(Finding {
+                self.outcome.findings.push(
+                    Finding {
                         value: Some(text.clone()),
                         ..Finding::file(
                             Code::DateMismatch,
@@ -449,7 +483,10 @@ impl<'s> SheetScan<'s> {
                                 self.ctx.report_date, self.ctx.report_date
                             ),
                         )
-                    });
+                    }
+                    .at(reference.clone())
+                    .expecting(format!("报表日期 {}", self.ctx.report_date)),
+                );
             }
         }
         !self.outcome.has_file_error()
@@ -544,11 +581,12 @@ impl<'s> SheetScan<'s> {
 
     fn into_outcome(mut self) -> SubmissionOutcome {
         if let ScanState::Ended(validator) = &self.state {
-            self.outcome.key_header = validator
+            let key = validator
                 .columns()
                 .iter()
-                .find(|c| c.field == self.schema.key_field)
-                .map(|c| c.written.clone());
+                .find(|c| c.field == self.schema.key_field);
+            self.outcome.key_header = key.map(|c| c.written.clone());
+            self.outcome.key_column = key.map(|c| c.col);
             if self.enterprise_rows == 0 {
                 self.outcome.findings.push(Finding::file(
                     Code::EmptySubmission,
@@ -586,21 +624,25 @@ impl<'s> SheetScan<'s> {
                         } else {
                             "合计"
                         };
-                        self.outcome.findings.push(Finding {
-                            column: Some(column.written.clone()),
-                            field: Some(field.name.clone()),
-                            value: Some(display_value(value)),
-                            ..Finding::file(
-                                Code::TotalMismatch,
-                                format!(
-                                    "合计行 {}（{}）为 {}，而已接收的企业行{what}为 {}：请核对合计行或明细行",
-                                    cell_ref(*total_row, column.col),
-                                    field.label,
-                                    show(stated),
-                                    show(sum)
-                                ),
-                            )
-                        });
+                        self.outcome.findings.push(
+                            Finding {
+                                column: Some(column.written.clone()),
+                                field: Some(field.name.clone()),
+                                value: Some(display_value(value)),
+                                ..Finding::file(
+                                    Code::TotalMismatch,
+                                    format!(
+                                        "合计行 {}（{}）为 {}，而已接收的企业行{what}为 {}：请核对合计行或明细行",
+                                        cell_ref(*total_row, column.col),
+                                        field.label,
+                                        show(stated),
+                                        show(sum)
+                                    ),
+                                )
+                            }
+                            .at(cell_ref(*total_row, column.col))
+                            .expecting(format!("明细行之和 {}", show(sum))),
+                        );
                     }
                 }
             }

@@ -26,6 +26,36 @@ pub fn epoch_days(date: NaiveDate) -> i32 {
 
 const EMPTY: CellValue<'static> = CellValue::Empty;
 
+/// What a cell of this field should hold, for a finding of this code (the feedback workbook's 应为).
+pub fn expected_value(code: Code, field: &Field) -> String {
+    match code {
+        Code::RequiredMissing => format!("必填：{}", type_expectation(field)),
+        Code::CrossField => "上岗人数不超过职工总数".into(),
+        Code::DuplicateKey => "每家企业只填报一行".into(),
+        Code::DuplicateAcrossDistricts => "每家企业只由所在区县填报".into(),
+        _ => type_expectation(field),
+    }
+}
+
+fn type_expectation(field: &Field) -> String {
+    match field.field_type {
+        FieldType::Text => "文字".into(),
+        FieldType::Uscc => "18位统一社会信用代码（数字和大写字母，校验位正确）".into(),
+        FieldType::Bool => "是 或 否".into(),
+        FieldType::Date if field.not_after_report_date => {
+            "不晚于报表日期的日期（如 2020-02-24）".into()
+        }
+        FieldType::Date => "日期（如 2020-02-24）".into(),
+        FieldType::Int => "不小于0的整数（如 1862）".into(),
+        FieldType::Ratio => format!(
+            "{}%–{}% 的百分比（如 85%）",
+            field.min.unwrap_or(0.0) * 100.0,
+            field.max.unwrap_or(1.5) * 100.0
+        ),
+        FieldType::Money => "不小于0的金额，单位万元（或写明 元/亿元）".into(),
+    }
+}
+
 /// Validates the data rows of one sheet against a header layout.
 pub struct RowValidator<'s> {
     schema: &'s Schema,
@@ -98,6 +128,8 @@ impl<'s> RowValidator<'s> {
                 Some(display_value(raw))
             },
             message,
+            cell: Some(cell_ref(row.row, column.col)),
+            expected: Some(expected_value(code, field)),
         }
     }
 

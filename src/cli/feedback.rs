@@ -1,0 +1,29 @@
+//! `fugong feedback --output DIR --date D --out FOLDER`
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{PathArg, parse_date};
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// The warehouse folder.
+    #[arg(long)]
+    pub output: PathArg,
+    /// The report date, YYYY-MM-DD (must be published).
+    #[arg(long, value_parser = parse_date)]
+    pub date: chrono::NaiveDate,
+    /// Folder for the workbooks (one per district with findings).
+    #[arg(long)]
+    pub out: PathArg,
+}
+
+pub fn run(args: FeedbackArgs) -> anyhow::Result<ExitCode> {
+    let files = crate::report::feedback::write_all(&args.output, args.date, &args.out)?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    println!("{} feedback workbook(s) for {}", files.len(), args.date);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,184 @@
+//! What the report shows, read from the published Parquet snapshots (never recomputed from workbooks).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+
+use crate::compare::CityAggregate;
+use crate::compare::table::{CompareError, read_cities};
+use crate::publish::{parquet_io, partition_dir, published_dates};
+
+/// One row of `district_daily`, as the report needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistrictLine {
+    pub city_code: String,
+    pub city_name: String,
+    pub district_code: String,
+    pub district_name: String,
+    pub status: String,
+    pub rows_rejected: i64,
+    pub warnings: i64,
+}
+
+/// One row of `rejects`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectLine {
+    pub district_code: String,
+    pub code: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// A city's 开工率 by city code on one date (None when the city had no rate).
+pub type CityRates = BTreeMap<String, Option<f64>>;
+
+/// Everything one report is drawn from.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    pub date: NaiveDate,
+    pub cities: Vec<CityAggregate>,
+    pub districts: Vec<DistrictLine>,
+    pub rejects: Vec<RejectLine>,
+    /// The trend window, oldest first: each date with its cities' 开工率, or None when no snapshot exists.
+    pub trend: Vec<(NaiveDate, Option<CityRates>)>,
+    /// Province-wide pooled rates: (开工率, 上岗率, 达产率).
+    pub province: (Option<f64>, Option<f64>, Option<f64>),
+}
+
+fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray, CompareError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| CompareError::Read {
+            path: name.into(),
+            message: "missing utf8 column".into(),
+        })
+}
+
+fn ints<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a Int64Array, CompareError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .ok_or_else(|| CompareError::Read {
+            path: name.into(),
+            message: "missing int64 column".into(),
+        })
+}
+
+fn read(output: &Path, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, CompareError> {
+    let dir = partition_dir(output, table, date);
+    parquet_io::read_partition(&dir).map_err(|e| CompareError::Read {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Pooled province rates from the cities (sum of numerators over sum of denominators).
+fn province_rates(
+    cities: &[CityAggregate],
+    capacity: Option<f64>,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let sum = |f: fn(&CityAggregate) -> Option<i64>| cities.iter().filter_map(f).sum::<i64>();
+    let rate = |n: i64, d: i64| (d > 0).then(|| crate::compare::round_rate(n as f64 / d as f64));
+    let resumption = rate(sum(|c| c.enterprises_resumed), sum(|c| c.enterprises_total));
+    let on_duty = rate(sum(|c| c.employees_on_duty), sum(|c| c.employees_total));
+    (resumption, on_duty, capacity)
+}
+
+/// Province 达产率, pooled exactly like a city's: employees-weighted over the resumed enterprises of the
+/// published `enterprise_daily` that report it.
+fn province_capacity(batches: &[RecordBatch]) -> Result<Option<f64>, CompareError> {
+    let (mut num, mut den) = (0.0, 0i64);
+    for b in batches {
+        let resumed = b
+            .column_by_name("resumed")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>())
+            .ok_or_else(|| CompareError::Read {
+                path: "enterprise_daily".into(),
+                message: "resumed".into(),
+            })?;
+        let cu = b
+            .column_by_name("capacity_utilization")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+            .ok_or_else(|| CompareError::Read {
+                path: "enterprise_daily".into(),
+                message: "capacity_utilization".into(),
+            })?;
+        let emp = ints(b, "employees_total")?;
+        for i in 0..b.num_rows() {
+            if resumed.is_valid(i) && resumed.value(i) && cu.is_valid(i) && emp.is_valid(i) {
+                num += cu.value(i) * emp.value(i) as f64;
+                den += emp.value(i);
+            }
+        }
+    }
+    Ok((den > 0).then(|| crate::compare::round_rate(num / den as f64)))
+}
+
+/// Load the report's data for `date` and the `days` dates ending with it.
+pub fn load(output: &Path, date: NaiveDate, days: u32) -> Result<ReportData, CompareError> {
+    let cities = read_cities(output, date)?;
+    let mut districts = Vec::new();
+    for b in read(output, "district_daily", date)? {
+        let (cc, cn, dc, dn, st) = (
+            strings(&b, "city_code")?,
+            strings(&b, "city_name")?,
+            strings(&b, "district_code")?,
+            strings(&b, "district_name")?,
+            strings(&b, "submission_status")?,
+        );
+        let (rr, w) = (ints(&b, "rows_rejected")?, ints(&b, "warnings")?);
+        for i in 0..b.num_rows() {
+            districts.push(DistrictLine {
+                city_code: cc.value(i).into(),
+                city_name: cn.value(i).into(),
+                district_code: dc.value(i).into(),
+                district_name: dn.value(i).into(),
+                status: st.value(i).into(),
+                rows_rejected: rr.value(i),
+                warnings: w.value(i),
+            });
+        }
+    }
+    let mut rejects = Vec::new();
+    for b in read(output, "rejects", date)? {
+        let (dc, code, sev, msg) = (
+            strings(&b, "district_code")?,
+            strings(&b, "code")?,
+            strings(&b, "severity")?,
+            strings(&b, "message")?,
+        );
+        for i in 0..b.num_rows() {
+            rejects.push(RejectLine {
+                district_code: dc.value(i).into(),
+                code: code.value(i).into(),
+                severity: sev.value(i).into(),
+                message: msg.value(i).into(),
+            });
+        }
+    }
+    let published = published_dates(output);
+    let first = date - chrono::Days::new(u64::from(days.max(1) - 1));
+    let mut trend = Vec::new();
+    for d in first.iter_days().take_while(|d| *d <= date) {
+        if published.contains(&d) {
+            let rates = read_cities(output, d)?
+                .into_iter()
+                .map(|c| (c.city_code, c.resumption_rate))
+                .collect();
+            trend.push((d, Some(rates)));
+        } else {
+            trend.push((d, None));
+        }
+    }
+    let capacity = province_capacity(&read(output, "enterprise_daily", date)?)?;
+    let province = province_rates(&cities, capacity);
+    Ok(ReportData {
+        date,
+        cities,
+        districts,
+        rejects,
+        trend,
+        province,
+    })
+}

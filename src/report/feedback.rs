@@ -1,0 +1,294 @@
+//! District feedback workbooks: for a published date, one `.xlsx` per district that has findings, in
+//! Chinese, so the clerk fixes the spreadsheet and re-submits (the next run or lookback picks it up). A
+//! summary sheet (status, rows accepted and rejected, warnings) and a findings sheet (cell, header as the
+//! district wrote it, value found, what is expected, severity, the problem, the contract code), sorted by
+//! row, with frozen headers, an autofilter and readable column widths. Read from the published `rejects`
+//! and `district_daily` tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
+
+use crate::compare::table::CompareError;
+use crate::publish::{manifest_path, parquet_io, partition_dir};
+
+/// One finding as the feedback workbook lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackRow {
+    pub row: Option<i32>,
+    pub cell: Option<String>,
+    pub column: Option<String>,
+    pub value: Option<String>,
+    pub expected: Option<String>,
+    pub severity: String,
+    pub message: String,
+    pub code: String,
+}
+
+/// A district's summary line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DistrictSummary {
+    pub city_name: String,
+    pub district_name: String,
+    pub status: String,
+    pub rows_accepted: Option<i64>,
+    pub rows_rejected: i64,
+    pub warnings: i64,
+    pub source_file: Option<String>,
+    pub sheet: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error(transparent)]
+    Read(#[from] CompareError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: XlsxError },
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, CompareError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| CompareError::Read {
+            path: name.into(),
+            message: "missing column".into(),
+        })
+}
+
+fn opt_str(a: &StringArray, i: usize) -> Option<String> {
+    a.is_valid(i).then(|| a.value(i).to_string())
+}
+
+fn read(output: &Path, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, CompareError> {
+    let dir = partition_dir(output, table, date);
+    parquet_io::read_partition(&dir).map_err(|e| CompareError::Read {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Findings per district code.
+pub type Findings = BTreeMap<String, Vec<FeedbackRow>>;
+/// Summary per district code.
+pub type Summaries = BTreeMap<String, DistrictSummary>;
+
+/// Findings per district, sorted by row (file-level first), and each district's summary.
+pub fn load(output: &Path, date: NaiveDate) -> Result<(Findings, Summaries), CompareError> {
+    if !manifest_path(output, date).is_file() {
+        return Err(CompareError::NotPublished {
+            date,
+            output: output.display().to_string(),
+            manifest: manifest_path(output, date).display().to_string(),
+        });
+    }
+    let mut summaries: BTreeMap<String, DistrictSummary> = BTreeMap::new();
+    for b in read(output, "district_daily", date)? {
+        let (code, city, name, status) = (
+            col::<StringArray>(&b, "district_code")?,
+            col::<StringArray>(&b, "city_name")?,
+            col::<StringArray>(&b, "district_name")?,
+            col::<StringArray>(&b, "submission_status")?,
+        );
+        let (total, rejected, warnings) = (
+            col::<Int64Array>(&b, "enterprises_total")?,
+            col::<Int64Array>(&b, "rows_rejected")?,
+            col::<Int64Array>(&b, "warnings")?,
+        );
+        for i in 0..b.num_rows() {
+            summaries.insert(
+                code.value(i).to_string(),
+                DistrictSummary {
+                    city_name: city.value(i).into(),
+                    district_name: name.value(i).into(),
+                    status: status.value(i).into(),
+                    rows_accepted: total.is_valid(i).then(|| total.value(i)),
+                    rows_rejected: rejected.value(i),
+                    warnings: warnings.value(i),
+                    ..DistrictSummary::default()
+                },
+            );
+        }
+    }
+    let mut findings: BTreeMap<String, Vec<FeedbackRow>> = BTreeMap::new();
+    for b in read(output, "rejects", date)? {
+        let district = col::<StringArray>(&b, "district_code")?;
+        let (file, sheet) = (
+            col::<StringArray>(&b, "source_file")?,
+            col::<StringArray>(&b, "sheet")?,
+        );
+        let row = col::<Int32Array>(&b, "row")?;
+        let (cell, column, value, expected) = (
+            col::<StringArray>(&b, "cell")?,
+            col::<StringArray>(&b, "column")?,
+            col::<StringArray>(&b, "value")?,
+            col::<StringArray>(&b, "expected")?,
+        );
+        let (severity, message, code) = (
+            col::<StringArray>(&b, "severity")?,
+            col::<StringArray>(&b, "message")?,
+            col::<StringArray>(&b, "code")?,
+        );
+        for i in 0..b.num_rows() {
+            let d = district.value(i).to_string();
+            if let Some(s) = summaries.get_mut(&d) {
+                s.source_file = s.source_file.take().or_else(|| opt_str(file, i));
+                s.sheet = s.sheet.take().or_else(|| opt_str(sheet, i));
+            }
+            findings.entry(d).or_default().push(FeedbackRow {
+                row: row.is_valid(i).then(|| row.value(i)),
+                cell: opt_str(cell, i),
+                column: opt_str(column, i),
+                value: opt_str(value, i),
+                expected: opt_str(expected, i),
+                severity: severity.value(i).into(),
+                message: message.value(i).into(),
+                code: code.value(i).into(),
+            });
+        }
+    }
+    for rows in findings.values_mut() {
+        rows.sort_by_key(|r| r.row.map_or(0, |r| i64::from(r) + 1));
+    }
+    Ok((findings, summaries))
+}
+
+fn status_words(status: &str) -> &'static str {
+    match status {
+        "accepted" => "已接收",
+        "partial" => "部分接收（有行被拒收）",
+        "rejected" => "整份被拒收",
+        "missing" => "未报送",
+        _ => "未知",
+    }
+}
+
+/// Write one workbook per district with findings into `folder`; returns the files written.
+pub fn write_all(
+    output: &Path,
+    date: NaiveDate,
+    folder: &Path,
+) -> Result<Vec<PathBuf>, FeedbackError> {
+    let (findings, summaries) = load(output, date)?;
+    std::fs::create_dir_all(folder).map_err(|source| FeedbackError::Dir {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (code, rows) in &findings {
+        let summary = summaries.get(code).cloned().unwrap_or_default();
+        let path = folder.join(format!(
+            "{date}-{code}-{}-问题反馈.xlsx",
+            summary.district_name
+        ));
+        write_one(&path, date, code, &summary, rows).map_err(|source| FeedbackError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The findings sheet's columns: (header, width).
+pub const FINDING_COLUMNS: [(&str, f64); 8] = [
+    ("单元格", 9.0),
+    ("列名（报送时）", 18.0),
+    ("填写的值", 22.0),
+    ("应为", 36.0),
+    ("严重程度", 9.0),
+    ("问题说明", 70.0),
+    ("问题代码", 24.0),
+    ("行号", 7.0),
+];
+
+fn write_one(
+    path: &Path,
+    date: NaiveDate,
+    code: &str,
+    s: &DistrictSummary,
+    rows: &[FeedbackRow],
+) -> Result<(), XlsxError> {
+    let mut wb = Workbook::new();
+    let header = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDCE6F1))
+        .set_border(FormatBorder::Thin);
+    let wrap = Format::new().set_text_wrap();
+    let error = Format::new()
+        .set_font_color(Color::RGB(0xC00000))
+        .set_bold();
+    let summary = wb.add_worksheet().set_name("汇总")?;
+    summary.set_column_width(0, 14)?;
+    summary.set_column_width(1, 48)?;
+    let errors = rows.iter().filter(|r| r.severity == "error").count();
+    let warnings = rows.len() - errors;
+    let lines: Vec<(&str, String)> = vec![
+        (
+            "区县",
+            format!("{}{}（{code}）", s.city_name, s.district_name),
+        ),
+        ("报表日期", date.to_string()),
+        (
+            "报送文件",
+            s.source_file.clone().unwrap_or_else(|| "—".into()),
+        ),
+        ("工作表", s.sheet.clone().unwrap_or_else(|| "—".into())),
+        ("状态", status_words(&s.status).to_string()),
+        (
+            "接收行数",
+            s.rows_accepted
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "0".into()),
+        ),
+        ("拒收行数", s.rows_rejected.to_string()),
+        ("错误", errors.to_string()),
+        ("警告", warnings.to_string()),
+        (
+            "说明",
+            "请按“问题明细”逐条修改原表后重新报送；警告不影响接收，但请核实。".into(),
+        ),
+    ];
+    summary.write_string_with_format(0, 0, "项目", &header)?;
+    summary.write_string_with_format(0, 1, "内容", &header)?;
+    for (i, (k, v)) in lines.iter().enumerate() {
+        let r = i as u32 + 1;
+        summary.write_string(r, 0, *k)?;
+        summary.write_string_with_format(r, 1, v, &wrap)?;
+    }
+    let sheet = wb.add_worksheet().set_name("问题明细")?;
+    for (c, (title, width)) in FINDING_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *title, &header)?;
+        sheet.set_column_width(c as u16, *width)?;
+    }
+    for (i, f) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, f.cell.as_deref().unwrap_or("（整份文件）"))?;
+        sheet.write_string(r, 1, f.column.as_deref().unwrap_or(""))?;
+        sheet.write_string(r, 2, f.value.as_deref().unwrap_or(""))?;
+        sheet.write_string_with_format(r, 3, f.expected.as_deref().unwrap_or(""), &wrap)?;
+        if f.severity == "error" {
+            sheet.write_string_with_format(r, 4, "错误", &error)?;
+        } else {
+            sheet.write_string(r, 4, "警告")?;
+        }
+        sheet.write_string_with_format(r, 5, &f.message, &wrap)?;
+        sheet.write_string(r, 6, &f.code)?;
+        if let Some(row) = f.row {
+            sheet.write_number(r, 7, f64::from(row))?;
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, rows.len() as u32, (FINDING_COLUMNS.len() - 1) as u16)?;
+    wb.set_properties(
+        &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报问题反馈 {code}")),
+    );
+    wb.save(path)
+}

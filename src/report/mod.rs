@@ -1,0 +1,238 @@
+//! `fugong report`: one self-contained HTML page for a date (inline SVG charts drawn with plotters, inline
+//! CSS, no network): the provincial ranking, 开工率 trends, coverage and data quality, with a headline
+//! sentence. Every number is read from the published Parquet snapshots.
+
+pub mod charts;
+pub mod data;
+pub mod feedback;
+
+use std::collections::BTreeMap;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use charts::pct;
+use data::ReportData;
+
+/// Plain words for each finding code, for people who do not read contract codes.
+pub fn plain_words(code: &str) -> &'static str {
+    match code {
+        "file-unreadable" => "文件打不开（损坏、加密，或不是 Excel 文件）",
+        "file-too-large" => "文件过大或内容异常",
+        "header-missing" => "表头缺少必填列",
+        "header-ambiguous" => "同一指标出现在多列",
+        "header-unknown" => "表头有模板以外的列（已忽略）",
+        "district-mismatch" => "填报单位不是本区县",
+        "date-mismatch" => "填报日期不是报表日期",
+        "ambiguous-submission" => "同一天报送了多个文件",
+        "empty-submission" => "有表头但没有企业数据",
+        "type-error" => "数值格式不对（如“约100”、小数人数）",
+        "required-missing" => "必填项为空",
+        "constraint-error" => "数值超出范围（如产能恢复率超过150%、日期晚于报表日）",
+        "uscc-invalid" => "统一社会信用代码错误（位数、字符或校验位）",
+        "cross-field" => "上岗人数大于职工总数等前后矛盾",
+        "duplicate-key" => "同一企业在本区县填报了多行",
+        "duplicate-across-districts" => "同一企业被两个区县同时填报",
+        "total-mismatch" => "合计行与明细之和不一致",
+        _ => "其他问题",
+    }
+}
+
+/// "济南市开工率98.78%，居全省第1位" for the city (or cities) ranked first, with the province figure.
+pub fn headline(data: &ReportData) -> String {
+    let firsts: Vec<String> = data
+        .cities
+        .iter()
+        .filter(|c| c.resumption_rate_rank == Some(1))
+        .filter_map(|c| {
+            Some(format!(
+                "{}开工率{}，居全省第1位",
+                c.city_name,
+                pct(c.resumption_rate?)
+            ))
+        })
+        .collect();
+    let mut text = if firsts.is_empty() {
+        "今日没有城市报送有效数据".to_string()
+    } else {
+        firsts.join("；")
+    };
+    if let Some(p) = data.province.0 {
+        text.push_str(&format!("；全省规上工业企业开工率{}", pct(p)));
+    }
+    if let Some(p) = data.province.1 {
+        text.push_str(&format!("，上岗率{}", pct(p)));
+    }
+    text.push('。');
+    text
+}
+
+const CSS: &str = r#"
+body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 24px auto; max-width: 1000px; color: #222; }
+svg text { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif; }
+h1 { font-size: 26px; margin-bottom: 4px; }
+.headline { font-size: 20px; background: #fff4e5; border-left: 6px solid #ff7f0e; padding: 10px 14px; }
+section { margin-top: 28px; }
+h2 { font-size: 20px; border-bottom: 2px solid #1f77b4; padding-bottom: 4px; }
+table { border-collapse: collapse; margin-top: 10px; font-size: 14px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; }
+th { background: #f0f4f8; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.note { color: #666; font-size: 13px; }
+"#;
+
+fn opt_pct(v: Option<f64>) -> String {
+    v.map(pct).unwrap_or_else(|| "—".into())
+}
+
+fn opt_rank(v: Option<i32>) -> String {
+    v.map(|r| r.to_string()).unwrap_or_else(|| "—".into())
+}
+
+/// Findings by code: (code, plain words, errors, warnings), most first.
+fn by_code(data: &ReportData) -> Vec<(String, String, usize, usize)> {
+    let mut map: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &data.rejects {
+        let e = map.entry(r.code.as_str()).or_default();
+        if r.severity == "error" {
+            e.0 += 1
+        } else {
+            e.1 += 1
+        }
+    }
+    let mut rows: Vec<(String, String, usize, usize)> = map
+        .into_iter()
+        .map(|(c, (e, w))| (c.to_string(), plain_words(c).to_string(), e, w))
+        .collect();
+    rows.sort_by(|a, b| (b.2 + b.3).cmp(&(a.2 + a.3)).then(a.0.cmp(&b.0)));
+    rows
+}
+
+/// The whole page.
+pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let ranking_svg = charts::ranking(data)?;
+    let trend_svg = charts::trend(data)?;
+    let coverage_svg = charts::coverage(data)?;
+    let codes = by_code(data);
+    let quality_svg = charts::quality(&codes)?;
+    let mut ranked = data.cities.clone();
+    ranked.sort_by_key(|c| {
+        (
+            c.resumption_rate_rank.unwrap_or(i32::MAX),
+            c.city_code.clone(),
+        )
+    });
+    let names: BTreeMap<&str, (&str, &str)> = data
+        .districts
+        .iter()
+        .map(|d| {
+            (
+                d.district_code.as_str(),
+                (d.city_name.as_str(), d.district_name.as_str()),
+            )
+        })
+        .collect();
+    let mut per_district: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &data.rejects {
+        let e = per_district.entry(r.district_code.as_str()).or_default();
+        if r.severity == "error" {
+            e.0 += 1
+        } else {
+            e.1 += 1
+        }
+    }
+    let gaps: Vec<String> = data
+        .trend
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(d, _)| d.to_string())
+        .collect();
+    let page: Markup = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { "规上工业企业复工复产全省比较 " (data.date) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "规上工业企业复工复产全省比较" }
+                p.note { "报表日期 " (data.date) "。数据来自已发布的 Parquet 快照。" }
+                p.headline #headline { (headline(data)) }
+                section #ranking {
+                    h2 { "全省排名：开工率、上岗率、达产率" }
+                    p.note { "条形按比率从高到低排列，并列者名次相同；红色虚线为全省合计比率。" }
+                    (PreEscaped(ranking_svg))
+                    table {
+                        tr { th { "名次" } th { "城市" } th { "开工率" } th { "较上期(百分点)" } th { "上岗率" } th { "名次" } th { "达产率" } th { "名次" } th { "企业数" } th { "已开工" } }
+                        @for c in &ranked {
+                            tr {
+                                td.num { (opt_rank(c.resumption_rate_rank)) }
+                                td { (c.city_name) }
+                                td.num { (opt_pct(c.resumption_rate)) }
+                                td.num { (c.resumption_rate_change.map(|v| format!("{:+.2}", v * 100.0)).unwrap_or_else(|| "—".into())) }
+                                td.num { (opt_pct(c.on_duty_rate)) }
+                                td.num { (opt_rank(c.on_duty_rate_rank)) }
+                                td.num { (opt_pct(c.capacity_utilization_avg)) }
+                                td.num { (opt_rank(c.capacity_utilization_rank)) }
+                                td.num { (c.enterprises_total.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
+                                td.num { (c.enterprises_resumed.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
+                            }
+                        }
+                        tr { td {} td { "全省" } td.num { (opt_pct(data.province.0)) } td {} td.num { (opt_pct(data.province.1)) } td {} td.num { (opt_pct(data.province.2)) } td {} td {} td {} }
+                    }
+                }
+                section #trend {
+                    h2 { "开工率走势" }
+                    (PreEscaped(trend_svg))
+                    @if !gaps.is_empty() {
+                        p.note { "没有快照的日期（图中空缺）：" (gaps.join("、")) }
+                    }
+                }
+                section #coverage {
+                    h2 { "报送情况" }
+                    (PreEscaped(coverage_svg))
+                    table {
+                        tr { th { "城市" } th { "应报区县" } th { "已报送" } th { "被拒收" } th { "未报送" } th { "被拒收的区县" } th { "未报送的区县" } }
+                        @for c in &data.cities {
+                            @let of = |s: &[&str]| data.districts.iter().filter(|d| d.city_code == c.city_code && s.contains(&d.status.as_str())).map(|d| d.district_name.clone()).collect::<Vec<_>>();
+                            tr {
+                                td { (c.city_name) }
+                                td.num { (c.districts_expected) }
+                                td.num { (c.districts_reported) }
+                                td.num { (of(&["rejected"]).len()) }
+                                td.num { (of(&["missing"]).len()) }
+                                td { (of(&["rejected"]).join("、")) }
+                                td { (of(&["missing"]).join("、")) }
+                            }
+                        }
+                    }
+                }
+                section #quality {
+                    h2 { "数据质量" }
+                    (PreEscaped(quality_svg))
+                    h3 { "主要问题" }
+                    ol {
+                        @for (code, words, errors, warnings) in codes.iter().take(5) {
+                            @let example = data.rejects.iter().find(|r| &r.code == code).map(|r| r.message.clone()).unwrap_or_default();
+                            li { (words) "：" (errors + warnings) " 处。例：" (example) }
+                        }
+                    }
+                    table {
+                        tr { th { "区县" } th { "错误" } th { "警告" } }
+                        @for (code, (errors, warnings)) in &per_district {
+                            @let (city, name) = names.get(code).copied().unwrap_or(("", code));
+                            tr { td { (city) (name) "（" (code) "）" } td.num { (errors) } td.num { (warnings) } }
+                        }
+                    }
+                    table {
+                        tr { th { "问题类型" } th { "说明" } th { "错误" } th { "警告" } }
+                        @for (code, words, errors, warnings) in &codes {
+                            tr { td { (code) } td { (words) } td.num { (errors) } td.num { (warnings) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page.into_string())
+}

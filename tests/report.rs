@@ -1,0 +1,451 @@
+//! What people look at: the HTML report (numbers from Parquet, one chart per section, gaps for missing
+//! dates, rendered by a real headless browser), the district feedback workbooks, and the cookbook.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::{Array, Float64Array, Int32Array, StringArray};
+use calamine::{DataType, Reader, open_workbook_auto};
+use chrono::NaiveDate;
+use scraper::{Html, Selector};
+
+use crate::support::*;
+
+fn two_city_province() -> Province {
+    Province::new(&[
+        ("370102", "历下区", "济南市"),
+        ("370103", "市中区", "济南市"),
+        ("370202", "市南区", "青岛市"),
+        ("370203", "市北区", "青岛市"),
+    ])
+}
+
+/// Publish `date` with `resumed` of 10 enterprises resumed per district; 市北区 sends garbage.
+fn publish(province: &Province, date: NaiveDate, resumed: u32) {
+    for (code, name, base) in [
+        ("370102", "历下区", 0u32),
+        ("370103", "市中区", 100),
+        ("370202", "市南区", 200),
+    ] {
+        let mut r = report_for(
+            name,
+            (1..=10)
+                .map(|k| standard_row(base + k, k <= resumed + base / 100, 10, 7))
+                .collect(),
+        );
+        r.date_text = None;
+        if code == "370103" {
+            r.rows[9][6] = s("约100");
+        }
+        province.submit(date, &format!("{code}.xlsx"), &r.to_xlsx());
+    }
+    province.submit(date, "370203.xlsx", b"<html>bad gateway</html>");
+    fugong::run_job(&province.job(), date, &fugong::RunOptions::default()).expect("published");
+}
+
+fn render(warehouse: &Path, date: NaiveDate, days: u32) -> String {
+    let data = fugong::report::data::load(warehouse, date, days).expect("report data");
+    fugong::report::render(&data).expect("render")
+}
+
+fn section_svgs(doc: &Html, id: &str) -> Vec<String> {
+    let sel = Selector::parse(&format!("section#{id} svg")).expect("selector");
+    doc.select(&sel).map(|e| e.html()).collect()
+}
+
+fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = Html::parse_fragment(svg);
+    let sel = Selector::parse("text").expect("selector");
+    doc.select(&sel)
+        .map(|t| t.text().collect::<String>().trim().to_string())
+        .collect()
+}
+
+#[test]
+fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_missing_dates() {
+    let province = two_city_province();
+    let (d1, d2, d3) = (date(2020, 2, 22), date(2020, 2, 23), date(2020, 2, 24));
+    publish(&province, d1, 5);
+    publish(&province, d3, 7);
+    let warehouse = province.warehouse();
+    let html = render(&warehouse, d3, 3);
+    let doc = Html::parse_document(&html);
+    for id in ["ranking", "trend", "coverage", "quality"] {
+        assert_eq!(
+            section_svgs(&doc, id).len(),
+            1,
+            "one SVG chart in section {id}"
+        );
+    }
+    // Self-contained: no scripts, no stylesheets or images fetched from anywhere.
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(!html.contains("<link"), "no linked resources");
+    assert!(
+        !html.contains("src=\"") && !html.contains("url("),
+        "nothing fetched"
+    );
+
+    // Every bar label equals the Parquet value, for all three rates.
+    let city = read_table(&warehouse, "city_daily", d3);
+    let names = city
+        .column_by_name("city_name")
+        .expect("c")
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("s")
+        .clone();
+    let texts = svg_texts(&section_svgs(&doc, "ranking")[0]);
+    for (rate, rank) in [
+        ("resumption_rate", "resumption_rate_rank"),
+        ("on_duty_rate", "on_duty_rate_rank"),
+        ("capacity_utilization_avg", "capacity_utilization_rank"),
+    ] {
+        let rates = city
+            .column_by_name(rate)
+            .expect("rate")
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64")
+            .clone();
+        let ranks = city
+            .column_by_name(rank)
+            .expect("rank")
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .expect("i32")
+            .clone();
+        for i in 0..city.num_rows() {
+            let label = format!("{:.2}% 第{}名", rates.value(i) * 100.0, ranks.value(i));
+            assert!(
+                texts.contains(&label),
+                "{rate} of {}: no label {label} in {texts:?}",
+                names.value(i)
+            );
+        }
+    }
+    assert!(
+        texts.iter().any(|t| t.starts_with("全省 ")),
+        "the province reference line is labelled: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t == "济南市") && texts.iter().any(|t| t == "青岛市"),
+        "{texts:?}"
+    );
+    let headline = doc
+        .select(&Selector::parse("#headline").expect("sel"))
+        .next()
+        .expect("headline")
+        .text()
+        .collect::<String>();
+    let ranks = city
+        .column_by_name("resumption_rate_rank")
+        .expect("r")
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .expect("i")
+        .clone();
+    let first = (0..city.num_rows())
+        .find(|&i| ranks.value(i) == 1)
+        .expect("a first city");
+    let first_rate = city
+        .column_by_name("resumption_rate")
+        .expect("r")
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("f")
+        .value(first);
+    let expected = format!(
+        "{}开工率{:.2}%，居全省第1位",
+        names.value(first),
+        first_rate * 100.0
+    );
+    assert!(
+        headline.starts_with(&expected),
+        "{headline} should start with {expected}"
+    );
+
+    // Coverage names the rejected district; quality counts the rejects by code.
+    let coverage = doc
+        .select(&Selector::parse("section#coverage").expect("sel"))
+        .next()
+        .expect("coverage")
+        .text()
+        .collect::<String>();
+    assert!(coverage.contains("市北区"), "{coverage}");
+    let quality = doc
+        .select(&Selector::parse("section#quality").expect("sel"))
+        .next()
+        .expect("quality")
+        .text()
+        .collect::<String>();
+    assert!(
+        quality.contains("file-unreadable") && quality.contains("type-error"),
+        "{quality}"
+    );
+
+    // 2020-02-23 has no snapshot: no city line runs through it, and the page names the gap.
+    let polylines = |html: &str| -> Vec<usize> {
+        let doc = Html::parse_document(html);
+        let svg = section_svgs(&doc, "trend").remove(0);
+        let frag = Html::parse_fragment(&svg);
+        // City lines are the 2-px strokes (the mesh is 1 px, the legend swatches 3 px).
+        frag.select(&Selector::parse(r#"polyline[stroke-width="2"]"#).expect("sel"))
+            .filter_map(|p| {
+                p.value()
+                    .attr("points")
+                    .map(|pts| pts.split_whitespace().count())
+            })
+            .collect()
+    };
+    assert!(
+        polylines(&html).iter().all(|&n| n < 2),
+        "a line crosses the missing date: {:?}",
+        polylines(&html)
+    );
+    let trend = doc
+        .select(&Selector::parse("section#trend").expect("sel"))
+        .next()
+        .expect("trend")
+        .text()
+        .collect::<String>();
+    assert!(trend.contains(&d2.to_string()), "{trend}");
+    // Once the date is published, each city has one line through all three dates.
+    publish(&province, d2, 6);
+    let html = render(&warehouse, d3, 3);
+    assert_eq!(
+        polylines(&html).iter().filter(|&&n| n == 3).count(),
+        2,
+        "{:?}",
+        polylines(&html)
+    );
+}
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("FUGONG_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    for candidate in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(candidate).exists() {
+            return PathBuf::from(candidate);
+        }
+    }
+    panic!(
+        "no Chromium: run the suite with `bash tests/run.sh`, which installs chromium and a CJK font"
+    );
+}
+
+#[test]
+fn a_headless_browser_renders_the_report() {
+    let fonts = Command::new("fc-list")
+        .arg(":lang=zh")
+        .output()
+        .expect("fc-list (fontconfig)");
+    assert!(
+        !fonts.stdout.is_empty(),
+        "no CJK font installed: tests/run.sh installs fonts-noto-cjk"
+    );
+    let province = two_city_province();
+    publish(&province, date(2020, 2, 24), 7);
+    let page = province.root().join("report.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(["report", "--date", "2020-02-24", "--output"])
+        .arg(province.warehouse())
+        .arg("--out")
+        .arg(&page)
+        .output()
+        .expect("fugong report");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("report-screenshot.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().expect("profile");
+    let o = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,2400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&shot).expect("png"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("png frame");
+    assert_eq!((info.width, info.height), (1280, 2400));
+    let channels = info.color_type.samples();
+    let mut colours: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for px in pixels[..info.buffer_size()].chunks(channels) {
+        *colours.entry(px[..3.min(channels)].to_vec()).or_default() += 1;
+    }
+    assert!(
+        colours.len() > 200,
+        "the page looks blank: {} distinct colours",
+        colours.len()
+    );
+    let white = colours.get(&vec![255, 255, 255]).copied().unwrap_or(0);
+    assert!(
+        white < (1280 * 2400) * 97 / 100,
+        "the page is nearly all white"
+    );
+}
+
+#[test]
+fn feedback_workbooks_list_every_finding_once_with_its_cell() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let job = fugong::config::Job::load(&repo.join("jobs/example.toml")).expect("job");
+    let out = tempfile::tempdir().expect("tmp");
+    let options = fugong::RunOptions {
+        output: Some(out.path().join("wh")),
+        ..fugong::RunOptions::default()
+    };
+    let d = date(2020, 2, 24);
+    fugong::run_job(&job, d, &options).expect("published");
+    let folder = out.path().join("feedback");
+    let files =
+        fugong::report::feedback::write_all(&out.path().join("wh"), d, &folder).expect("feedback");
+
+    // What the rejects table holds: (district, cell or the file marker, code, message).
+    let rejects = read_table(&out.path().join("wh"), "rejects", d);
+    let s = |name: &str| {
+        rejects
+            .column_by_name(name)
+            .expect(name)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("s")
+            .clone()
+    };
+    let (district, cell, code, message) = (s("district_code"), s("cell"), s("code"), s("message"));
+    let mut want: Vec<(String, String, String, String)> = (0..rejects.num_rows())
+        .map(|i| {
+            (
+                district.value(i).to_string(),
+                if cell.is_valid(i) {
+                    cell.value(i).to_string()
+                } else {
+                    "（整份文件）".into()
+                },
+                code.value(i).to_string(),
+                message.value(i).to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert!(want.len() >= 4, "{want:?}");
+    let districts: std::collections::BTreeSet<&str> = want.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(
+        files.len(),
+        districts.len(),
+        "one workbook per district with findings"
+    );
+
+    let mut got = Vec::new();
+    for file in &files {
+        let name = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let code_of_file = name
+            .split('-')
+            .nth(3)
+            .expect("district code in the name")
+            .to_string();
+        let mut wb = open_workbook_auto(file).expect("calamine opens the feedback workbook");
+        assert_eq!(
+            wb.sheet_names(),
+            vec!["汇总".to_string(), "问题明细".to_string()]
+        );
+        let summary = wb.worksheet_range("汇总").expect("summary");
+        let status = summary.rows().find(|r| r[0] == "状态").expect("状态")[1].to_string();
+        assert!(!status.is_empty());
+        let sheet = wb.worksheet_range("问题明细").expect("findings");
+        let mut rows = sheet.rows();
+        let header: Vec<String> = rows
+            .next()
+            .expect("header")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            header,
+            fugong::report::feedback::FINDING_COLUMNS
+                .iter()
+                .map(|(h, _)| h.to_string())
+                .collect::<Vec<_>>()
+        );
+        let mut last_row = 0.0;
+        for r in rows {
+            got.push((
+                code_of_file.clone(),
+                r[0].to_string(),
+                r[6].to_string(),
+                r[5].to_string(),
+            ));
+            let row = r[7].as_f64().unwrap_or(0.0);
+            assert!(row >= last_row, "sorted by row");
+            last_row = row;
+        }
+    }
+    got.sort();
+    assert_eq!(got, want, "every finding exactly once, with its cell");
+    assert!(
+        got.iter().any(|g| g.1 == "B9" && g.2 == "uscc-invalid"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn the_cookbook_queries_return_the_documented_rows() {
+    let Some(python) = std::env::var_os("FUGONG_PYTHON") else {
+        panic!(
+            "FUGONG_PYTHON is not set: run the suite with `bash tests/run.sh`, which installs the clients"
+        );
+    };
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let job = fugong::config::Job::load(&repo.join("jobs/example.toml")).expect("job");
+    let out = tempfile::tempdir().expect("tmp");
+    let options = fugong::RunOptions {
+        output: Some(out.path().to_path_buf()),
+        ..fugong::RunOptions::default()
+    };
+    for d in [date(2020, 2, 24), date(2020, 2, 25)] {
+        fugong::run_job(&job, d, &options).expect("published");
+    }
+    let o = Command::new(python)
+        .arg(repo.join("tests/clients/check_cookbook.py"))
+        .arg(repo.join("docs/cookbook.md"))
+        .arg(out.path())
+        .output()
+        .expect("python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("12 passed, 0 failed"), "{text}");
+}
