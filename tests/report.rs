@@ -222,7 +222,7 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
 }
 
 fn chromium() -> PathBuf {
-    if let Some(p) = std::env::var_os("FUGONG_CHROMIUM") {
+    if let Some(p) = std::env::var_os("FUGONG_CHROMIUM").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     for candidate in [

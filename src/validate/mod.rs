@@ -463,12 +463,7 @@ impl<'s> SheetScan<'s> {
         if let Some((reference, text)) = &block.date {
             let date = parse_date_text(
                 &normalize_text(text),
-                self.ctx
-                    .report_date
-                    .format("%Y")
-                    .to_string()
-                    .parse()
-                    .unwrap_or(2020),
+                chrono::Datelike::year(&self.ctx.report_date),
             );
             if let Some(d) = date
                 && d != self.ctx.report_date
