@@ -248,8 +248,27 @@ impl Ledger {
         date: NaiveDate,
         s: &SubmissionRecord,
     ) -> Result<(), LedgerError> {
-        self.with(|c| {
-            c.execute(
+        self.record_submissions(job, date, std::slice::from_ref(s))
+    }
+
+    /// Record a date's submissions in one transaction.
+    pub fn record_submissions(
+        &self,
+        job: &str,
+        date: NaiveDate,
+        records: &[SubmissionRecord],
+    ) -> Result<(), LedgerError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let query = |source| LedgerError::Query {
+            path: self.path.clone(),
+            source,
+        };
+        let tx = conn.transaction().map_err(query)?;
+        for s in records {
+            tx.execute(
                 "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (job, report_date, district_code) DO UPDATE SET source = excluded.source,
@@ -267,9 +286,10 @@ impl Ledger {
                     s.status,
                     now()
                 ],
-            )?;
-            Ok(())
-        })
+            )
+            .map_err(query)?;
+        }
+        tx.commit().map_err(query)
     }
 
     /// The last recorded submission of a district for a date.

@@ -229,11 +229,15 @@ impl<'j> Session<'j> {
                     limits: job.limits.read,
                     districts: known.clone(),
                 };
-                let previous = self
-                    .ledger
-                    .submission(&job.name, date, &district.code)
-                    .ok()
-                    .flatten();
+                // Only HTTP pulls use the previous submission (conditional GET).
+                let previous = match self.puller {
+                    Puller::Http(_) => self
+                        .ledger
+                        .submission(&job.name, date, &district.code)
+                        .ok()
+                        .flatten(),
+                    Puller::Dir { .. } => None,
+                };
                 let (pulled, tries) = self.puller.pull(
                     &district.code,
                     date,
@@ -301,8 +305,10 @@ impl<'j> Session<'j> {
             refresh_following_change(&self.output, date, &comparison)?;
             (comparison, batches.enterprise_daily.num_rows() as u64)
         };
-        for d in &day.districts {
-            let record = SubmissionRecord {
+        let records: Vec<SubmissionRecord> = day
+            .districts
+            .iter()
+            .map(|d| SubmissionRecord {
                 district_code: d.district.code.clone(),
                 source: d.source.as_ref().map(|s| s.location.clone()),
                 etag: d.source.as_ref().and_then(|s| s.etag.clone()),
@@ -314,9 +320,9 @@ impl<'j> Session<'j> {
                     .filter(|s| !s.is_empty()),
                 bytes: d.source.as_ref().map(|s| s.bytes),
                 status: d.status().as_str().to_string(),
-            };
-            self.ledger.record_submission(&job.name, date, &record)?;
-        }
+            })
+            .collect();
+        self.ledger.record_submissions(&job.name, date, &records)?;
         info!(
             rows = rows_published,
             elapsed_ms = started.elapsed().as_millis() as u64,
