@@ -30,10 +30,18 @@ pub enum Isolation {
     Subprocess { exe: PathBuf, memory_bytes: u64 },
 }
 
-#[derive(Serialize, Deserialize)]
+/// A request as the worker reads it.
+#[derive(Deserialize)]
 struct Request {
     ctx: SubmissionContext,
     bytes: Vec<u8>,
+}
+
+/// The same request as the parent writes it, without copying the submission.
+#[derive(Serialize)]
+struct RequestRef<'a> {
+    ctx: &'a SubmissionContext,
+    bytes: &'a [u8],
 }
 
 /// Read and validate in this process, turning a panic into `file-unreadable`.
@@ -182,15 +190,11 @@ impl WorkerPool {
                 }
             },
         };
-        let request = Request {
-            ctx: ctx.clone(),
-            bytes: bytes.to_vec(),
-        };
+        let request = RequestRef { ctx, bytes };
         let payload = match postcard::to_stdvec(&request) {
             Ok(p) => p,
             Err(e) => return failed(Code::FileUnreadable, format!("内部错误：{e}")),
         };
-        drop(request);
 
         // Watchdog: kill the worker when it runs past the time limit.
         let timed_out = Arc::new(AtomicBool::new(false));

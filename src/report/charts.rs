@@ -123,7 +123,7 @@ pub fn ranking(data: &ReportData) -> DrawResult<String> {
         },
     ];
     let n = data.cities.len().max(1);
-    let panel = 70 + 34 * n as u32;
+    let panel = 90 + 44 * n as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (960, panel * 3)).into_drawing_area();
@@ -193,7 +193,7 @@ where
                 ],
                 color.filled(),
             );
-            bar.set_margin(5, 5, 0, 0);
+            bar.set_margin(4, 4, 0, 0);
             Some(bar)
         }))
         .map_err(err)?;
