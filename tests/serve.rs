@@ -144,15 +144,22 @@ fn service_job(province: &Province, settings: &str) {
     std::fs::write(province.job_path(), format!("{settings}\n{job}")).expect("write");
 }
 
+/// Start `fugong serve`; its log goes to `serve.log` in the province folder (a file, not a pipe, so a
+/// long-running service can never block on a full pipe).
 fn start_serve(province: &Province, metrics_port: u16) -> Child {
+    let log = std::fs::File::create(serve_log(province)).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_fugong"))
         .args(["--log", "info", "serve", "--jobs"])
         .arg(province.job_path().parent().expect("dir"))
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("fugong serve")
+}
+
+fn serve_log(province: &Province) -> std::path::PathBuf {
+    province.root().join("serve.log")
 }
 
 fn history(warehouse: &Path) -> Vec<RunRecord> {
@@ -345,9 +352,7 @@ fn serve_runs_on_schedule_never_overlaps_and_stops_cleanly_on_sigterm_mid_run() 
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
-        .expect("read");
+    let stderr = std::fs::read_to_string(serve_log(&province)).expect("serve log");
     assert!(stderr.contains("abandon"), "{stderr}");
 
     let runs = history(&warehouse);
