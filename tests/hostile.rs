@@ -331,3 +331,24 @@ fn hostile_dimensions_xls() -> Option<Vec<u8>> {
     }
     (patched > 0).then_some(bytes)
 }
+
+#[test]
+fn validate_reads_a_hostile_file_in_a_worker_and_reports_it() {
+    let xls = hostile_dimensions_xls().expect("the xls fixture has a DIMENSIONS record");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("370102.xls");
+    std::fs::write(&path, xls).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(["validate", "--format", "json", "--date", "2020-02-24"])
+        .arg(&path)
+        .output()
+        .expect("fugong validate");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["findings"][0]["code"], "file-too-large", "{doc}");
+}

@@ -34,6 +34,9 @@ pub struct ValidateArgs {
     pub date: Option<chrono::NaiveDate>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Read the workbook in this process instead of a reader worker process.
+    #[arg(long)]
+    pub in_process: bool,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -79,7 +82,19 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         },
         districts,
     };
-    let mut outcome = crate::worker::validate_in_process(&bytes, &ctx, &schema);
+    // Read in a worker process, as a run does: a hostile file costs the worker, not this command.
+    let memory = job
+        .as_ref()
+        .map(|j| j.limits.max_reader_memory_bytes)
+        .unwrap_or(crate::config::Limits::default().max_reader_memory_bytes);
+    let isolation = if args.in_process {
+        crate::worker::Isolation::InProcess
+    } else {
+        super::subprocess_isolation(memory)
+    };
+    let reader = crate::worker::Reader::new(&isolation, &schema);
+    let mut outcome = reader.validate(&bytes, &ctx);
+    reader.finish();
     if args.date.is_none() {
         outcome
             .findings
