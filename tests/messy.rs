@@ -417,3 +417,42 @@ fn two_row_header_where_most_fields_are_in_the_lower_row() {
         Some(Value::Int(20))
     );
 }
+
+#[test]
+fn repeated_header_rows_and_subtotals_are_not_enterprises() {
+    let mut report = Report::standard(4);
+    // A print-title copy of the header between rows 2 and 3, and a 小计 after row 2.
+    let header: Vec<C> = report.headers.iter().map(|h| s(h)).collect();
+    report.rows.insert(2, header);
+    report.rows.insert(
+        2,
+        vec![
+            C::E,
+            s("小计"),
+            C::E,
+            C::E,
+            n(2.0),
+            C::E,
+            n(200.0),
+            n(160.0),
+        ],
+    );
+    report.total = Some(vec![
+        s("合计"),
+        C::E,
+        C::E,
+        C::E,
+        n(4.0),
+        C::E,
+        n(400.0),
+        n(320.0),
+    ]);
+    let outcome = validate(&report.to_xlsx());
+    assert!(outcome.findings.is_empty(), "{:#?}", outcome.findings);
+    assert_eq!(outcome.rows.len(), 4);
+    // A wrong 合计 is still caught; the 小计 is not checked.
+    report.total = Some(vec![s("合计"), C::E, C::E, C::E, n(4.0), C::E, n(401.0)]);
+    let outcome = validate(&report.to_xlsx());
+    let codes: Vec<Code> = outcome.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, [Code::TotalMismatch]);
+}

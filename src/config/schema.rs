@@ -56,8 +56,12 @@ const fn default_header_search_rows() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowsConfig {
-    /// A row whose first non-empty cell starts with one of these is a total row (合计).
+    /// A row whose first non-empty cell starts with one of these is the total row (合计), checked
+    /// against the accepted rows.
     pub total_markers: Vec<String>,
+    /// Subtotal rows (小计): never enterprises, not checked.
+    #[serde(default)]
+    pub subtotal_markers: Vec<String>,
     /// A row whose first non-empty cell starts with one of these ends the table (填表人, 备注).
     pub end_markers: Vec<String>,
 }
@@ -205,6 +209,7 @@ pub struct Schema {
     ignored_headers: HashSet<String>,
     group_headers: HashSet<String>,
     pub total_markers: Vec<String>,
+    pub subtotal_markers: Vec<String>,
     pub end_markers: Vec<String>,
     pub unit_labels: Vec<String>,
     pub date_labels: Vec<String>,
@@ -406,6 +411,7 @@ impl SchemaConfig {
             ignored_headers: keys_of(&self.ignored_headers),
             group_headers: keys_of(&self.group_headers),
             total_markers: self.rows.total_markers,
+            subtotal_markers: self.rows.subtotal_markers,
             end_markers: self.rows.end_markers,
             unit_labels: self.header_block.unit_labels,
             date_labels: self.header_block.date_labels,

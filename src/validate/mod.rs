@@ -286,7 +286,7 @@ enum ScanState<'s> {
 
 enum RowKind {
     Empty,
-    Total,
+    Total { grand: bool },
     End,
     Data,
 }
@@ -501,7 +501,15 @@ impl<'s> SheetScan<'s> {
             .iter()
             .any(|m| key.starts_with(m.as_str()))
         {
-            return RowKind::Total;
+            return RowKind::Total { grand: true };
+        }
+        if self
+            .schema
+            .subtotal_markers
+            .iter()
+            .any(|m| key.starts_with(m.as_str()))
+        {
+            return RowKind::Total { grand: false };
         }
         for marker in &self.schema.end_markers {
             if let Some(rest) = key.strip_prefix(marker.as_str()) {
@@ -527,7 +535,9 @@ impl<'s> SheetScan<'s> {
                 }
                 return Flow::Stop;
             }
-            RowKind::Total => {
+            // Subtotal rows are never enterprises; only the grand total is checked.
+            RowKind::Total { grand: false } => return Flow::Continue,
+            RowKind::Total { grand: true } => {
                 if self.total_row.is_none()
                     && let ScanState::Rows(v) = &self.state
                 {
@@ -549,6 +559,9 @@ impl<'s> SheetScan<'s> {
         let ScanState::Rows(validator) = &mut self.state else {
             return Flow::Stop;
         };
+        if is_repeated_header(self.schema, validator, row) {
+            return Flow::Continue;
+        }
         self.enterprise_rows += 1;
         let result = validator.validate(row);
         if result.findings.iter().any(Finding::is_error) && self.last_rejected_row != Some(row.row)
@@ -657,6 +670,25 @@ impl CellValue<'_> {
         .pop()
         .map(|(_, v)| v)
         .unwrap_or(CellValue::Empty)
+    }
+}
+
+/// A header row repeated inside the table (print titles, pasted blocks): its key cell holds the key
+/// column's own header text. Credit codes are ASCII, so only non-ASCII text is looked at.
+fn is_repeated_header(schema: &Schema, validator: &RowValidator<'_>, row: &RawRow<'_>) -> bool {
+    let Some(column) = validator
+        .columns()
+        .iter()
+        .find(|c| c.field == schema.key_field)
+    else {
+        return false;
+    };
+    match row.get(column.col) {
+        Some(CellValue::Text(t)) if !t.is_ascii() => {
+            schema.match_header(&header_key(t).key)
+                == crate::config::schema::HeaderMatch::Field(schema.key_field)
+        }
+        _ => false,
     }
 }
 
