@@ -456,3 +456,24 @@ fn repeated_header_rows_and_subtotals_are_not_enterprises() {
     let codes: Vec<Code> = outcome.findings.iter().map(|f| f.code).collect();
     assert_eq!(codes, [Code::TotalMismatch]);
 }
+
+#[test]
+fn an_enterprise_whose_name_starts_like_a_note_is_still_an_enterprise() {
+    // No 序号 column: the first cell of each row is the enterprise name.
+    let mut report = Report::standard(3);
+    report.headers.remove(0);
+    for row in &mut report.rows {
+        row.remove(0);
+        row.swap(0, 1);
+    }
+    report.headers.swap(0, 1);
+    report.rows[1][0] = s("说明书印刷有限公司");
+    report.rows[2][0] = s("注塑科技有限公司");
+    let outcome = validate(&report.to_xlsx());
+    assert!(outcome.findings.is_empty(), "{:#?}", outcome.findings);
+    assert_eq!(
+        outcome.rows.len(),
+        3,
+        "the notes rows after the table still end it"
+    );
+}

@@ -514,15 +514,31 @@ impl<'s> SheetScan<'s> {
         for marker in &self.schema.end_markers {
             if let Some(rest) = key.strip_prefix(marker.as_str()) {
                 let next = rest.chars().next();
-                if marker.chars().count() > 1
-                    || next.is_none()
-                    || matches!(next, Some(':' | '、' | '0'..='9'))
-                {
+                // "备注：…", "注1", "填表人" end the table; "说明书印刷厂" with a credit code is an
+                // enterprise: a longer marker without a separator counts only on a row without a key.
+                let separated = next.is_none() || matches!(next, Some(':' | '、' | '0'..='9'));
+                if separated || (marker.chars().count() > 1 && !self.row_has_key(row, first)) {
                     return RowKind::End;
                 }
             }
         }
         RowKind::Data
+    }
+
+    /// Whether the row has a value in the key column other than the cell `first` itself.
+    fn row_has_key(&self, row: &RawRow<'_>, first: &CellValue<'_>) -> bool {
+        let ScanState::Rows(v) = &self.state else {
+            return true;
+        };
+        let Some(column) = v
+            .columns()
+            .iter()
+            .find(|c| c.field == self.schema.key_field)
+        else {
+            return true;
+        };
+        row.get(column.col)
+            .is_some_and(|value| !value.is_empty() && !std::ptr::eq(value, first))
     }
 
     fn data_row(&mut self, row: &RawRow<'_>) -> Flow {
