@@ -199,15 +199,16 @@ impl<'j> Session<'j> {
     fn process(&self, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
         let started = Instant::now();
         let job = self.job;
-        let known: Vec<KnownDistrict> = job
-            .districts
-            .iter()
-            .map(|d| KnownDistrict {
-                code: d.code.clone(),
-                name: d.name.clone(),
-                city_name: d.city_name.clone(),
-            })
-            .collect();
+        let known: std::sync::Arc<Vec<KnownDistrict>> = std::sync::Arc::new(
+            job.districts
+                .iter()
+                .map(|d| KnownDistrict {
+                    code: d.code.clone(),
+                    name: d.name.clone(),
+                    city_name: d.city_name.clone(),
+                })
+                .collect(),
+        );
         let reader = Reader::new(&options.isolation, &job.schema);
         let retries = std::sync::atomic::AtomicU32::new(0);
         let mut districts: Vec<DistrictResult> = job
@@ -227,7 +228,7 @@ impl<'j> Session<'j> {
                     district_code: district.code.clone(),
                     report_date: date,
                     limits: job.limits.read,
-                    districts: known.clone(),
+                    districts: std::sync::Arc::clone(&known),
                 };
                 // Only HTTP pulls use the previous submission (conditional GET).
                 let previous = match self.puller {
@@ -296,14 +297,16 @@ impl<'j> Session<'j> {
         let (comparison, rows_published) = {
             let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
             let previous = previous_rates(&self.output, date);
+            stage("previous rates");
             let comparison = compare::aggregate(&job.schema, &day, &previous);
+            stage("compare");
             let batches = records::build(&job.schema, &day, &comparison)?;
             stage("records");
             let manifest = manifest(job, &day);
             publish::publish_day(&self.output, date, &batches, &manifest, options.fail)?;
             stage("publish");
             refresh_following_change(&self.output, date, &comparison)?;
-            (comparison, batches.enterprise_daily.num_rows() as u64)
+            (comparison, batches.enterprise_rows() as u64)
         };
         let records: Vec<SubmissionRecord> = day
             .districts
@@ -456,7 +459,7 @@ fn refresh_following_change(
     publish::publish_tables(
         output,
         next,
-        &[("city_daily", &batch)],
+        &[("city_daily", vec![&batch])],
         &manifest,
         FailPoint::default(),
     )?;

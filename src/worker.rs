@@ -274,9 +274,12 @@ impl WorkerPool {
     pub fn shutdown(&self) -> u64 {
         if let Ok(mut idle) = self.idle.lock() {
             for worker in idle.drain(..) {
+                // Read the peak while the worker is alive: once it exits, /proc no longer has it.
+                if let Ok(c) = worker.child.lock() {
+                    self.note_peak(&c);
+                }
                 drop(worker.stdin);
                 if let Ok(mut c) = worker.child.lock() {
-                    self.note_peak(&c);
                     let _ = c.wait();
                 }
             }

@@ -205,3 +205,62 @@ fn a_second_writer_is_refused_with_a_clear_message() {
     assert!(err.to_string().contains("another fugong process"), "{err}");
     assert!(!manifest_path(&province.warehouse(), report_date()).exists());
 }
+
+#[test]
+fn a_large_enterprise_table_is_written_as_ordered_parts() {
+    let province = Province::new(&[
+        ("370102", "历下区", "济南市"),
+        ("370103", "市中区", "济南市"),
+    ]);
+    for (code, name, base) in [("370102", "历下区", 0u32), ("370103", "市中区", 100_000)] {
+        let rows = (1..=8_200)
+            .map(|k| standard_row(base + k, k % 7 != 0, 10, 8))
+            .collect();
+        province.submit(
+            report_date(),
+            &format!("{code}.xlsx"),
+            &report_for(name, rows).to_xlsx(),
+        );
+    }
+    run_job(&province.job(), report_date(), &RunOptions::default()).expect("published");
+    let manifest =
+        fugong::publish::read_manifest(&province.warehouse(), report_date()).expect("manifest");
+    let files = &manifest.tables["enterprise_daily"].files;
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].starts_with("part-00000-") && files[1].starts_with("part-00001-"),
+        "{files:?}"
+    );
+    assert_eq!(manifest.tables["enterprise_daily"].rows, 16_400);
+    let dir =
+        fugong::publish::partition_dir(&province.warehouse(), "enterprise_daily", report_date());
+    for f in files {
+        assert!(dir.join(f).is_file());
+    }
+    // Read in file-name order, the parts are one table sorted by district_code, uscc.
+    let table = read_table(&province.warehouse(), "enterprise_daily", report_date());
+    assert_eq!(table.num_rows(), 16_400);
+    let col = |name: &str| {
+        table
+            .column_by_name(name)
+            .expect(name)
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .expect("utf8")
+            .clone()
+    };
+    let (district, uscc) = (col("district_code"), col("uscc"));
+    for i in 1..table.num_rows() {
+        assert!(
+            (district.value(i - 1), uscc.value(i - 1)) < (district.value(i), uscc.value(i)),
+            "order at {i}"
+        );
+    }
+    let before = snapshot_files(&province.warehouse());
+    run_job(&province.job(), report_date(), &RunOptions::default()).expect("again");
+    assert_eq!(
+        snapshot_files(&province.warehouse()),
+        before,
+        "the same parts, byte for byte"
+    );
+}

@@ -80,7 +80,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         } else {
             ReadLimits::default()
         },
-        districts,
+        districts: std::sync::Arc::new(districts),
     };
     // Read in a worker process, as a run does: a hostile file costs the worker, not this command.
     let memory = job

@@ -177,10 +177,11 @@ pub fn publish_day(
 pub fn publish_tables(
     output: &Path,
     date: NaiveDate,
-    tables: &[(&'static str, &arrow::array::RecordBatch)],
+    tables: &[(&'static str, Vec<&arrow::array::RecordBatch>)],
     manifest: &Manifest,
     fail: FailPoint,
 ) -> Result<(), PublishError> {
+    use rayon::prelude::*;
     recover(output)?;
     let staging_name = format!(
         "{date}.{}.{}",
@@ -189,35 +190,58 @@ pub fn publish_tables(
     );
     let staging = staging_root(output).join(&staging_name);
     fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-    let mut files = Vec::new();
-    for &(table, batch) in tables {
+    // Encode every file in parallel; write them in order.
+    let jobs: Vec<(&'static str, usize, &arrow::array::RecordBatch)> = tables
+        .iter()
+        .flat_map(|(table, batches)| {
+            batches
+                .iter()
+                .enumerate()
+                .map(move |(i, b)| (*table, i, *b))
+        })
+        .collect();
+    let encoded: Vec<(&'static str, usize, Vec<u8>)> = jobs
+        .par_iter()
+        .map(|&(table, part, batch)| {
+            parquet_io::encode(batch)
+                .map(|bytes| (table, part, bytes))
+                .map_err(|source| PublishError::Parquet {
+                    table: table.to_string(),
+                    source,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (table, part, bytes) in &encoded {
         if fail.after_staged_files == Some(files.len()) {
             return Err(PublishError::Injected {
                 date,
                 step: format!("{} staged file(s)", files.len()),
             });
         }
-        let bytes = parquet_io::encode(batch).map_err(|source| PublishError::Parquet {
-            table: table.to_string(),
-            source,
-        })?;
-        tracing::debug!(table, bytes = bytes.len(), "encoded");
-        let file = parquet_io::file_name(&bytes);
+        tracing::debug!(table, part, bytes = bytes.len(), "encoded");
+        let file = parquet_io::file_name(*part, bytes);
         let dir = staging.join(table);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        write_durably(&dir.join(&file), &bytes)?;
-        sync_dir(&dir)?;
+        write_durably(&dir.join(&file), bytes)?;
         files.push((table.to_string(), file));
+    }
+    for (table, _) in tables {
+        sync_dir(&staging.join(table))?;
     }
     sync_dir(&staging)?;
     tracing::debug!("staged");
     let mut manifest = manifest.clone();
-    for ((table, batch), (_, file)) in tables.iter().zip(&files) {
+    for (table, batches) in tables {
         manifest.tables.insert(
             table.to_string(),
             manifest::ManifestTable {
-                rows: batch.num_rows() as u64,
-                files: vec![file.clone()],
+                rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+                files: files
+                    .iter()
+                    .filter(|(t, _)| t == table)
+                    .map(|(_, f)| f.clone())
+                    .collect(),
             },
         );
     }
@@ -254,9 +278,16 @@ fn complete(
     }
     let staging = staging_root(output).join(&journal.staging);
     let mut swaps = 0;
-    for (table, file) in &journal.files {
+    let mut tables: Vec<&str> = journal.files.iter().map(|(t, _)| t.as_str()).collect();
+    tables.dedup();
+    for table in tables {
         let live = partition_dir(output, table, date);
-        if has_file(&live, file) {
+        let swapped = journal
+            .files
+            .iter()
+            .filter(|(t, _)| t == table)
+            .all(|(_, f)| has_file(&live, f));
+        if swapped {
             continue;
         }
         if fail.after_swaps == Some(swaps) {

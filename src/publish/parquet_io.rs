@@ -66,11 +66,12 @@ pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {
     Ok(bytes)
 }
 
-/// `part-00000-<first 16 hex of sha256>.parquet`: predictable, and different whenever the content is.
-pub fn file_name(bytes: &[u8]) -> String {
+/// `part-00000-<first 16 hex of sha256>.parquet`: predictable, ordered by part, and different whenever
+/// the content is.
+pub fn file_name(part: usize, bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("part-00000-{hex}.parquet")
+    format!("part-{part:05}-{hex}.parquet")
 }
 
 /// Read every Parquet file of a partition folder (in name order).

@@ -30,6 +30,8 @@ impl Format {
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const ZIP_EMPTY_MAGIC: &[u8] = b"PK\x05\x06";
 const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+/// The largest expansion deflate can achieve (zlib's documented limit is about 1032:1).
+const MAX_DEFLATE_RATIO: u64 = 1032;
 /// More parts than any real workbook has; a central directory this long is hostile.
 const MAX_ZIP_ENTRIES: usize = 10_000;
 
@@ -150,6 +152,13 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Format, ReadError> {
                 .into(),
         ));
     };
+    // Deflate expands at most ~1032:1, and no part can be larger than the file, so when even every part
+    // inflating to the maximum stays under the limit, counting cannot find a bomb: only the shared
+    // strings are inflated then (their count is checked against their size).
+    let bound = (archive.len() as u64)
+        .saturating_mul(MAX_DEFLATE_RATIO)
+        .saturating_mul(bytes.len() as u64);
+    let count_every_part = bound > limits.max_inflated_bytes;
     let mut inflated_total: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..archive.len() {
@@ -158,6 +167,9 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Format, ReadError> {
             .map_err(|e| corrupt(format!("部件 {i} 无法解压：{e}")))?;
         let entry_name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
         let is_shared_strings = entry_name.ends_with("sharedStrings.xml");
+        if !count_every_part && !is_shared_strings {
+            continue;
+        }
         let mut entry_bytes: u64 = 0;
         let mut declared_unique: Option<u64> = None;
         let mut head: Vec<u8> = Vec::new();

@@ -118,21 +118,33 @@ pub fn rejects_schema() -> SchemaRef {
 
 /// The four batches of one date.
 pub struct DayBatches {
-    pub enterprise_daily: RecordBatch,
+    /// In parts of at most `ENTERPRISE_ROWS_PER_FILE` rows, in sort order (one file each).
+    pub enterprise_daily: Vec<RecordBatch>,
     pub district_daily: RecordBatch,
     pub city_daily: RecordBatch,
     pub rejects: RecordBatch,
 }
 
+/// Rows per `enterprise_daily` file: a province-day is a few files built and encoded in parallel. A
+/// fixed number (not the core count), so the same inputs give the same files on any machine.
+pub const ENTERPRISE_ROWS_PER_FILE: usize = 16_384;
+
 impl DayBatches {
-    /// (table name, batch) in publish order.
-    pub fn tables(&self) -> [(&'static str, &RecordBatch); 4] {
-        [
-            (TABLES[0], &self.enterprise_daily),
-            (TABLES[1], &self.district_daily),
-            (TABLES[2], &self.city_daily),
-            (TABLES[3], &self.rejects),
+    /// (table name, its batches, one file each) in publish order.
+    pub fn tables(&self) -> Vec<(&'static str, Vec<&RecordBatch>)> {
+        vec![
+            (TABLES[0], self.enterprise_daily.iter().collect()),
+            (TABLES[1], vec![&self.district_daily]),
+            (TABLES[2], vec![&self.city_daily]),
+            (TABLES[3], vec![&self.rejects]),
         ]
+    }
+
+    pub fn enterprise_rows(&self) -> usize {
+        self.enterprise_daily
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum()
     }
 }
 
@@ -147,11 +159,22 @@ pub fn build(
     comparison: &Comparison,
 ) -> Result<DayBatches, ArrowError> {
     let date = epoch_days(day.report_date);
+    let (enterprise, others) = rayon::join(
+        || enterprise_daily(schema, day, date),
+        || -> Result<_, ArrowError> {
+            Ok((
+                district_daily(comparison, date)?,
+                city_daily(&comparison.cities, date)?,
+                rejects(day, date)?,
+            ))
+        },
+    );
+    let (district_daily, city_daily, rejects) = others?;
     Ok(DayBatches {
-        enterprise_daily: enterprise_daily(schema, day, date)?,
-        district_daily: district_daily(comparison, date)?,
-        city_daily: city_daily(&comparison.cities, date)?,
-        rejects: rejects(day, date)?,
+        enterprise_daily: enterprise?,
+        district_daily,
+        city_daily,
+        rejects,
     })
 }
 
@@ -159,7 +182,7 @@ fn enterprise_daily(
     schema: &Schema,
     day: &DayResult,
     date: i32,
-) -> Result<RecordBatch, ArrowError> {
+) -> Result<Vec<RecordBatch>, ArrowError> {
     let key = schema.key_field;
     // (district index, row index) sorted by district_code, key.
     let mut order: Vec<(usize, usize)> = Vec::new();
@@ -175,6 +198,25 @@ fn enterprise_daily(
         rows.sort_by(|a, b| key_of(*a).cmp(key_of(*b)).then(a.cmp(b)));
         order.extend(rows.into_iter().map(|r| (di, r)));
     }
+    if order.is_empty() {
+        return Ok(vec![RecordBatch::new_empty(enterprise_daily_schema(
+            schema,
+        ))]);
+    }
+    use rayon::prelude::*;
+    order
+        .par_chunks(ENTERPRISE_ROWS_PER_FILE)
+        .map(|part| enterprise_part(schema, day, date, part))
+        .collect()
+}
+
+/// One file's worth of `enterprise_daily` rows.
+fn enterprise_part(
+    schema: &Schema,
+    day: &DayResult,
+    date: i32,
+    order: &[(usize, usize)],
+) -> Result<RecordBatch, ArrowError> {
     let n = order.len();
     let mut report_date = Date32Builder::with_capacity(n);
     let mut geo: Vec<StringBuilder> = (0..5)
@@ -190,7 +232,7 @@ fn enterprise_daily(
         .iter()
         .map(|(_, t)| ColumnBuilder::new(*t, n))
         .collect();
-    for &(di, ri) in &order {
+    for &(di, ri) in order {
         let d = &day.districts[di];
         let row = &d.outcome.rows[ri];
         report_date.append_value(date);

@@ -82,7 +82,7 @@ pub struct SubmissionContext {
     pub report_date: NaiveDate,
     pub limits: ReadLimits,
     /// Every district of the job (for 填报单位).
-    pub districts: Vec<KnownDistrict>,
+    pub districts: std::sync::Arc<Vec<KnownDistrict>>,
 }
 
 /// What validation made of one submission.

@@ -310,7 +310,7 @@ pub fn validate_as(
         district_code: district.to_string(),
         report_date: date,
         limits,
-        districts: known_districts(),
+        districts: std::sync::Arc::new(known_districts()),
     };
     fugong::worker::validate_in_process(bytes, &ctx, &schema)
 }
