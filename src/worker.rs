@@ -1,8 +1,9 @@
 //! The submission boundary. Each submission is read and validated either in this process (panics caught)
-//! or, by default for the `fugong` binary, in a reader worker process (`fugong __reader-worker`) that caps
-//! its own address space and is killed when it runs past `max_read_secs`. calamine sizes some buffers
-//! from values inside the file; an allocation failure aborts a Rust process and cannot be caught, so a
-//! hostile workbook that gets past `read::guard` costs only its worker, never the run.
+//! or, by default for the `fugong` binary when it is not an xlsx, in a reader worker process
+//! (`fugong __reader-worker`) that caps its own address space and is killed when it runs past
+//! `max_read_secs`. calamine sizes some buffers from values inside xls/xlsb files and builds dense
+//! ranges for xls/ods; an allocation failure aborts a Rust process and cannot be caught, so such a
+//! hostile workbook costs only its worker, never the run. xlsx is read in process (see `Reader`).
 //!
 //! Protocol: length-prefixed postcard frames over the worker's stdin/stdout. The first frame is the
 //! schema TOML; then one `Request` → one `SubmissionOutcome` per submission.
@@ -131,6 +132,8 @@ pub struct WorkerPool {
     exe: PathBuf,
     memory_bytes: u64,
     schema_toml: String,
+    /// For the submissions read in this process.
+    schema: Box<Schema>,
     idle: Mutex<Vec<Worker>>,
     /// Largest peak RSS seen of a worker (bytes), read from /proc before it is reaped.
     peak_rss: std::sync::atomic::AtomicU64,
@@ -142,6 +145,7 @@ impl WorkerPool {
             exe,
             memory_bytes,
             schema_toml: schema.source_toml.clone(),
+            schema: Box::new(schema.clone()),
             idle: Mutex::new(Vec::new()),
             peak_rss: std::sync::atomic::AtomicU64::new(0),
         }
@@ -346,6 +350,14 @@ impl<'s> Reader<'s> {
     pub fn validate(&self, bytes: &[u8], ctx: &SubmissionContext) -> SubmissionOutcome {
         match self {
             Reader::InProcess(schema) => validate_in_process(bytes, ctx, schema),
+            // xlsx is read here: in calamine 0.38 its reader sizes one buffer from the file (the shared
+            // strings' uniqueCount, which `read::guard` checks) and everything else in proportion to
+            // inflated content (which the guard bounds), and it streams cells without a dense range.
+            // xls, xlsb and ods allocate from declared dimensions or build dense ranges, so they are
+            // read in a worker, where an abort costs only that submission.
+            Reader::Pool(pool) if crate::read::guard::is_xlsx(bytes) => {
+                validate_in_process(bytes, ctx, &pool.schema)
+            }
             Reader::Pool(pool) => pool.validate(bytes, ctx),
         }
     }

@@ -59,6 +59,15 @@ pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Format, ReadError> {
     Err(ReadError::Unreadable(describe_non_workbook(bytes)))
 }
 
+/// Whether the bytes are an xlsx/xlsm workbook (a zip with `xl/workbook.xml`), from the zip directory
+/// alone. Used to decide where a submission is read (see `crate::worker`).
+pub fn is_xlsx(bytes: &[u8]) -> bool {
+    bytes.starts_with(ZIP_MAGIC)
+        && zip::ZipArchive::new(Cursor::new(bytes))
+            .map(|archive| archive.index_for_name("xl/workbook.xml").is_some())
+            .unwrap_or(false)
+}
+
 /// Message for bytes that are not a workbook at all, showing how they start.
 pub fn describe_non_workbook(bytes: &[u8]) -> String {
     let head = &bytes[..bytes.len().min(512)];
