@@ -160,6 +160,13 @@ impl Decimal {
         if !value.is_finite() {
             return None;
         }
+        // Whole numbers (most cells) need no text round trip.
+        if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+            return Some(Decimal {
+                mantissa: value as i128,
+                scale: 0,
+            });
+        }
         // Rust prints the shortest text that reads back as the same f64, never in exponent form.
         Decimal::parse(&format!("{value}"))
     }
@@ -285,7 +292,9 @@ pub fn parse_int(value: &CellValue<'_>) -> Result<i64, ValueProblem> {
 pub fn parse_ratio(value: &CellValue<'_>, min: f64, max: f64) -> Result<f64, ValueProblem> {
     let expected = "百分比（如 85%、85 或 0.85）";
     let (decimal, percent) = match value {
-        CellValue::Number(n) => (Decimal::from_f64(*n), false),
+        // A number cell is used as it is (no text round trip); `85` and `0.85` both end up 0.85.
+        CellValue::Number(n) if n.is_finite() => return ratio_in_range(*n, false, min, max),
+        CellValue::Number(_) => (None, false),
         CellValue::Text(t) => {
             let t = normalize_text(t);
             match t.strip_suffix('%') {
@@ -303,7 +312,11 @@ pub fn parse_ratio(value: &CellValue<'_>, min: f64, max: f64) -> Result<f64, Val
     let Some(decimal) = decimal else {
         return Err(ValueProblem::Type(format!("应为{expected}")));
     };
-    let raw = decimal.to_f64();
+    ratio_in_range(decimal.to_f64(), percent, min, max)
+}
+
+/// A percent is divided by 100; a plain number ≤ 1.5 is a ratio, one in (1.5, 150] a percent.
+fn ratio_in_range(raw: f64, percent: bool, min: f64, max: f64) -> Result<f64, ValueProblem> {
     let ratio = if percent {
         raw / 100.0
     } else if raw <= 1.5 {
@@ -412,6 +425,14 @@ pub fn parse_date(
 /// Parse date text; `default_year` completes `2月24日`.
 pub fn parse_date_text(text: &str, default_year: i32) -> Option<NaiveDate> {
     let text = text.trim();
+    // The most common form, `2020-02-24`, without splitting.
+    let b = text.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+            return NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d);
+        }
+    }
     // Drop a time part: "2020-02-24 08:00:00".
     let text = text.split(' ').next().unwrap_or(text);
     if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
