@@ -375,8 +375,15 @@ pub fn parse_bool(value: &CellValue<'_>) -> Result<bool, ValueProblem> {
         CellValue::Number(n) if *n == 1.0 => Ok(true),
         CellValue::Number(n) if *n == 0.0 => Ok(false),
         CellValue::Text(t) => {
-            let t = normalize_text(t).to_uppercase();
-            let t = t.as_str();
+            let normal = normalize_text(t);
+            // Only ASCII words (yes, y, true) need upper-casing; 是/否 are compared as they are.
+            let upper;
+            let t = if normal.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = normal.to_uppercase();
+                upper.as_str()
+            } else {
+                normal.as_ref()
+            };
             if TRUE_WORDS.contains(&t) || TRUE_WORDS_MORE.contains(&t) {
                 Ok(true)
             } else if FALSE_WORDS.contains(&t) {

@@ -333,15 +333,15 @@ impl<'s> RowValidator<'s> {
                 other => Ok(Value::Text(display_value(other))),
             },
             FieldType::Uscc => {
-                let text = match raw {
-                    CellValue::Text(t) => normalize_text(t).into_owned(),
+                let text: std::borrow::Cow<'_, str> = match raw {
+                    CellValue::Text(t) => normalize_text(t),
                     CellValue::Error(e) => {
                         return Err((
                             Code::TypeError,
                             format!("应为18位统一社会信用代码，单元格是 Excel 错误值 {e}"),
                         ));
                     }
-                    other => display_value(other),
+                    other => std::borrow::Cow::Owned(display_value(other)),
                 };
                 let code = uscc::canonical(&text);
                 uscc::validate(&code).map_err(|p| (Code::UsccInvalid, p.message()))?;

@@ -38,6 +38,13 @@ impl UsccProblem {
 
 /// Canonical form: uppercase, spaces and `-` dropped (NFKC is applied by the caller).
 pub fn canonical(code: &str) -> String {
+    // Most codes are typed as they should be: no copy-and-filter needed.
+    if code
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
+        return code.to_string();
+    }
     code.chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .flat_map(char::to_uppercase)
@@ -68,6 +75,27 @@ pub fn check_character(first17: &str) -> Option<char> {
 
 /// Validate a canonical code.
 pub fn validate(code: &str) -> Result<(), UsccProblem> {
+    // The common case, 18 ASCII characters, without allocating.
+    if code.len() == 18 && code.is_ascii() {
+        let b = code.as_bytes();
+        if let Some((i, &c)) = b
+            .iter()
+            .enumerate()
+            .find(|(_, c)| value_of(char::from(**c)).is_none())
+        {
+            return Err(UsccProblem::Charset {
+                position: i + 1,
+                character: char::from(c),
+            });
+        }
+        let expected = check_character(&code[..17]).unwrap_or('?');
+        let found = char::from(b[17]);
+        return if expected == found {
+            Ok(())
+        } else {
+            Err(UsccProblem::CheckDigit { expected, found })
+        };
+    }
     let chars: Vec<char> = code.chars().collect();
     if chars.len() != 18 {
         return Err(UsccProblem::Length(chars.len()));
