@@ -8,28 +8,16 @@ use fugong::run_job;
 use crate::support::*;
 
 fn strings<'a>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a StringArray {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref())
-        .expect(name)
+    column(batch, name)
 }
 fn floats<'a>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a Float64Array {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref())
-        .expect(name)
+    column(batch, name)
 }
 fn ints<'a>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a Int64Array {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref())
-        .expect(name)
+    column(batch, name)
 }
 fn ranks<'a>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a Int32Array {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref())
-        .expect(name)
+    column(batch, name)
 }
 
 /// Jinan: 1885 enterprises, 1862 resumed, 409 814 employees, 309 000 on duty over its 12 districts.

@@ -217,41 +217,26 @@ fn start_slow_server(workbooks: HashMap<String, Vec<u8>>) -> SlowServer {
         Arc::clone(&requests),
         Arc::new(workbooks),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            type S = (
-                Arc<AtomicU64>,
-                Arc<AtomicU32>,
-                Arc<HashMap<String, Vec<u8>>>,
-            );
-            async fn handler(
-                State((delay, requests, books)): State<S>,
-                UrlPath(district): UrlPath<String>,
-            ) -> Vec<u8> {
-                requests.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(delay.load(Ordering::SeqCst))).await;
-                books.get(&district).cloned().unwrap_or_default()
-            }
-            let app = axum::Router::new()
-                .route("/{district}", axum::routing::get(handler))
-                .with_state(state);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
+    type S = (
+        Arc<AtomicU64>,
+        Arc<AtomicU32>,
+        Arc<HashMap<String, Vec<u8>>>,
+    );
+    async fn handler(
+        State((delay, requests, books)): State<S>,
+        UrlPath(district): UrlPath<String>,
+    ) -> Vec<u8> {
+        requests.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(delay.load(Ordering::SeqCst))).await;
+        books.get(&district).cloned().unwrap_or_default()
+    }
+    let app = axum::Router::new()
+        .route("/{district}", axum::routing::get(handler))
+        .with_state(state);
     SlowServer {
         delay_ms,
         requests,
-        addr: rx.recv_timeout(Duration::from_secs(10)).expect("server"),
+        addr: serve_on_loopback(app),
     }
 }
 

@@ -432,3 +432,32 @@ pub fn read_table(warehouse: &Path, table: &str, date: NaiveDate) -> arrow::arra
     let batches = fugong::publish::parquet_io::read_partition(&dir).expect("read partition");
     fugong::publish::parquet_io::concat(&batches).expect("at least one batch")
 }
+
+/// Serve an axum router on a free loopback port, on its own thread and runtime; returns the address.
+pub fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("server started")
+}
+
+/// A column of a batch as its concrete Arrow array type.
+pub fn column<'a, T: 'static>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .unwrap_or_else(|| panic!("column {name} missing or of another type"))
+}
