@@ -434,17 +434,14 @@ fn refresh_following_change(
             return Ok(());
         }
     };
-    let now: BTreeMap<&str, Option<f64>> = comparison
+    let now: compare::PreviousRates = comparison
         .cities
         .iter()
-        .map(|c| (c.city_code.as_str(), c.resumption_rate))
+        .map(|c| (c.city_code.clone(), compare::city_resumption(c)))
         .collect();
     let mut changed = false;
     for c in &mut cities {
-        let change = match (c.resumption_rate, now.get(c.city_code.as_str())) {
-            (Some(later), Some(Some(earlier))) => Some(compare::round_rate(later - earlier)),
-            _ => None,
-        };
+        let change = compare::resumption_change(compare::city_resumption(c), now.get(&c.city_code));
         if change != c.resumption_rate_change {
             c.resumption_rate_change = change;
             changed = true;
@@ -466,23 +463,23 @@ fn refresh_following_change(
     Ok(())
 }
 
-/// city_code → `resumption_rate` of the nearest earlier published date.
-fn previous_rates(output: &Path, date: NaiveDate) -> BTreeMap<String, Option<f64>> {
+/// city_code → the exact 开工率 of the nearest earlier published date.
+fn previous_rates(output: &Path, date: NaiveDate) -> compare::PreviousRates {
     let Some(previous) = publish::published_dates(output)
         .into_iter()
         .rev()
         .find(|d| *d < date)
     else {
-        return BTreeMap::new();
+        return compare::PreviousRates::new();
     };
     match compare::table::read_cities(output, previous) {
         Ok(cities) => cities
             .into_iter()
-            .map(|c| (c.city_code, c.resumption_rate))
+            .map(|c| (c.city_code.clone(), compare::city_resumption(&c)))
             .collect(),
         Err(e) => {
             warn!(previous = %previous, error = %e, "cannot read the previous snapshot; resumption_rate_change left empty");
-            BTreeMap::new()
+            compare::PreviousRates::new()
         }
     }
 }

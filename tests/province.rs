@@ -94,8 +94,15 @@ fn the_seed_figures_jinan_98_78_and_75_4_ranked_first() {
     assert_eq!(ints(&city, "enterprises_resumed").value(jinan), 1862);
     assert_eq!(ints(&city, "employees_total").value(jinan), 409_814);
     assert_eq!(ints(&city, "employees_on_duty").value(jinan), 309_000);
-    assert_eq!(floats(&city, "resumption_rate").value(jinan), 0.9878);
-    assert_eq!(floats(&city, "on_duty_rate").value(jinan), 0.754);
+    // Stored unrounded: the float64 nearest to 1862/1885, not 0.9878 (contract §7).
+    assert_eq!(
+        floats(&city, "resumption_rate").value(jinan),
+        1862.0 / 1885.0
+    );
+    assert_eq!(
+        floats(&city, "on_duty_rate").value(jinan),
+        309_000.0 / 409_814.0
+    );
     assert_eq!(ranks(&city, "resumption_rate_rank").value(jinan), 1);
     assert_eq!(ranks(&city, "on_duty_rate_rank").value(jinan), 1);
     assert_eq!(ranks(&city, "resumption_rate_rank").value(qingdao), 2);
@@ -295,7 +302,7 @@ fn statuses_partial_rejected_missing_and_rate_nulls() {
     assert_eq!(status, ["partial", "rejected", "rejected", "missing"]);
     assert_eq!(ints(&d, "enterprises_total").value(0), 3);
     assert_eq!(ints(&d, "enterprises_resumed").value(0), 2);
-    assert_eq!(floats(&d, "resumption_rate").value(0), 0.66667);
+    assert_eq!(floats(&d, "resumption_rate").value(0), 2.0 / 3.0);
     assert_eq!(ints(&d, "rows_rejected").value(0), 1);
     for i in 1..4 {
         assert!(ints(&d, "enterprises_total").is_null(i));
@@ -442,6 +449,7 @@ fn resumption_rate_change_uses_the_nearest_earlier_published_date() {
     // Publishing the earlier date refreshes the later one's change, without re-running it.
     run_job(&province.job(), d1, &fugong::RunOptions::default()).expect("d1");
     let c = read_table(&province.warehouse(), "city_daily", d3);
+    // 8/10 − 5/10 computed exactly: 0.3, not 0.8 − 0.5 = 0.30000000000000004.
     assert_eq!(floats(&c, "resumption_rate_change").value(0), 0.3);
     let manifest = fugong::publish::read_manifest(&province.warehouse(), d3).expect("manifest");
     let file = &manifest.tables["city_daily"].files[0];

@@ -116,7 +116,11 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
             .expect("i32")
             .clone();
         for i in 0..city.num_rows() {
-            let label = format!("{:.2}% 第{}名", rates.value(i) * 100.0, ranks.value(i));
+            let label = format!(
+                "{} 第{}名",
+                fugong::compare::display::percent(Some(rates.value(i))),
+                ranks.value(i)
+            );
             assert!(
                 texts.contains(&label),
                 "{rate} of {}: no label {label} in {texts:?}",
@@ -156,9 +160,9 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
         .expect("f")
         .value(first);
     let expected = format!(
-        "{}开工率{:.2}%，居全省第1位",
+        "{}规上工业企业开工率{}",
         names.value(first),
-        first_rate * 100.0
+        fugong::compare::display::percent(Some(first_rate))
     );
     assert!(
         headline.starts_with(&expected),

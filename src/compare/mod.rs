@@ -1,7 +1,11 @@
 //! Compare stage: district and city aggregates of one date, the provincial ranking (1,2,2,4 ties), and the
-//! day-over-day change against the nearest earlier published date. Rates are rounded to five decimals
-//! (0.001 percentage points), so two cities that show the same percentage share a rank.
+//! day-over-day change against the nearest earlier published date.
+//!
+//! Rates are stored unrounded (contract §7): the float64 nearest to the exact fraction (1862/1885, not
+//! 0.9878). Ranks compare the exact fractions by integer cross-multiplication, so two cities tie only when
+//! their fractions are equal. Rounding happens only where a person reads a number (`display`).
 
+pub mod display;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -12,16 +16,52 @@ use crate::config::{District, Schema};
 use crate::day::{DayResult, SubmissionStatus};
 use crate::validate::Value;
 
-/// Decimal places of every published rate.
-pub const RATE_DECIMALS: i32 = 5;
+/// An exact rate `numerator / denominator` (both counts, denominator > 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    pub numerator: i64,
+    pub denominator: i64,
+}
 
-pub fn round_rate(value: f64) -> f64 {
-    let factor = 10f64.powi(RATE_DECIMALS);
-    (value * factor).round() / factor
+impl Fraction {
+    /// None when the denominator is not positive (a rate of nothing).
+    pub fn new(numerator: i64, denominator: i64) -> Option<Fraction> {
+        (denominator > 0).then_some(Fraction {
+            numerator,
+            denominator,
+        })
+    }
+
+    /// The float64 nearest to the fraction (one correctly rounded division for counts below 2^53).
+    pub fn value(self) -> f64 {
+        self.numerator as f64 / self.denominator as f64
+    }
+
+    /// `self − earlier`, computed exactly in integers and rounded once.
+    pub fn minus(self, earlier: Fraction) -> f64 {
+        let num = i128::from(self.numerator) * i128::from(earlier.denominator)
+            - i128::from(earlier.numerator) * i128::from(self.denominator);
+        let den = i128::from(self.denominator) * i128::from(earlier.denominator);
+        num as f64 / den as f64
+    }
+}
+
+impl PartialOrd for Fraction {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Fraction {
+    /// Exact comparison by cross-multiplication (denominators are positive).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (i128::from(self.numerator) * i128::from(other.denominator))
+            .cmp(&(i128::from(other.numerator) * i128::from(self.denominator)))
+    }
 }
 
 fn rate(numerator: i64, denominator: i64) -> Option<f64> {
-    (denominator > 0).then(|| round_rate(numerator as f64 / denominator as f64))
+    Fraction::new(numerator, denominator).map(Fraction::value)
 }
 
 /// Pooled sums over accepted rows.
@@ -56,8 +96,15 @@ impl Tally {
     }
 
     pub fn capacity_utilization_avg(&self) -> Option<f64> {
-        (self.capacity_weight > 0)
-            .then(|| round_rate(self.capacity_weighted / self.capacity_weight as f64))
+        (self.capacity_weight > 0).then(|| self.capacity_weighted / self.capacity_weight as f64)
+    }
+
+    pub fn resumption(&self) -> Option<Fraction> {
+        Fraction::new(self.enterprises_resumed, self.enterprises_total)
+    }
+
+    pub fn on_duty(&self) -> Option<Fraction> {
+        Fraction::new(self.employees_on_duty, self.employees_total)
     }
 }
 
@@ -136,7 +183,9 @@ fn tally_rows(fields: &TallyFields, rows: &[crate::validate::AcceptedRow]) -> Ta
 }
 
 /// Competition ranks (1 = highest; ties share a rank and the next rank skips: 1,2,2,4); None stays None.
-pub fn competition_ranks(values: &[Option<f64>]) -> Vec<Option<i32>> {
+/// Rates that are fractions of counts are ranked as `Fraction`s (exact); the capacity average, a
+/// weighted mean of reported ratios, as float64.
+pub fn competition_ranks<T: PartialOrd + Copy>(values: &[Option<T>]) -> Vec<Option<i32>> {
     values
         .iter()
         .map(|v| {
@@ -151,12 +200,29 @@ pub fn competition_ranks(values: &[Option<f64>]) -> Vec<Option<i32>> {
         .collect()
 }
 
-/// Aggregate one date. `previous` maps city_code → the nearest earlier published `resumption_rate`.
-pub fn aggregate(
-    schema: &Schema,
-    day: &DayResult,
-    previous: &BTreeMap<String, Option<f64>>,
-) -> Comparison {
+/// city_code → the exact 开工率 of the nearest earlier published date (None when it had none).
+pub type PreviousRates = BTreeMap<String, Option<Fraction>>;
+
+/// The day-over-day change of a city's 开工率: exact difference, rounded once.
+pub fn resumption_change(now: Option<Fraction>, before: Option<&Option<Fraction>>) -> Option<f64> {
+    match (now, before) {
+        (Some(now), Some(Some(before))) => Some(now.minus(*before)),
+        _ => None,
+    }
+}
+
+/// A city's exact 开工率 from its published counts.
+pub fn city_resumption(c: &CityAggregate) -> Option<Fraction> {
+    Fraction::new(c.enterprises_resumed?, c.enterprises_total?)
+}
+
+/// A city's exact 上岗率 from its published counts.
+pub fn city_on_duty(c: &CityAggregate) -> Option<Fraction> {
+    Fraction::new(c.employees_on_duty?, c.employees_total?)
+}
+
+/// Aggregate one date. `previous` holds the nearest earlier published date's city 开工率.
+pub fn aggregate(schema: &Schema, day: &DayResult, previous: &PreviousRates) -> Comparison {
     let fields = TallyFields {
         resumed: schema.comparison_field("resumed"),
         employees_total: schema.comparison_field("employees_total"),
@@ -179,73 +245,88 @@ pub fn aggregate(
             }
         })
         .collect();
+    let cities = cities_of(&districts, previous);
+    Comparison { districts, cities }
+}
 
-    let mut by_city: BTreeMap<String, (String, String, i64, i64, Tally)> = BTreeMap::new();
-    for d in &districts {
+/// Pool the districts into cities (sums of numerators over sums of denominators) and rank them.
+pub fn cities_of(districts: &[DistrictAggregate], previous: &PreviousRates) -> Vec<CityAggregate> {
+    struct Pool {
+        name: String,
+        province: String,
+        expected: i64,
+        reported: i64,
+        tally: Tally,
+    }
+    let mut by_city: BTreeMap<String, Pool> = BTreeMap::new();
+    for d in districts {
         let entry = by_city
             .entry(d.district.city_code.clone())
-            .or_insert_with(|| {
-                (
-                    d.district.city_name.clone(),
-                    d.district.province_code.clone(),
-                    0,
-                    0,
-                    Tally::default(),
-                )
+            .or_insert_with(|| Pool {
+                name: d.district.city_name.clone(),
+                province: d.district.province_code.clone(),
+                expected: 0,
+                reported: 0,
+                tally: Tally::default(),
             });
-        entry.2 += 1;
+        entry.expected += 1;
         if let Some(t) = &d.tally {
-            entry.3 += 1;
-            entry.4.add(t);
+            entry.reported += 1;
+            entry.tally.add(t);
         }
     }
+    let mut exact: Vec<(Option<Fraction>, Option<Fraction>)> = Vec::new();
     let mut cities: Vec<CityAggregate> = by_city
         .into_iter()
-        .map(
-            |(city_code, (city_name, province_code, expected, reported, t))| {
-                let has = reported > 0;
-                let resumption_rate = if has { t.resumption_rate() } else { None };
-                let resumption_rate_change = match (resumption_rate, previous.get(&city_code)) {
-                    (Some(now), Some(Some(before))) => Some(round_rate(now - before)),
-                    _ => None,
-                };
-                CityAggregate {
-                    province_code,
-                    city_name,
-                    districts_expected: expected,
-                    districts_reported: reported,
-                    enterprises_total: has.then_some(t.enterprises_total),
-                    enterprises_resumed: has.then_some(t.enterprises_resumed),
-                    resumption_rate,
-                    employees_total: has.then_some(t.employees_total),
-                    employees_on_duty: has.then_some(t.employees_on_duty),
-                    on_duty_rate: if has { t.on_duty_rate() } else { None },
-                    capacity_utilization_avg: if has {
-                        t.capacity_utilization_avg()
-                    } else {
-                        None
-                    },
-                    resumption_rate_rank: None,
-                    on_duty_rate_rank: None,
-                    capacity_utilization_rank: None,
-                    resumption_rate_change,
-                    city_code,
-                }
-            },
-        )
+        .map(|(city_code, p)| {
+            let has = p.reported > 0;
+            let t = p.tally;
+            let resumption = if has { t.resumption() } else { None };
+            let on_duty = if has { t.on_duty() } else { None };
+            exact.push((resumption, on_duty));
+            CityAggregate {
+                province_code: p.province,
+                city_name: p.name,
+                districts_expected: p.expected,
+                districts_reported: p.reported,
+                enterprises_total: has.then_some(t.enterprises_total),
+                enterprises_resumed: has.then_some(t.enterprises_resumed),
+                resumption_rate: resumption.map(Fraction::value),
+                employees_total: has.then_some(t.employees_total),
+                employees_on_duty: has.then_some(t.employees_on_duty),
+                on_duty_rate: on_duty.map(Fraction::value),
+                capacity_utilization_avg: if has {
+                    t.capacity_utilization_avg()
+                } else {
+                    None
+                },
+                resumption_rate_rank: None,
+                on_duty_rate_rank: None,
+                capacity_utilization_rank: None,
+                resumption_rate_change: resumption_change(resumption, previous.get(&city_code)),
+                city_code,
+            }
+        })
         .collect();
-    let ranks = |get: fn(&CityAggregate) -> Option<f64>, cities: &[CityAggregate]| {
-        competition_ranks(&cities.iter().map(get).collect::<Vec<_>>())
-    };
-    let r1 = ranks(|c| c.resumption_rate, &cities);
-    let r2 = ranks(|c| c.on_duty_rate, &cities);
-    let r3 = ranks(|c| c.capacity_utilization_avg, &cities);
+    rank(&mut cities);
+    cities
+}
+
+/// Set the three ranks: 开工率 and 上岗率 by exact fractions, 达产率 by its float64 average.
+pub fn rank(cities: &mut [CityAggregate]) {
+    let r1 = competition_ranks(&cities.iter().map(city_resumption).collect::<Vec<_>>());
+    let r2 = competition_ranks(&cities.iter().map(city_on_duty).collect::<Vec<_>>());
+    let r3 = competition_ranks(
+        &cities
+            .iter()
+            .map(|c| c.capacity_utilization_avg)
+            .collect::<Vec<_>>(),
+    );
     for (i, c) in cities.iter_mut().enumerate() {
         c.resumption_rate_rank = r1[i];
         c.on_duty_rate_rank = r2[i];
         c.capacity_utilization_rank = r3[i];
     }
-    Comparison { districts, cities }
 }
 
 #[cfg(test)]
@@ -259,9 +340,39 @@ mod tests {
     }
 
     #[test]
-    fn rates_round_to_five_decimals() {
-        assert_eq!(rate(1862, 1885), Some(0.9878));
-        assert_eq!(rate(309_000, 409_814), Some(0.754));
+    fn rates_are_the_nearest_float_to_the_exact_fraction() {
+        assert_eq!(rate(1862, 1885), Some(1862.0 / 1885.0));
+        assert_ne!(rate(1862, 1885), Some(0.9878));
+        assert_eq!(rate(200_010, 300_021), Some(200_010.0 / 300_021.0));
         assert_eq!(rate(1, 0), None);
+    }
+
+    #[test]
+    fn fractions_rank_exactly_even_where_floats_are_equal() {
+        // Two fractions closer than a float64 can tell apart: (n−1)/n and n/(n+1) differ by 1/(n(n+1)).
+        let big = 1_000_000_000i64;
+        let a = Fraction::new(big - 1, big).expect("a");
+        let b = Fraction::new(big, big + 1).expect("b");
+        assert_eq!(a.value(), b.value(), "the floats cannot tell them apart");
+        assert!(b > a, "the fractions can");
+        assert_eq!(
+            competition_ranks(&[Some(a), Some(b), None, Some(a)]),
+            vec![Some(2), Some(1), None, Some(2)]
+        );
+        // Equal fractions written differently tie.
+        let c = Fraction::new(2, 4).expect("c");
+        let d = Fraction::new(1, 2).expect("d");
+        assert_eq!(
+            competition_ranks(&[Some(c), Some(d)]),
+            vec![Some(1), Some(1)]
+        );
+    }
+
+    #[test]
+    fn the_change_is_the_exact_difference_rounded_once() {
+        let now = Fraction::new(3, 10).expect("now");
+        let before = Fraction::new(1, 10).expect("before");
+        assert_eq!(now.minus(before), 0.2);
+        assert_ne!(0.3 - 0.1, 0.2, "float subtraction would not give it");
     }
 }

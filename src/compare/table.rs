@@ -6,7 +6,7 @@ use arrow::array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, Str
 use chrono::NaiveDate;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::CityAggregate;
+use super::{CityAggregate, city_on_duty, city_resumption, display};
 use crate::publish::{manifest_path, parquet_io, partition_dir};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,18 +108,37 @@ pub fn read_cities(output: &Path, date: NaiveDate) -> Result<Vec<CityAggregate>,
     Ok(cities)
 }
 
-fn percent(v: Option<f64>) -> String {
-    v.map(|x| format!("{:.2}%", x * 100.0))
-        .unwrap_or_else(|| "—".into())
-}
-
-fn points(v: Option<f64>) -> String {
-    v.map(|x| format!("{:+.2}", x * 100.0))
-        .unwrap_or_else(|| "—".into())
-}
-
 fn count(v: Option<i64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_else(|| "—".into())
+}
+
+fn rank_text(v: Option<i32>) -> String {
+    v.map(|r| r.to_string()).unwrap_or_else(|| "—".into())
+}
+
+/// The three rates of a city as a person sees them: 开工率, 上岗率, 达产率.
+pub fn shown_rates(c: &CityAggregate) -> [String; 3] {
+    [
+        display::percent_exact_or(city_resumption(c), c.resumption_rate),
+        display::percent_exact_or(city_on_duty(c), c.on_duty_rate),
+        display::percent(c.capacity_utilization_avg),
+    ]
+}
+
+/// Cities whose displayed 开工率 equals that of a city of another rank: the figures look the same but
+/// the exact fractions differ (contract §7: the display says so).
+pub fn look_alike(cities: &[CityAggregate]) -> Vec<&CityAggregate> {
+    cities
+        .iter()
+        .filter(|c| {
+            let mine = display::shown(city_resumption(c), c.resumption_rate);
+            mine.is_some()
+                && cities.iter().any(|o| {
+                    o.resumption_rate_rank != c.resumption_rate_rank
+                        && display::shown(city_resumption(o), o.resumption_rate) == mine
+                })
+        })
+        .collect()
 }
 
 /// The provincial ranking as a table, best 开工率 first (unranked cities last).
@@ -131,6 +150,10 @@ pub fn render_ranking(cities: &[CityAggregate], date: NaiveDate) -> String {
             c.city_code.clone(),
         )
     });
+    let alike: Vec<&str> = look_alike(cities)
+        .iter()
+        .map(|c| c.city_code.as_str())
+        .collect();
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
@@ -151,21 +174,21 @@ pub fn render_ranking(cities: &[CityAggregate], date: NaiveDate) -> String {
         "报送区县",
     ]);
     for c in sorted {
+        let [resumption, on_duty, capacity] = shown_rates(c);
+        let mark = if alike.contains(&c.city_code.as_str()) {
+            "*"
+        } else {
+            ""
+        };
         table.add_row(vec![
-            c.resumption_rate_rank
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "—".into()),
+            rank_text(c.resumption_rate_rank),
             c.city_name.clone(),
-            percent(c.resumption_rate),
-            points(c.resumption_rate_change),
-            percent(c.on_duty_rate),
-            c.on_duty_rate_rank
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "—".into()),
-            percent(c.capacity_utilization_avg),
-            c.capacity_utilization_rank
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "—".into()),
+            format!("{resumption}{mark}"),
+            display::points(c.resumption_rate_change),
+            on_duty,
+            rank_text(c.on_duty_rate_rank),
+            capacity,
+            rank_text(c.capacity_utilization_rank),
             count(c.enterprises_total),
             count(c.enterprises_resumed),
             count(c.employees_total),
@@ -179,26 +202,127 @@ pub fn render_ranking(cities: &[CityAggregate], date: NaiveDate) -> String {
         }
     }
     let headline = headline(cities);
-    format!("{date} 规上工业企业复工复产全省比较\n{table}\n{headline}")
+    let note = if alike.is_empty() {
+        String::new()
+    } else {
+        "\n* 显示的开工率相同但精确比值不同，排名按精确比值（企业数之比）".to_string()
+    };
+    format!("{date} 规上工业企业复工复产全省比较\n{table}\n{headline}{note}")
 }
 
-/// "济南市规上工业企业开工率98.78%，上岗率75.40%，居全省首位" for every city ranked first.
+/// The headline sentence: "济南市规上工业企业开工率98.78%，上岗率75.40%，居全省首位。" When several cities
+/// share rank 1 it says 并列; when the runner-up shows the same figure without sharing the rank, it says
+/// that the figures only look equal.
 pub fn headline(cities: &[CityAggregate]) -> String {
-    let firsts: Vec<String> = cities
+    let firsts: Vec<&CityAggregate> = cities
         .iter()
         .filter(|c| c.resumption_rate_rank == Some(1))
+        .collect();
+    let Some(first) = firsts.first() else {
+        return "没有可排名的城市（没有城市报送有效数据）".into();
+    };
+    let [resumption, _, _] = shown_rates(first);
+    let mut text = if firsts.len() == 1 {
+        let [_, on_duty, _] = shown_rates(first);
+        format!(
+            "{}规上工业企业开工率{resumption}，上岗率{on_duty}，居全省首位",
+            first.city_name
+        )
+    } else {
+        let names: Vec<&str> = firsts.iter().map(|c| c.city_name.as_str()).collect();
+        let on_duty: Vec<String> = firsts.iter().map(|c| shown_rates(c)[1].clone()).collect();
+        format!(
+            "{}规上工业企业开工率均为{resumption}，并列全省首位（上岗率分别为{}）",
+            names.join("、"),
+            on_duty.join("、")
+        )
+    };
+    let shown_first = display::shown(city_resumption(first), first.resumption_rate);
+    let close: Vec<String> = cities
+        .iter()
+        .filter(|c| {
+            c.resumption_rate_rank.is_some_and(|r| r > 1)
+                && display::shown(city_resumption(c), c.resumption_rate) == shown_first
+        })
         .map(|c| {
             format!(
-                "{}规上工业企业开工率{}，上岗率{}，居全省首位",
+                "{}显示值同为{resumption}，但精确比值略低，居第{}位",
                 c.city_name,
-                percent(c.resumption_rate),
-                percent(c.on_duty_rate)
+                c.resumption_rate_rank.unwrap_or_default()
             )
         })
         .collect();
-    if firsts.is_empty() {
-        "没有可排名的城市（没有城市报送有效数据）".into()
-    } else {
-        firsts.join("；") + "。"
+    if !close.is_empty() {
+        text.push_str(&format!("（{}）", close.join("；")));
+    }
+    text.push('。');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn city(code: &str, name: &str, resumed: i64, total: i64) -> CityAggregate {
+        CityAggregate {
+            province_code: "370000".into(),
+            city_code: code.into(),
+            city_name: name.into(),
+            districts_expected: 1,
+            districts_reported: 1,
+            enterprises_total: Some(total),
+            enterprises_resumed: Some(resumed),
+            resumption_rate: Some(resumed as f64 / total as f64),
+            employees_total: Some(100),
+            employees_on_duty: Some(75),
+            on_duty_rate: Some(0.75),
+            capacity_utilization_avg: None,
+            resumption_rate_rank: None,
+            on_duty_rate_rank: None,
+            capacity_utilization_rank: None,
+            resumption_rate_change: None,
+        }
+    }
+
+    #[test]
+    fn equal_fractions_share_rank_one_and_the_headline_says_bing_lie() {
+        let mut cities = vec![
+            city("370100", "济南市", 2, 4),
+            city("370200", "青岛市", 1, 2),
+            city("370300", "淄博市", 1, 3),
+        ];
+        crate::compare::rank(&mut cities);
+        assert_eq!(cities[0].resumption_rate_rank, Some(1));
+        assert_eq!(cities[1].resumption_rate_rank, Some(1));
+        assert_eq!(cities[2].resumption_rate_rank, Some(3));
+        let h = headline(&cities);
+        assert!(
+            h.starts_with("济南市、青岛市规上工业企业开工率均为50.00%，并列全省首位"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn different_ranks_that_display_alike_are_flagged_not_tied() {
+        // 200010/300021 = 66.6653 % and 200011/300021 = 66.6656 % both show 66.67 %.
+        let mut cities = vec![
+            city("370100", "济南市", 200_010, 300_021),
+            city("370200", "青岛市", 200_011, 300_021),
+        ];
+        crate::compare::rank(&mut cities);
+        assert_eq!(cities[1].resumption_rate_rank, Some(1));
+        assert_eq!(cities[0].resumption_rate_rank, Some(2));
+        let h = headline(&cities);
+        assert!(!h.contains("并列"), "{h}");
+        assert!(
+            h.contains("青岛市规上工业企业开工率66.67%") && h.contains("济南市显示值同为66.67%"),
+            "{h}"
+        );
+        let text = render_ranking(&cities, NaiveDate::default());
+        assert!(
+            text.contains("66.67%*") && text.contains("精确比值"),
+            "{text}"
+        );
+        assert_eq!(look_alike(&cities).len(), 2);
     }
 }

@@ -66,9 +66,9 @@ where
         .map_err(err)
 }
 
-/// `98.78%`
+/// `98.78%`, rounded as everywhere else (`compare::display`).
 pub fn pct(v: f64) -> String {
-    format!("{:.2}%", v * 100.0)
+    crate::compare::display::percent(Some(v))
 }
 
 /// One metric of the ranking: (title, value and rank per city, province value).

@@ -6,8 +6,8 @@ use std::path::Path;
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 
-use crate::compare::CityAggregate;
 use crate::compare::table::{CompareError, read_cities};
+use crate::compare::{CityAggregate, Fraction};
 use crate::publish::{parquet_io, partition_dir, published_dates};
 
 /// One row of `district_daily`, as the report needs it.
@@ -45,6 +45,8 @@ pub struct ReportData {
     pub trend: Vec<(NaiveDate, Option<CityRates>)>,
     /// Province-wide pooled rates: (开工率, 上岗率, 达产率).
     pub province: (Option<f64>, Option<f64>, Option<f64>),
+    /// The province's 开工率 and 上岗率 as exact fractions, for display.
+    pub province_exact: (Option<Fraction>, Option<Fraction>),
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray, CompareError> {
@@ -74,15 +76,12 @@ fn read(output: &Path, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>,
 }
 
 /// Pooled province rates from the cities (sum of numerators over sum of denominators).
-fn province_rates(
-    cities: &[CityAggregate],
-    capacity: Option<f64>,
-) -> (Option<f64>, Option<f64>, Option<f64>) {
+fn province_rates(cities: &[CityAggregate]) -> (Option<Fraction>, Option<Fraction>) {
     let sum = |f: fn(&CityAggregate) -> Option<i64>| cities.iter().filter_map(f).sum::<i64>();
-    let rate = |n: i64, d: i64| (d > 0).then(|| crate::compare::round_rate(n as f64 / d as f64));
-    let resumption = rate(sum(|c| c.enterprises_resumed), sum(|c| c.enterprises_total));
-    let on_duty = rate(sum(|c| c.employees_on_duty), sum(|c| c.employees_total));
-    (resumption, on_duty, capacity)
+    (
+        Fraction::new(sum(|c| c.enterprises_resumed), sum(|c| c.enterprises_total)),
+        Fraction::new(sum(|c| c.employees_on_duty), sum(|c| c.employees_total)),
+    )
 }
 
 /// Province 达产率, pooled exactly like a city's: employees-weighted over the resumed enterprises of the
@@ -112,7 +111,7 @@ fn province_capacity(batches: &[RecordBatch]) -> Result<Option<f64>, CompareErro
             }
         }
     }
-    Ok((den > 0).then(|| crate::compare::round_rate(num / den as f64)))
+    Ok((den > 0).then(|| num / den as f64))
 }
 
 /// Load the report's data for `date` and the `days` dates ending with it.
@@ -172,7 +171,12 @@ pub fn load(output: &Path, date: NaiveDate, days: u32) -> Result<ReportData, Com
         }
     }
     let capacity = province_capacity(&read(output, "enterprise_daily", date)?)?;
-    let province = province_rates(&cities, capacity);
+    let province_exact = province_rates(&cities);
+    let province = (
+        province_exact.0.map(Fraction::value),
+        province_exact.1.map(Fraction::value),
+        capacity,
+    );
     Ok(ReportData {
         date,
         cities,
@@ -180,5 +184,6 @@ pub fn load(output: &Path, date: NaiveDate, days: u32) -> Result<ReportData, Com
         rejects,
         trend,
         province,
+        province_exact,
     })
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use charts::pct;
+use crate::compare::display;
 use data::ReportData;
 
 /// Plain words for each finding code, for people who do not read contract codes.
@@ -37,30 +37,31 @@ pub fn plain_words(code: &str) -> &'static str {
     }
 }
 
-/// "济南市开工率98.78%，居全省第1位" for the city (or cities) ranked first, with the province figure.
+/// The headline of `compare` (并列 for cities sharing rank 1), followed by the province's pooled figures.
 pub fn headline(data: &ReportData) -> String {
-    let firsts: Vec<String> = data
+    let mut text = if data
         .cities
         .iter()
-        .filter(|c| c.resumption_rate_rank == Some(1))
-        .filter_map(|c| {
-            Some(format!(
-                "{}开工率{}，居全省第1位",
-                c.city_name,
-                pct(c.resumption_rate?)
-            ))
-        })
-        .collect();
-    let mut text = if firsts.is_empty() {
-        "今日没有城市报送有效数据".to_string()
+        .any(|c| c.resumption_rate_rank == Some(1))
+    {
+        crate::compare::table::headline(&data.cities)
+            .trim_end_matches('。')
+            .to_string()
     } else {
-        firsts.join("；")
+        "今日没有城市报送有效数据".to_string()
     };
-    if let Some(p) = data.province.0 {
-        text.push_str(&format!("；全省规上工业企业开工率{}", pct(p)));
+    let (resumption, on_duty) = data.province_exact;
+    if data.province.0.is_some() {
+        text.push_str(&format!(
+            "；全省规上工业企业开工率{}",
+            display::percent_exact_or(resumption, data.province.0)
+        ));
     }
-    if let Some(p) = data.province.1 {
-        text.push_str(&format!("，上岗率{}", pct(p)));
+    if data.province.1.is_some() {
+        text.push_str(&format!(
+            "，上岗率{}",
+            display::percent_exact_or(on_duty, data.province.1)
+        ));
     }
     text.push('。');
     text
@@ -81,7 +82,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 "#;
 
 fn opt_pct(v: Option<f64>) -> String {
-    v.map(pct).unwrap_or_else(|| "—".into())
+    display::percent(v)
 }
 
 fn opt_rank(v: Option<i32>) -> String {
@@ -114,6 +115,10 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
     let coverage_svg = charts::coverage(data)?;
     let codes = by_code(data);
     let quality_svg = charts::quality(&codes)?;
+    let alike: Vec<&str> = crate::compare::table::look_alike(&data.cities)
+        .iter()
+        .map(|c| c.city_code.as_str())
+        .collect();
     let mut ranked = data.cities.clone();
     ranked.sort_by_key(|c| {
         (
@@ -165,20 +170,25 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                     table {
                         tr { th { "名次" } th { "城市" } th { "开工率" } th { "较上期(百分点)" } th { "上岗率" } th { "名次" } th { "达产率" } th { "名次" } th { "企业数" } th { "已开工" } }
                         @for c in &ranked {
+                            @let [resumption, on_duty, capacity] = crate::compare::table::shown_rates(c);
+                            @let mark = if alike.contains(&c.city_code.as_str()) { "*" } else { "" };
                             tr {
                                 td.num { (opt_rank(c.resumption_rate_rank)) }
                                 td { (c.city_name) }
-                                td.num { (opt_pct(c.resumption_rate)) }
-                                td.num { (c.resumption_rate_change.map(|v| format!("{:+.2}", v * 100.0)).unwrap_or_else(|| "—".into())) }
-                                td.num { (opt_pct(c.on_duty_rate)) }
+                                td.num { (resumption) (mark) }
+                                td.num { (display::points(c.resumption_rate_change)) }
+                                td.num { (on_duty) }
                                 td.num { (opt_rank(c.on_duty_rate_rank)) }
-                                td.num { (opt_pct(c.capacity_utilization_avg)) }
+                                td.num { (capacity) }
                                 td.num { (opt_rank(c.capacity_utilization_rank)) }
                                 td.num { (c.enterprises_total.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
                                 td.num { (c.enterprises_resumed.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
                             }
                         }
-                        tr { td {} td { "全省" } td.num { (opt_pct(data.province.0)) } td {} td.num { (opt_pct(data.province.1)) } td {} td.num { (opt_pct(data.province.2)) } td {} td {} td {} }
+                        tr { td {} td { "全省" } td.num { (display::percent_exact_or(data.province_exact.0, data.province.0)) } td {} td.num { (display::percent_exact_or(data.province_exact.1, data.province.1)) } td {} td.num { (opt_pct(data.province.2)) } td {} td {} td {} }
+                    }
+                    @if !alike.is_empty() {
+                        p.note #alike { "* 显示的开工率相同但精确比值不同，排名按精确比值（企业数之比）。" }
                     }
                 }
                 section #trend {

@@ -99,7 +99,7 @@ mismatch = con.execute(
       FROM read_parquet('{warehouse / 'district_daily' / '**' / '*.parquet'}', hive_partitioning = true)
       GROUP BY ALL)
     SELECT count(*) FROM d JOIN read_parquet('{glob}', hive_partitioning = true) c USING (snapshot_date, city_code)
-    WHERE d.total > 0 AND (d.resumed <> c.enterprises_resumed OR round(d.resumed / d.total, 5) <> c.resumption_rate)
+    WHERE d.total > 0 AND (d.resumed <> c.enterprises_resumed OR d.resumed::DOUBLE / d.total::DOUBLE <> c.resumption_rate)
     """
 ).fetchone()[0]
 check(mismatch == 0, "duckdb: city figures are not the pooled district figures")
