@@ -18,6 +18,26 @@ pub enum SubmissionStatus {
 }
 
 impl SubmissionStatus {
+    /// Better statuses rank higher: accepted > partial > rejected > missing (contract §9).
+    pub fn rank(self) -> u8 {
+        match self {
+            SubmissionStatus::Accepted => 3,
+            SubmissionStatus::Partial => 2,
+            SubmissionStatus::Rejected => 1,
+            SubmissionStatus::Missing => 0,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubmissionStatus> {
+        Some(match s {
+            "accepted" => SubmissionStatus::Accepted,
+            "partial" => SubmissionStatus::Partial,
+            "rejected" => SubmissionStatus::Rejected,
+            "missing" => SubmissionStatus::Missing,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SubmissionStatus::Accepted => "accepted",
@@ -47,6 +67,17 @@ pub struct SourceInfo {
     pub last_modified: Option<String>,
 }
 
+/// Where the submission a district's rows come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Pulled by this run (or nothing to pull).
+    #[default]
+    Pulled,
+    /// The pull failed or the file vanished, so an automatic run kept the previous version's
+    /// submission, re-read from its blob (manifest: `kept-previous`).
+    KeptPrevious { reason: String },
+}
+
 /// One district's result for the date.
 #[derive(Debug, Clone)]
 pub struct DistrictResult {
@@ -54,6 +85,10 @@ pub struct DistrictResult {
     /// None when the district has not submitted.
     pub source: Option<SourceInfo>,
     pub outcome: SubmissionOutcome,
+    pub origin: Origin,
+    /// Why the pull failed, when it did (the server or the file could not be reached): such a result
+    /// says nothing about what the district submitted.
+    pub pull_failure: Option<String>,
 }
 
 impl DistrictResult {

@@ -1,7 +1,11 @@
 //! The run ledger (SQLite, `_state/ledger.sqlite` under the output folder unless the job names a path):
-//! every run of a job and date (trigger, start, end, status, counts) and every submission pulled (source,
-//! ETag, Last-Modified, sha256, size, status). Catch-up, lookback, `backfill --only-missing/--only-failed`,
-//! conditional GET and `fugong history` all read it.
+//! every run of a job and date (trigger, start, end, status, counts, the process that ran it) and every
+//! submission pulled (source, ETag, Last-Modified, sha256, size, status, whether it was kept from the
+//! previous version). Catch-up, lookback, `backfill --only-missing/--only-failed`, conditional GET and
+//! `fugong history` all read it.
+//!
+//! The schema is versioned with `PRAGMA user_version` and migrated forward when opened; a ledger written
+//! by a newer fugong is refused rather than misread.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,6 +23,10 @@ pub enum LedgerError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "the run ledger {path} has schema version {found}, newer than this fugong knows ({LEDGER_VERSION}): run the newer fugong, or give this one its own ledger"
+    )]
+    TooNew { path: PathBuf, found: i64 },
     #[error("the run ledger {path} failed: {source}")]
     Query {
         path: PathBuf,
@@ -34,6 +42,7 @@ pub enum Trigger {
     Lookback,
     Backfill,
     Manual,
+    Rollback,
 }
 
 impl Trigger {
@@ -44,7 +53,16 @@ impl Trigger {
             Trigger::Lookback => "lookback",
             Trigger::Backfill => "backfill",
             Trigger::Manual => "manual",
+            Trigger::Rollback => "rollback",
         }
+    }
+
+    /// Runs nobody started by hand: they never publish a regression caused by a failed pull.
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            Trigger::Schedule | Trigger::CatchUp | Trigger::Lookback
+        )
     }
 }
 
@@ -54,8 +72,10 @@ pub enum RunStatus {
     Running,
     Published,
     Failed,
-    /// Stopped by a shutdown before publishing anything.
+    /// Stopped by a shutdown or an interrupt before publishing anything.
     Abandoned,
+    /// Not published because it would have been a regression (contract §9).
+    Refused,
 }
 
 impl RunStatus {
@@ -65,6 +85,7 @@ impl RunStatus {
             RunStatus::Published => "published",
             RunStatus::Failed => "failed",
             RunStatus::Abandoned => "abandoned",
+            RunStatus::Refused => "refused",
         }
     }
 }
@@ -89,6 +110,8 @@ pub struct SubmissionRecord {
     pub sha256: Option<String>,
     pub bytes: Option<u64>,
     pub status: String,
+    /// `pulled` or `kept-previous`.
+    pub origin: String,
 }
 
 /// One line of `fugong history`.
@@ -102,6 +125,7 @@ pub struct RunRecord {
     pub status: String,
     pub counts: RunCounts,
     pub error: Option<String>,
+    pub pid: Option<u32>,
 }
 
 /// An open ledger; safe to share between threads.
@@ -114,7 +138,11 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-const SCHEMA: &str = "
+/// The ledger schema this fugong writes.
+pub const LEDGER_VERSION: i64 = 2;
+
+/// Version 1: the tables as first released (a ledger without `user_version` is version 1).
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     job TEXT NOT NULL,
@@ -146,6 +174,56 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 ";
 
+/// Version 2: the process that runs a run (so that only a dead process's run is closed as interrupted)
+/// and where a submission came from.
+const MIGRATE_V1_TO_V2: &str = "
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN process_start INTEGER;
+ALTER TABLE submissions ADD COLUMN origin TEXT NOT NULL DEFAULT 'pulled';
+";
+
+/// Bring a ledger to `LEDGER_VERSION`, one step at a time, in one transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > LEDGER_VERSION {
+        return Ok(Err(version));
+    }
+    if version == 0 {
+        tx.execute_batch(SCHEMA_V1)?;
+        version = 1;
+    }
+    if version == 1 {
+        tx.execute_batch(MIGRATE_V1_TO_V2)?;
+        version = 2;
+    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+/// The start time of a live process (clock ticks since boot, /proc/<pid>/stat field 22), which tells a
+/// process from a later one that reused its pid. None when there is no such process.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn process_alive(pid: u32, start: Option<u64>) -> bool {
+    if cfg!(target_os = "linux") {
+        match (process_start(pid), start) {
+            (Some(now), Some(then)) => now == then,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    } else {
+        rustix::process::Pid::from_raw(pid as i32)
+            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+    }
+}
+
 impl Ledger {
     /// Open (creating if needed) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
@@ -163,7 +241,13 @@ impl Ledger {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        let mut conn = conn;
+        if let Err(found) = migrate(&mut conn).map_err(open_err)? {
+            return Err(LedgerError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
         Ok(Ledger {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -195,10 +279,13 @@ impl Ledger {
         date: NaiveDate,
         trigger: Trigger,
     ) -> Result<i64, LedgerError> {
+        let pid = std::process::id();
+        let start = process_start(pid).map(|s| s as i64);
         self.with(|c| {
             c.execute(
-                "INSERT INTO runs (job, report_date, trigger, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
-                params![job, date.to_string(), trigger.as_str(), now()],
+                "INSERT INTO runs (job, report_date, trigger, started_at, status, pid, process_start)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+                params![job, date.to_string(), trigger.as_str(), now(), pid, start],
             )?;
             Ok(c.last_insert_rowid())
         })
@@ -231,15 +318,31 @@ impl Ledger {
         })
     }
 
-    /// Runs still marked running (a process killed mid-run) become failed.
+    /// Runs still marked running whose process is gone (killed mid-run) become failed; a run of another
+    /// live process is left alone.
     pub fn close_interrupted_runs(&self, job: &str) -> Result<usize, LedgerError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE runs SET status = 'failed', finished_at = ?2, error = 'the process stopped before the run finished'
-                 WHERE job = ?1 AND status = 'running'",
-                params![job, now()],
-            )
-        })
+        let running: Vec<(i64, Option<u32>, Option<i64>)> = self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, pid, process_start FROM runs WHERE job = ?1 AND status = 'running'",
+            )?;
+            let rows = stmt.query_map(params![job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })?;
+        let mut closed = 0;
+        for (id, pid, start) in running {
+            let alive = pid.is_some_and(|p| process_alive(p, start.map(|s| s as u64)));
+            if alive {
+                continue;
+            }
+            closed += self.with(|c| {
+                c.execute(
+                    "UPDATE runs SET status = 'failed', finished_at = ?2,
+                     error = 'the process stopped before the run finished' WHERE id = ?1 AND status = 'running'",
+                    params![id, now()],
+                )
+            })?;
+        }
+        Ok(closed)
     }
 
     pub fn record_submission(
@@ -269,11 +372,12 @@ impl Ledger {
         let tx = conn.transaction().map_err(query)?;
         for s in records {
             tx.execute(
-                "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (job, report_date, district_code) DO UPDATE SET source = excluded.source,
                    etag = excluded.etag, last_modified = excluded.last_modified, sha256 = excluded.sha256,
-                   bytes = excluded.bytes, status = excluded.status, pulled_at = excluded.pulled_at",
+                   bytes = excluded.bytes, status = excluded.status, pulled_at = excluded.pulled_at,
+                   origin = excluded.origin",
                 params![
                     job,
                     date.to_string(),
@@ -284,7 +388,8 @@ impl Ledger {
                     s.sha256,
                     s.bytes.map(|b| b as i64),
                     s.status,
-                    now()
+                    now(),
+                    s.origin
                 ],
             )
             .map_err(query)?;
@@ -301,7 +406,7 @@ impl Ledger {
     ) -> Result<Option<SubmissionRecord>, LedgerError> {
         self.with(|c| {
             c.query_row(
-                "SELECT district_code, source, etag, last_modified, sha256, bytes, status FROM submissions
+                "SELECT district_code, source, etag, last_modified, sha256, bytes, status, origin FROM submissions
                  WHERE job = ?1 AND report_date = ?2 AND district_code = ?3",
                 params![job, date.to_string(), district],
                 |r| {
@@ -313,6 +418,7 @@ impl Ledger {
                         sha256: r.get(4)?,
                         bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
                         status: r.get(6)?,
+                        origin: r.get(7)?,
                     })
                 },
             )
@@ -383,7 +489,7 @@ impl Ledger {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, report_date, trigger, started_at, finished_at, status, districts_accepted, districts_partial,
-                        districts_rejected, districts_missing, rows_published, error
+                        districts_rejected, districts_missing, rows_published, error, pid
                  FROM runs WHERE job = ?1 AND report_date BETWEEN ?2 AND ?3 ORDER BY id",
             )?;
             let rows = stmt.query_map(params![job, from, to], |r| {
@@ -403,6 +509,7 @@ impl Ledger {
                         rows_published: r.get::<_, Option<i64>>(10)?.unwrap_or(0) as u64,
                     },
                     error: r.get(11)?,
+                    pid: r.get(12)?,
                 })
             })?;
             rows.collect()
@@ -413,6 +520,33 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_ledger_is_migrated_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("l.sqlite");
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(SCHEMA_V1).expect("v1");
+            c.execute(
+                "INSERT INTO runs (job, report_date, trigger, started_at, status) VALUES ('j', '2020-02-24', 'manual', 'x', 'published')",
+                [],
+            )
+            .expect("row");
+        }
+        let ledger = Ledger::open(&path).expect("migrated");
+        let version: i64 = ledger
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .expect("version");
+        assert_eq!(version, LEDGER_VERSION);
+        assert_eq!(ledger.history("j", None, None).expect("history").len(), 1);
+        drop(ledger);
+        Connection::open(&path)
+            .and_then(|c| c.pragma_update(None, "user_version", LEDGER_VERSION + 1))
+            .expect("bump");
+        let err = Ledger::open(&path).err().expect("refused");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2020, 2, day).unwrap_or_default()
@@ -472,6 +606,7 @@ mod tests {
             sha256: Some("ab".into()),
             bytes: Some(10),
             status: "accepted".into(),
+            origin: "pulled".into(),
         };
         ledger.record_submission("j", d(1), &s).expect("record");
         let again = SubmissionRecord {
@@ -485,10 +620,22 @@ mod tests {
         );
         assert_eq!(ledger.submission("j", d(2), "370102").expect("q"), None);
 
+        // A run of this (live) process is not closed; one whose process is gone is.
+        let live = ledger
+            .start_run("j", d(5), Trigger::Schedule)
+            .expect("start");
         let r = ledger
             .start_run("j", d(4), Trigger::Schedule)
             .expect("start");
+        ledger
+            .with(|c| c.execute("UPDATE runs SET pid = 999999999 WHERE id = ?1", params![r]))
+            .expect("pretend a dead process ran it");
         assert_eq!(ledger.close_interrupted_runs("j").expect("close"), 1);
+        assert_eq!(
+            ledger.history("j", Some(d(5)), Some(d(5))).expect("h")[0].status,
+            "running",
+            "run {live} of a live process stays running"
+        );
         assert_eq!(
             ledger.history("j", Some(d(4)), Some(d(4))).expect("h")[0].id,
             r

@@ -10,13 +10,23 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Test builds only: the publish protocol's failpoints, configured by the FAILPOINTS variable.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = fugong::cli::Cli::parse();
     fugong::cli::init_tracing(&cli.global);
+    let json = cli.global.log_format == fugong::cli::LogFormat::Json;
     match fugong::cli::dispatch(cli) {
         Ok(code) => code,
+        Err(e) if fugong::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            let code = fugong::cli::exit_code(&e);
+            if json {
+                tracing::error!(error = %format!("{e:#}"), exit_code = code, "fatal");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

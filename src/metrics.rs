@@ -1,6 +1,7 @@
 //! Prometheus metrics of the service (`/metrics` in `fugong serve`): runs by status, last success per job,
-//! districts missing and rejected in the last run, rows published, pull retries. Registered once per
-//! process in the default registry.
+//! districts by status in the last run, rows published, pull retries, regressions published and source
+//! failures. They observe the run reports they are handed. Registered once per process in the default
+//! registry.
 
 use std::sync::LazyLock;
 
@@ -45,6 +46,26 @@ static ROWS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     )
     .ok()
 });
+static REGRESSIONS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new(
+            "fugong_regressions_total",
+            "Districts published worse than their previous version (a newly pulled, worse file in an automatic run, or allowed by an operator)"
+        ),
+        &["job"]
+    )
+    .ok()
+});
+static SOURCE_FAILURES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new(
+            "fugong_source_failures_total",
+            "Runs that failed because the source could not be reached as a whole"
+        ),
+        &["job"]
+    )
+    .ok()
+});
 static RETRIES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     register_int_counter_vec!(
         Opts::new("fugong_pull_retries_total", "HTTP pull retries"),
@@ -58,7 +79,22 @@ pub fn record_run(job: &str, status: RunStatus, result: &Result<RunReport, RunEr
     if let Some(runs) = RUNS.as_ref() {
         runs.with_label_values(&[job, status.as_str()]).inc();
     }
-    let Ok(report) = result else { return };
+    let report = match result {
+        Ok(report) => report,
+        Err(RunError::Source(_)) => {
+            if let Some(c) = SOURCE_FAILURES.as_ref() {
+                c.with_label_values(&[job]).inc();
+            }
+            return;
+        }
+        Err(_) => return,
+    };
+    if !report.regressions.is_empty()
+        && let Some(c) = REGRESSIONS.as_ref()
+    {
+        c.with_label_values(&[job])
+            .inc_by(report.regressions.len() as u64);
+    }
     if let Some(g) = LAST_SUCCESS.as_ref() {
         g.with_label_values(&[job])
             .set(chrono::Utc::now().timestamp());
@@ -86,7 +122,15 @@ pub fn record_run(job: &str, status: RunStatus, result: &Result<RunReport, RunEr
 /// Every metric in the Prometheus text format.
 pub fn render() -> String {
     // Make sure every family exists even before the first run.
-    let _ = (&*RUNS, &*LAST_SUCCESS, &*DISTRICTS, &*ROWS, &*RETRIES);
+    let _ = (
+        &*RUNS,
+        &*LAST_SUCCESS,
+        &*DISTRICTS,
+        &*ROWS,
+        &*RETRIES,
+        &*REGRESSIONS,
+        &*SOURCE_FAILURES,
+    );
     let encoder = prometheus::TextEncoder::new();
     encoder
         .encode_to_string(&prometheus::gather())

@@ -227,6 +227,14 @@ impl WorkerPool {
         let _ = done_tx.send(());
         let _ = watchdog.join();
         match answer {
+            // An answer that raced the watchdog: the worker may already be killed. Never reuse it.
+            Ok(outcome) if timed_out.load(Ordering::SeqCst) => {
+                if let Ok(mut c) = worker.child.lock() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                outcome
+            }
             Ok(outcome) => {
                 if let Ok(mut idle) = self.idle.lock() {
                     idle.push(worker);

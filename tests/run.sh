@@ -27,5 +27,5 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | gre
 fi
 export FUGONG_CHROMIUM="$(command -v chromium || true)"
 
-cargo test --locked "$@"
+cargo test --locked --features failpoints "$@"
 echo "report screenshot: target/report-screenshot.png"

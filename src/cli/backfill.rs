@@ -1,4 +1,9 @@
-//! `fugong backfill --job FILE --from D1 --to D2 [--parallel N] [--only-missing|--only-failed] [--dry-run]`
+//! `fugong backfill --job FILE --from D1 --to D2 [--parallel N] [--only-missing|--only-failed] [--dry-run]
+//! [--allow-regression]`
+//!
+//! A failed date does not stop the others. SIGINT or SIGTERM stops launching dates; dates in flight
+//! stop at their next checkpoint before publishing (the ledger records them `abandoned`) or finish
+//! publishing if they had begun; the summary is printed and the exit code is 130.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -10,10 +15,10 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{PathArg, parse_date, subprocess_isolation};
+use super::{PathArg, UsageError, exit, interrupt_flag, out, parse_date, subprocess_isolation};
 use crate::config::Job;
 use crate::ledger::{Ledger, Trigger};
-use crate::pipeline::{RunOptions, Session};
+use crate::pipeline::{RunError, RunOptions, Session};
 use crate::worker::Isolation;
 
 #[derive(Debug, Args)]
@@ -27,8 +32,8 @@ pub struct BackfillArgs {
     /// Last report date (inclusive).
     #[arg(long, value_parser = parse_date)]
     pub to: chrono::NaiveDate,
-    /// Dates processed at once (at most the number of cores).
-    #[arg(long, default_value_t = 1)]
+    /// Dates processed at once (at least 1, at most the number of cores).
+    #[arg(long, default_value_t = 1, value_parser = super::parse_parallel)]
     pub parallel: usize,
     /// Write the warehouse here instead of the job's `output`.
     #[arg(long)]
@@ -42,6 +47,9 @@ pub struct BackfillArgs {
     /// List the dates and sources without pulling anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish dates even where a district would be worse than in the published version.
+    #[arg(long)]
+    pub allow_regression: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -74,12 +82,9 @@ pub fn select_dates(
 }
 
 pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.from <= args.to,
-        "--from {} is after --to {}",
-        args.from,
-        args.to
-    );
+    if args.from > args.to {
+        return Err(UsageError(format!("--from {} is after --to {}", args.from, args.to)).into());
+    }
     let job = Job::load(&args.job)?;
     let output = args.output.clone().unwrap_or_else(|| job.output.clone());
     if args.dry_run {
@@ -98,7 +103,14 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         output: Some(output.clone()),
         lock_wait: Duration::from_secs(args.lock_wait_secs),
         trigger: Trigger::Backfill,
-        ..RunOptions::default()
+        allow_regression: args.allow_regression,
+        cancel: Some(interrupt_flag()),
+    };
+    let interrupted = || {
+        options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
     };
     let session = Session::open(&job, &options)?;
     let dates = select_dates(
@@ -110,10 +122,10 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         args.only_failed,
     )?;
     if dates.is_empty() {
-        println!(
+        super::out::line(format!(
             "nothing to do: no date in {}..{} matches",
             args.from, args.to
-        );
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let started = Instant::now();
@@ -138,6 +150,9 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             .par_iter()
             .map(|date| {
                 let t = Instant::now();
+                if interrupted() {
+                    return (*date, None, t.elapsed());
+                }
                 let result = session.run_date(*date, &options);
                 let line = match &result {
                     Ok(r) => format!(
@@ -152,9 +167,9 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
                         bar.set_message(line);
                         bar.inc(1);
                     }
-                    None => eprintln!("{line}"),
+                    None => out::note(line),
                 }
-                (*date, result, t.elapsed())
+                (*date, Some(result), t.elapsed())
             })
             .collect()
     });
@@ -166,54 +181,88 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     table.set_header(vec![
         "date", "status", "accepted", "partial", "rejected", "missing", "rows", "seconds", "error",
     ]);
-    let mut failed = 0;
+    let (mut failed, mut refused, mut abandoned, mut skipped) = (0, 0, 0, 0);
     let mut sorted = results;
     sorted.sort_by_key(|(d, _, _)| *d);
+    let blank = || String::new();
     for (date, result, took) in &sorted {
+        let seconds = format!("{:.2}", took.as_secs_f64());
         match result {
-            Ok(r) => {
+            Some(Ok(r)) => {
                 let c = r.counts();
                 table.add_row(vec![
                     date.to_string(),
-                    "published".into(),
+                    format!("published v{}", r.version),
                     c.accepted.to_string(),
                     c.partial.to_string(),
                     c.rejected.to_string(),
                     c.missing.to_string(),
                     c.rows_published.to_string(),
-                    format!("{:.2}", took.as_secs_f64()),
-                    String::new(),
+                    seconds,
+                    blank(),
                 ]);
             }
-            Err(e) => {
-                failed += 1;
+            Some(Err(e)) => {
+                let status = match e {
+                    RunError::Regression { .. } => {
+                        refused += 1;
+                        "refused"
+                    }
+                    RunError::Abandoned { .. } => {
+                        abandoned += 1;
+                        "abandoned"
+                    }
+                    _ => {
+                        failed += 1;
+                        "failed"
+                    }
+                };
                 table.add_row(vec![
                     date.to_string(),
-                    "failed".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("{:.2}", took.as_secs_f64()),
+                    status.into(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    seconds,
                     e.to_string(),
+                ]);
+            }
+            None => {
+                skipped += 1;
+                table.add_row(vec![
+                    date.to_string(),
+                    "not started".into(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                    "interrupted before this date began".into(),
                 ]);
             }
         }
     }
-    println!("{table}");
+    out::line(table)?;
     let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "{} dates in {elapsed:.2}s ({:.2} dates/s, {parallel} at a time): {} published, {failed} failed",
+    let published = sorted.len() - failed - refused - abandoned - skipped;
+    out::line(format!(
+        "{} dates in {elapsed:.2}s ({:.2} dates/s, {parallel} at a time): {published} published, {failed} failed, {refused} refused as regressions, {abandoned} abandoned, {skipped} not started",
         sorted.len(),
         sorted.len() as f64 / elapsed.max(1e-9),
-        sorted.len() - failed
-    );
-    Ok(if failed > 0 {
-        ExitCode::from(1)
+    ))?;
+    let code = if interrupted() {
+        exit::INTERRUPTED
+    } else if failed > 0 {
+        exit::FAILED
+    } else if refused > 0 {
+        exit::REFUSED
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::DONE
+    };
+    Ok(ExitCode::from(code))
 }
 
 fn dry_run(job: &Job, args: &BackfillArgs, output: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -231,21 +280,21 @@ fn dry_run(job: &Job, args: &BackfillArgs, output: &std::path::Path) -> anyhow::
         args.only_missing,
         args.only_failed,
     )?;
-    let describe = |code: &str, date: chrono::NaiveDate| match &job.source {
-        crate::config::job::Source::Dir { pattern } => {
-            crate::pull::expand_template(pattern, code, date)
-        }
-        crate::config::job::Source::Http(s) => crate::pull::expand_template(&s.url, code, date),
-    };
-    println!(
+    let describe = |code: &str, date: chrono::NaiveDate| job.source_location(code, date);
+    super::out::line(format!(
         "dry run: {} date(s) would be processed into {}",
         dates.len(),
         output.display()
-    );
+    ))?;
     for date in &dates {
-        println!("{date}");
+        super::out::line(date)?;
         for d in &job.districts {
-            println!("  {} {:<6} {}", d.code, d.name, describe(&d.code, *date));
+            super::out::line(format!(
+                "  {} {:<6} {}",
+                d.code,
+                d.name,
+                describe(&d.code, *date)
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -19,6 +19,6 @@ pub struct CompareArgs {
 
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let cities = read_cities(&args.output, args.date)?;
-    println!("{}", render_ranking(&cities, args.date));
+    super::out::line(render_ranking(&cities, args.date))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -22,8 +22,12 @@ pub struct FeedbackArgs {
 pub fn run(args: FeedbackArgs) -> anyhow::Result<ExitCode> {
     let files = crate::report::feedback::write_all(&args.output, args.date, &args.out)?;
     for f in &files {
-        println!("{}", f.display());
+        super::out::line(format!("{}", f.display()))?;
     }
-    println!("{} feedback workbook(s) for {}", files.len(), args.date);
+    super::out::line(format!(
+        "{} feedback workbook(s) for {}",
+        files.len(),
+        args.date
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

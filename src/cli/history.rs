@@ -23,6 +23,11 @@ pub struct HistoryArgs {
 }
 
 pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from > to
+    {
+        return Err(super::UsageError(format!("--from {from} is after --to {to}")).into());
+    }
     let job = Job::load(&args.job)?;
     let output = args.output.clone().unwrap_or_else(|| job.output.clone());
     let path = job.ledger_path(&output);
@@ -55,12 +60,12 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             r.error.clone().unwrap_or_default(),
         ]);
     }
-    println!("{table}");
-    println!(
+    super::out::line(&table)?;
+    super::out::line(format!(
         "{} run(s) of {} in {}",
         runs.len(),
         job.name,
         path.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

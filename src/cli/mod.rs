@@ -1,13 +1,17 @@
 //! Command line (contract §6): one file per command.
 
 pub mod backfill;
+pub mod check;
 pub mod compare;
 pub mod feedback;
 pub mod history;
+pub mod out;
 pub mod report;
+pub mod rollback;
 pub mod run;
 pub mod serve;
 pub mod validate;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +65,12 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The nightly service: every job's schedule in its time zone, catch-up, lookback, /metrics.
     Serve(serve::ServeArgs),
+    /// Load job files fully, as `serve` would, and report every problem (exit 0 or 2).
+    Check(check::CheckArgs),
+    /// List the published versions of a date.
+    Versions(versions::VersionsArgs),
+    /// Restore an earlier version of a date (recorded as a new version).
+    Rollback(rollback::RollbackArgs),
     /// Internal: a reader worker process (see `fugong::worker`).
     #[command(name = "__reader-worker", hide = true)]
     ReaderWorker {
@@ -94,6 +104,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => history::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Versions(args) => versions::run(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::ReaderWorker { memory_bytes } => {
             fugong_worker(memory_bytes)?;
             Ok(ExitCode::SUCCESS)
@@ -113,6 +126,82 @@ pub fn subprocess_isolation(memory_bytes: u64) -> crate::worker::Isolation {
     }
 }
 
+/// Exit codes of every command (contract §9).
+pub mod exit {
+    /// Done.
+    pub const DONE: u8 = 0;
+    /// Failed at run time, nothing published; `validate`: errors found; `backfill`: a date failed.
+    pub const FAILED: u8 = 1;
+    /// Usage or configuration error; nothing touched.
+    pub const USAGE: u8 = 2;
+    /// Refused: another writer holds the warehouse.
+    pub const BUSY: u8 = 3;
+    /// Refused: the publish would be a regression.
+    pub const REFUSED: u8 = 4;
+    /// Interrupted (SIGINT or SIGTERM).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// A usage error found after the arguments were parsed (`--from` after `--to`, a district not in the
+/// job): exit 2, nothing touched.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code an error ends a command with: the first cause in its chain that says.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    use crate::pipeline::RunError;
+    use crate::publish::lock::LockError;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<RunError>() {
+            return match e {
+                RunError::Lock(LockError::Busy { .. }) => exit::BUSY,
+                RunError::Regression { .. } => exit::REFUSED,
+                RunError::Abandoned { .. } => exit::INTERRUPTED,
+                _ => exit::FAILED,
+            };
+        }
+        if let Some(LockError::Busy { .. }) = cause.downcast_ref::<LockError>() {
+            return exit::BUSY;
+        }
+        if cause.is::<crate::config::ConfigError>() || cause.is::<UsageError>() {
+            return exit::USAGE;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::schedule::ServeError>() {
+            return match e {
+                crate::schedule::ServeError::Scheduler(_) => exit::FAILED,
+                _ => exit::USAGE,
+            };
+        }
+    }
+    exit::FAILED
+}
+
+/// Whether an error is a closed stdout (`fugong history | head`): the command ends quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A flag that SIGINT or SIGTERM sets, for `run` and `backfill`: runs stop at their next checkpoint
+/// before publishing. A second signal ends the process at once (exit 130).
+pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Order matters: the conditional shutdown sees the flag as it was before this signal.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(exit::INTERRUPTED),
+            std::sync::Arc::clone(&flag),
+        );
+        let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(&flag));
+    }
+    flag
+}
+
 /// Parse `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -121,3 +210,12 @@ pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
 
 /// A path argument.
 pub type PathArg = PathBuf;
+
+/// `--parallel N`: at least 1.
+pub fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}

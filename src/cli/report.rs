@@ -29,10 +29,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         crate::report::render(&data).map_err(|e| anyhow::anyhow!("cannot draw the report: {e}"))?;
     std::fs::write(&args.out, html)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!(
+    super::out::line(format!(
         "wrote {} ({})",
         args.out.display(),
         crate::report::headline(&data)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

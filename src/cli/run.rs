@@ -1,4 +1,4 @@
-//! `fugong run --job FILE --date YYYY-MM-DD [--output DIR]`
+//! `fugong run --job FILE --date YYYY-MM-DD [--output DIR] [--allow-regression]`
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{PathArg, parse_date, subprocess_isolation};
+use super::{PathArg, interrupt_flag, out, parse_date, subprocess_isolation};
 use crate::config::Job;
 use crate::pipeline::{RunOptions, RunReport, run_job};
 use crate::worker::Isolation;
@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Write the warehouse here instead of the job's `output`.
     #[arg(long)]
     pub output: Option<PathArg>,
+    /// Publish even when a district would be worse than in the published version (fewer accepted
+    /// rows, or a worse status); without it such a run is refused with exit code 4.
+    #[arg(long)]
+    pub allow_regression: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -45,22 +49,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         isolation,
         output: args.output.clone(),
         lock_wait: Duration::from_secs(args.lock_wait_secs),
+        allow_regression: args.allow_regression,
+        cancel: Some(interrupt_flag()),
         ..RunOptions::default()
     };
     let report = run_job(&job, args.date, &options)
         .with_context(|| format!("{} was not published", args.date))?;
-    print_summary(&report);
+    print_summary(&report)?;
     if !args.quiet {
-        println!();
-        println!(
-            "{}",
-            crate::compare::table::render_ranking(&report.comparison.cities, report.report_date)
-        );
+        out::line("")?;
+        out::line(crate::compare::table::render_ranking(
+            &report.comparison.cities,
+            report.report_date,
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(report: &RunReport) {
+fn print_summary(report: &RunReport) -> std::io::Result<()> {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec![
@@ -78,28 +84,37 @@ fn print_summary(report: &RunReport) {
         if first.chars().count() > 60 {
             first = first.chars().take(60).collect::<String>() + "…";
         }
+        let status = if d.kept_previous {
+            format!("{} (kept-previous)", d.status.as_str())
+        } else {
+            d.status.as_str().to_string()
+        };
         table.add_row(vec![
             d.district.code.clone(),
             d.district.city_name.clone(),
             d.district.name.clone(),
-            d.status.as_str().to_string(),
+            status,
             d.rows_accepted.to_string(),
             d.rows_rejected.to_string(),
             d.warnings.to_string(),
             first,
         ]);
     }
-    println!(
-        "published {} to {} ({} enterprise rows, {:.2}s)",
+    out::line(format!(
+        "published {} version {} to {} ({} enterprise rows, {:.2}s)",
         report.report_date,
+        report.version,
         report.output.display(),
         report.rows_published,
         report.elapsed.as_secs_f64()
-    );
-    println!("{table}");
-    println!(
+    ))?;
+    out::line(table)?;
+    for r in &report.regressions {
+        out::line(format!("regression published: {r}"))?;
+    }
+    out::line(format!(
         "peak memory: {:.1} MiB (fugong), {:.1} MiB (largest reader worker)",
         report.peak_rss_bytes as f64 / 1048576.0,
         report.peak_rss_reader_bytes as f64 / 1048576.0
-    );
+    ))
 }

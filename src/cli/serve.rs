@@ -31,11 +31,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics_addr = if args.metrics_addr == "off" {
         None
     } else {
-        Some(
-            args.metrics_addr
-                .parse::<SocketAddr>()
-                .map_err(|e| anyhow::anyhow!("--metrics-addr {}: {e}", args.metrics_addr))?,
-        )
+        Some(args.metrics_addr.parse::<SocketAddr>().map_err(|e| {
+            super::UsageError(format!(
+                "--metrics-addr {}: {e} (give an address such as 127.0.0.1:9187, or off)",
+                args.metrics_addr
+            ))
+        })?)
     };
     let memory = jobs
         .iter()

@@ -122,10 +122,10 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 "warnings": outcome.warnings(),
                 "findings": findings,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            super::out::line(serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Text => {
-            println!(
+            super::out::line(format!(
                 "{}: sheet {}, {} rows accepted, {} rows rejected, {} errors, {} warnings",
                 args.file.display(),
                 outcome
@@ -137,19 +137,19 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 outcome.rows_rejected,
                 errors,
                 outcome.warnings()
-            );
+            ))?;
             for f in &outcome.findings {
                 let row = f
                     .row
                     .map(|r| format!("row {r}"))
                     .unwrap_or_else(|| "file".into());
-                println!(
+                super::out::line(format!(
                     "{:<7} {:<26} {:<8} {}",
                     f.severity.as_str(),
                     f.code.as_str(),
                     row,
                     f.message
-                );
+                ))?;
             }
         }
     }

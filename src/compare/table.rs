@@ -53,8 +53,12 @@ pub fn read_cities(output: &Path, date: NaiveDate) -> Result<Vec<CityAggregate>,
             manifest: manifest.display().to_string(),
         });
     }
-    let dir = partition_dir(output, "city_daily", date);
-    let batches = parquet_io::read_partition(&dir).map_err(|e| CompareError::Read {
+    read_cities_in(&partition_dir(output, "city_daily", date))
+}
+
+/// The cities of a `city_daily` partition folder (a live one, or an archived version's).
+pub fn read_cities_in(dir: &Path) -> Result<Vec<CityAggregate>, CompareError> {
+    let batches = parquet_io::read_partition(dir).map_err(|e| CompareError::Read {
         path: dir.display().to_string(),
         message: e.to_string(),
     })?;

@@ -43,6 +43,13 @@ pub struct JobConfig {
     /// How long `serve` lets a run in progress finish after SIGTERM before abandoning it.
     #[serde(default)]
     pub shutdown_timeout_secs: Option<u64>,
+    /// Versions of each date kept (the live one included; default 10), for `fugong versions` and
+    /// `fugong rollback`.
+    #[serde(default)]
+    pub keep_versions: Option<u32>,
+    /// Days a pulled submission's bytes are kept in `_state/blobs` after their last use (default 90).
+    #[serde(default)]
+    pub keep_blob_days: Option<u32>,
     pub province: ProvinceConfig,
     pub source: SourceConfig,
     #[serde(default)]
@@ -149,9 +156,16 @@ pub struct District {
 /// Where a job's workbooks come from, with paths resolved.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Dir { pattern: String },
+    /// `base` is the job file's folder (absolute); `template` the `[source] path` as written.
+    Dir {
+        base: PathBuf,
+        template: String,
+    },
     Http(crate::pull::http::HttpSettings),
 }
+
+/// Default of `keep_versions`.
+pub const DEFAULT_KEEP_VERSIONS: u32 = 10;
 
 /// A built job.
 #[derive(Debug, Clone)]
@@ -166,6 +180,8 @@ pub struct Job {
     pub limits: Limits,
     /// Sorted by code.
     pub districts: Vec<District>,
+    pub keep_versions: u32,
+    pub keep_blob_days: u32,
     pub config: JobConfig,
 }
 
@@ -188,6 +204,17 @@ impl Job {
         match &self.config.ledger {
             Some(p) => clean_path(&self.path.parent().unwrap_or(Path::new(".")).join(p)),
             None => output.join("_state").join("ledger.sqlite"),
+        }
+    }
+
+    /// Where a district's submission for a date is looked for (a path or a URL).
+    pub fn source_location(&self, district_code: &str, date: chrono::NaiveDate) -> String {
+        match &self.source {
+            Source::Dir { base, template } => {
+                crate::pull::dir::DirSource::new(base.clone(), template.clone())
+                    .describe(district_code, date)
+            }
+            Source::Http(s) => crate::pull::expand_template(&s.url, district_code, date),
         }
     }
 
@@ -225,51 +252,61 @@ fn is_code(s: &str) -> bool {
 }
 
 impl JobConfig {
+    /// Build the run-time job, checking every key; every problem found is reported, one per line, each
+    /// naming its key.
     pub fn build(self, path: &Path) -> Result<Job, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+        let mut problems: Vec<String> = Vec::new();
         let base = path.parent().unwrap_or(Path::new("."));
         let schema = match &self.schema {
-            Some(p) => Schema::load(&base.join(p))?,
-            None => Schema::builtin()?,
+            Some(p) => Schema::load(&base.join(p)),
+            None => Schema::builtin(),
+        };
+        let schema = match schema {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(format!("schema: {e}"));
+                None
+            }
         };
         if !is_code(&self.province.code) || !self.province.code.ends_with("0000") {
-            return Err(invalid(format!(
+            problems.push(format!(
                 "[province] code `{}` must be a 6-digit code ending in 0000, e.g. 370000",
                 self.province.code
-            )));
+            ));
         }
         if self.districts.is_empty() {
-            return Err(invalid("the job lists no [[districts]]".into()));
+            problems.push("[[districts]]: the job lists no districts".into());
         }
         let mut seen = HashSet::new();
         let mut city_names: BTreeMap<String, String> = BTreeMap::new();
         let mut districts = Vec::with_capacity(self.districts.len());
         for d in &self.districts {
             if !is_code(&d.code) {
-                return Err(invalid(format!(
-                    "district `{}` ({}): the code must be 6 digits",
+                problems.push(format!(
+                    "[[districts]] code `{}` ({}): the code must be 6 digits",
                     d.code, d.name
-                )));
+                ));
+                continue;
             }
             if !seen.insert(d.code.clone()) {
-                return Err(invalid(format!("district {} is listed twice", d.code)));
+                problems.push(format!(
+                    "[[districts]] code {}: the district is listed twice",
+                    d.code
+                ));
             }
-            if d.code[..2] != self.province.code[..2] {
-                return Err(invalid(format!(
-                    "district {} ({}) is not in province {}",
+            if self.province.code.len() >= 2 && d.code[..2] != self.province.code[..2] {
+                problems.push(format!(
+                    "[[districts]] code {} ({}): not in province {}",
                     d.code, d.name, self.province.code
-                )));
+                ));
             }
             let city_code = format!("{}00", &d.code[..4]);
             if let Some(existing) = city_names.get(&city_code) {
                 if existing != &d.city {
-                    return Err(invalid(format!(
-                        "districts of city {city_code} name it both `{existing}` and `{}`",
+                    problems.push(format!(
+                        "[[districts]] city: the districts of city {city_code} name it both `{existing}` and `{}`",
                         d.city
-                    )));
+                    ));
                 }
             } else {
                 city_names.insert(city_code.clone(), d.city.clone());
@@ -284,51 +321,57 @@ impl JobConfig {
         }
         districts.sort_by(|a, b| a.code.cmp(&b.code));
         let source = match self.source.kind {
-            SourceKind::Dir => {
-                let pattern = self.source.path.as_deref().ok_or_else(|| {
-                    invalid("[source] kind = \"dir\" needs `path`, e.g. \"../inbox/{date}/{district_code}.*\"".into())
-                })?;
-                if !pattern.contains("{district_code}") {
-                    return Err(invalid("[source] path must contain {district_code}".into()));
+            SourceKind::Dir => match self.source.path.as_deref() {
+                None => {
+                    problems.push("[source] path: kind = \"dir\" needs `path`, e.g. \"../inbox/{date}/{district_code}.*\"".into());
+                    None
                 }
-                // The job file's folder is literal text, not part of the glob.
-                let base = glob::Pattern::escape(&base.to_string_lossy());
-                let base = if base.is_empty() {
-                    ".".to_string()
-                } else {
-                    base
-                };
-                Source::Dir {
-                    pattern: format!("{base}/{pattern}"),
+                Some(template) => {
+                    if let Err(m) = crate::pull::check_template(template) {
+                        problems.push(format!("[source] path: {m}"));
+                    }
+                    // Manifests name sources by absolute paths, never relative to the working directory.
+                    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+                    Some(Source::Dir {
+                        base: clean_path(&base),
+                        template: template.to_string(),
+                    })
                 }
-            }
-            SourceKind::Http => {
-                let url = self
-                    .source
-                    .url
-                    .clone()
-                    .ok_or_else(|| invalid("[source] kind = \"http\" needs `url`".into()))?;
-                if !url.contains("{district_code}") {
-                    return Err(invalid("[source] url must contain {district_code}".into()));
+            },
+            SourceKind::Http => match self.source.url.clone() {
+                None => {
+                    problems.push("[source] url: kind = \"http\" needs `url`".into());
+                    None
                 }
-                let defaults = crate::pull::http::HttpSettings::default();
-                let src = &self.source;
-                let secs = std::time::Duration::from_secs;
-                Source::Http(crate::pull::http::HttpSettings {
-                    url,
-                    token_env: src.token_env.clone(),
-                    connect_timeout: src
-                        .connect_timeout_secs
-                        .map(secs)
-                        .unwrap_or(defaults.connect_timeout),
-                    timeout: src.timeout_secs.map(secs).unwrap_or(defaults.timeout),
-                    attempts: src.retry_attempts.unwrap_or(defaults.attempts).max(1),
-                    base_delay: src
-                        .retry_base_delay_ms
-                        .map(std::time::Duration::from_millis)
-                        .unwrap_or(defaults.base_delay),
-                })
-            }
+                Some(url) => {
+                    if let Err(m) = crate::pull::check_template(&url) {
+                        problems.push(format!("[source] url: {m}"));
+                    }
+                    let defaults = crate::pull::http::HttpSettings::default();
+                    let src = &self.source;
+                    let secs = std::time::Duration::from_secs;
+                    Some(Source::Http(crate::pull::http::HttpSettings {
+                        url,
+                        token_env: src.token_env.clone(),
+                        connect_timeout: src
+                            .connect_timeout_secs
+                            .map(secs)
+                            .unwrap_or(defaults.connect_timeout),
+                        timeout: src.timeout_secs.map(secs).unwrap_or(defaults.timeout),
+                        attempts: src.retry_attempts.unwrap_or(defaults.attempts).max(1),
+                        base_delay: src
+                            .retry_base_delay_ms
+                            .map(std::time::Duration::from_millis)
+                            .unwrap_or(defaults.base_delay),
+                    }))
+                }
+            },
+        };
+        let (Some(schema), Some(source), true) = (schema, source, problems.is_empty()) else {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: problems.join("\n"),
+            });
         };
         let defaults = Limits::default();
         let l = &self.limits;
@@ -356,6 +399,10 @@ impl JobConfig {
             source,
             limits,
             districts,
+            keep_versions: self.keep_versions.unwrap_or(DEFAULT_KEEP_VERSIONS).max(1),
+            keep_blob_days: self
+                .keep_blob_days
+                .unwrap_or(crate::pull::blobs::DEFAULT_KEEP_BLOB_DAYS),
             config: self,
         })
     }
@@ -395,6 +442,15 @@ city = "济南市"
         );
         assert_eq!(clean_path(Path::new("../x/./y")), PathBuf::from("../x/y"));
         assert_eq!(job.limits.read.max_file_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_refused_at_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, JOB.replace("{date}", "{datum}")).expect("write");
+        let msg = Job::load(&path).expect_err("must fail").to_string();
+        assert!(msg.contains("{datum}") && msg.contains("bad.toml"), "{msg}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `_manifests/<date>.json`: what a published date is made of (contract §4). Written last; a date whose
-//! manifest exists is complete. Holds no wall-clock time, so re-running a date rewrites it identically.
+//! `_manifests/<date>.json`: what a published date is made of (contract §4, §9). Written last and
+//! atomically; a date whose manifest exists is complete. It names its version, when and why it was
+//! published, and, per district, whether the submission was pulled now or kept from the previous version.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,23 @@ pub struct ManifestDistrict {
     pub rows_accepted: u64,
     pub rows_rejected: u64,
     pub warnings: u64,
+    /// `pulled` (read from the source by this version's run), `kept-previous` (the pull failed or the
+    /// file vanished, so an automatic run kept the previous version's submission, re-read from its blob)
+    /// or `none` (nothing was submitted).
+    #[serde(default = "pulled")]
+    pub submission: String,
+    /// Why the previous submission was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_reason: Option<String>,
 }
+
+fn pulled() -> String {
+    SUBMISSION_PULLED.to_string()
+}
+
+pub const SUBMISSION_PULLED: &str = "pulled";
+pub const SUBMISSION_KEPT_PREVIOUS: &str = "kept-previous";
+pub const SUBMISSION_NONE: &str = "none";
 
 /// Per-table totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +50,23 @@ pub struct ManifestTable {
 pub struct Manifest {
     pub job: String,
     pub report_date: NaiveDate,
+    /// 1 for a date's first publish, then 2, 3, … (a manifest written before versions existed reads as 0
+    /// and counts as version 1).
+    #[serde(default)]
+    pub version: u32,
+    /// When this version was published (UTC, RFC 3339). Parquet files never hold a time; this does.
+    #[serde(default)]
+    pub published_at: Option<String>,
+    /// What published it: `manual`, `backfill`, `schedule`, `catch-up`, `lookback`, `rollback`, or
+    /// `refresh` (a later date whose day-over-day change was recomputed when an earlier one changed).
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// For a rollback: the version whose files this one restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_version: Option<u32>,
+    /// For a refresh: what caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub tool_version: String,
     pub schema_id: String,
     pub schema_version: u32,
@@ -41,9 +75,33 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    pub fn to_json_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+    /// The manifest as written: pretty JSON with a final newline. An error here stops the publish before
+    /// anything is swapped; a manifest is never written empty.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
-        bytes
+        Ok(bytes)
+    }
+
+    /// The version number, counting a manifest from before versions existed as version 1.
+    pub fn effective_version(&self) -> u32 {
+        self.version.max(1)
+    }
+
+    /// Districts by status: (accepted, partial, rejected, missing, kept-previous).
+    pub fn status_counts(&self) -> [u32; 5] {
+        let mut c = [0u32; 5];
+        for d in &self.districts {
+            match d.status.as_str() {
+                "accepted" => c[0] += 1,
+                "partial" => c[1] += 1,
+                "rejected" => c[2] += 1,
+                _ => c[3] += 1,
+            }
+            if d.submission == SUBMISSION_KEPT_PREVIOUS {
+                c[4] += 1;
+            }
+        }
+        c
     }
 }

@@ -1,29 +1,43 @@
-//! Publish stage: one date's four tables become Parquet partitions under the warehouse, atomically.
+//! Publish stage: a date's tables become Parquet partitions under the warehouse, atomically, as a new
+//! version of that date (contract §4, §9).
 //!
-//! 1. Every table is written to `_staging/<date>.<pid>.<n>/<table>/part-00000-<hash>.parquet`, fsynced.
-//! 2. A journal (`_state/journal/<date>.json`, written by rename) records the staging folder and files.
-//! 3. The date's old manifest is removed, then each partition is swapped in with one rename
-//!    (`renameat2(RENAME_EXCHANGE)` when the partition exists, plain rename when it does not).
-//! 4. The manifest is written last; then the journal and the staging folder (holding the old partitions)
-//!    are removed. A date whose manifest exists is complete.
+//! A publish is a `Transaction` of one or more dates (a run's date, plus the later date whose
+//! day-over-day change it refreshes):
 //!
-//! A crash at any point is repaired by `recover`, which every run calls first (under the output lock): a
-//! journal means staging was complete, so the swap is rolled forward; a staging folder without a journal
-//! was never complete and is removed (rolled back).
+//! 1. **Stage.** Every file is written to `_staging/<id>/<date>/new/<table>/` and fsynced; the live
+//!    version of the date (its partitions, hard-linked, and its manifest) is gathered in
+//!    `_staging/<id>/<date>/old/`. Nothing a reader sees has changed.
+//! 2. **Journal.** `_state/journal/<id>.json` (written atomically) records every date, its new version,
+//!    the files of every table and the manifest to write. From here on the publish is rolled forward.
+//! 3. **Swap.** Per date: the live manifest is removed, then each partition is swapped in with one
+//!    `renameat2(RENAME_EXCHANGE)` (a plain rename when the partition is new). A reader of a table sees the
+//!    whole old partition or the whole new one, never a mix.
+//! 4. **Manifest.** Written last, atomically: a date whose manifest exists is complete.
+//! 5. **Archive.** The replaced version moves to `_versions/<date>/<n>/` (outside the table folders, so
+//!    analysts' globs never see it); the oldest archived versions beyond `keep_versions` are removed.
+//!
+//! `recover`, which every run calls first under the warehouse lock, completes a journalled transaction
+//! (every step above is idempotent: a table is taken as swapped only when its live file set equals the
+//! journal's) and removes staging folders that no journal names (rolled back).
 
+pub mod fsx;
 pub mod lock;
 pub mod manifest;
 pub mod parquet_io;
+pub mod versions;
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::records::DayBatches;
+use fsx::{
+    create_dir_durable, file_names, io_err, link_or_copy, remove_dir_durable, remove_file_durable,
+    rename_durable, replace_file_atomically, swap_in, sync_dir, write_file_synced,
+};
 pub use lock::OutputLock;
 pub use manifest::Manifest;
 
@@ -31,7 +45,7 @@ pub use manifest::Manifest;
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error(
-        "cannot write to the warehouse at {path}: {source} (check that the folder exists, is writable and the disk is not full)"
+        "cannot write to the warehouse at {path}: {source} (check that the folder exists, is writable and the disk is not full; what was published before is unchanged)"
     )]
     Io {
         path: PathBuf,
@@ -43,38 +57,47 @@ pub enum PublishError {
         source: parquet::errors::ParquetError,
     },
     #[error(
-        "the publish journal {path} is unreadable: {message} (move it aside after checking the partitions of that date)"
+        "the publish journal {path} is unusable: {message} (move it aside after checking the partitions of its dates)"
     )]
     Journal { path: PathBuf, message: String },
-    #[error("publish of {date} stopped by an injected failure after {step}")]
-    Injected { date: NaiveDate, step: String },
+    #[error("the manifest of {date} cannot be written as JSON: {message}")]
+    Manifest { date: NaiveDate, message: String },
+    #[error("the manifest {path} is unreadable: {message}")]
+    ManifestUnreadable { path: PathBuf, message: String },
+    #[error("publish stopped by an injected failure at {step}")]
+    Injected { step: String },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
-    move |source| PublishError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+/// A failpoint of the publish protocol (the `fail` crate, compiled in only with the `failpoints`
+/// feature, which the test suite enables). Configured as `return(crash)` it kills the process on the
+/// spot, as `kill -9` would; as `return` it makes the step fail with `PublishError::Injected`.
+#[cfg(feature = "failpoints")]
+macro_rules! failpoint {
+    ($name:literal) => {
+        fail::fail_point!($name, |arg: Option<String>| {
+            if arg.as_deref() == Some("crash") {
+                $crate::publish::crash_now($name);
+            }
+            Err($crate::publish::PublishError::Injected {
+                step: $name.to_string(),
+            }
+            .into())
+        })
+    };
 }
-
-/// Test hook: stop a publish after this many partition swaps, as a crash would.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FailPoint {
-    /// Stop after this many tables are written to staging (before the journal).
-    pub after_staged_files: Option<usize>,
-    /// Stop after this many partition swaps.
-    pub after_swaps: Option<usize>,
+#[cfg(not(feature = "failpoints"))]
+macro_rules! failpoint {
+    ($name:literal) => {};
 }
+#[allow(unused_imports)] // used in this module by textual scope; exported for the other stages
+pub(crate) use failpoint;
 
-/// The journal of one date's publish in progress.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Journal {
-    report_date: NaiveDate,
-    /// Folder name under `_staging`.
-    staging: String,
-    /// (table, file name) for every table.
-    files: Vec<(String, String)>,
-    manifest: Manifest,
+/// Die at once, as a `kill -9` would: no destructor, no cleanup, no flush.
+#[cfg(feature = "failpoints")]
+pub fn crash_now(step: &str) -> ! {
+    eprintln!("failpoint {step}: killing this process");
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    std::process::abort()
 }
 
 /// `<output>/<table>/snapshot_date=<date>`
@@ -94,266 +117,331 @@ fn staging_root(output: &Path) -> PathBuf {
     output.join("_staging")
 }
 
-/// fsync a directory so that the renames in it are durable.
-fn sync_dir(path: &Path) -> Result<(), PublishError> {
-    fs::File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(path))
+/// The bytes of one file to publish.
+#[derive(Debug)]
+pub enum FileContent {
+    /// Encoded now.
+    Bytes(Vec<u8>),
+    /// An already published file (a rollback restores an archived version's files as they are).
+    Existing(PathBuf),
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let mut f = fs::File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+#[derive(Debug)]
+pub struct StagedFile {
+    pub name: String,
+    pub content: FileContent,
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename, fsync folder.
-pub fn replace_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    write_durably(&tmp, bytes)?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    sync_dir(dir)
+/// One table's new partition.
+#[derive(Debug)]
+pub struct StagedTable {
+    pub table: String,
+    pub files: Vec<StagedFile>,
+    pub rows: u64,
 }
 
-/// Swap the staged partition into place with one rename.
-fn swap_in(staged: &Path, live: &Path) -> Result<(), PublishError> {
-    let parent = live.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io_err(parent))?;
-    if live.exists() {
-        exchange(staged, live)?;
-    } else {
-        fs::rename(staged, live).map_err(io_err(live))?;
-    }
-    sync_dir(parent)?;
-    if let Some(p) = staged.parent() {
-        sync_dir(p)?;
-    }
-    Ok(())
+/// One table of a journalled date: the exact set of files its partition holds once swapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct JournalTable {
+    table: String,
+    files: Vec<String>,
 }
 
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> Result<(), PublishError> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(|e| PublishError::Io {
-        path: b.to_path_buf(),
-        source: e.into(),
-    })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(a: &Path, b: &Path) -> Result<(), PublishError> {
-    // Without an atomic exchange: move the live partition aside, then the new one in.
-    let aside = a.with_extension("old");
-    fs::rename(b, &aside).map_err(io_err(b))?;
-    fs::rename(a, b).map_err(io_err(b))?;
-    fs::rename(&aside, a).map_err(io_err(a))
-}
-
-fn has_file(dir: &Path, file: &str) -> bool {
-    dir.join(file).is_file()
-}
-
-static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Publish one date. The caller holds the output lock.
-pub fn publish_day(
-    output: &Path,
+/// One date of a journalled transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct JournalDate {
     date: NaiveDate,
-    batches: &DayBatches,
-    manifest: &Manifest,
-    fail: FailPoint,
-) -> Result<(), PublishError> {
-    publish_tables(output, date, &batches.tables(), manifest, fail)
+    /// The version this publish creates.
+    version: u32,
+    /// The live version it replaces (archived to `_versions/<date>/<n>`), if any.
+    replaced: Option<u32>,
+    tables: Vec<JournalTable>,
+    manifest: Manifest,
 }
 
-/// Replace some of a date's partitions (all four for a run; only `city_daily` when a later date's
-/// day-over-day change is refreshed), with the same staging, journal and manifest discipline.
-pub fn publish_tables(
-    output: &Path,
-    date: NaiveDate,
-    tables: &[(&'static str, Vec<&arrow::array::RecordBatch>)],
-    manifest: &Manifest,
-    fail: FailPoint,
-) -> Result<(), PublishError> {
-    use rayon::prelude::*;
-    recover(output)?;
-    let staging_name = format!(
-        "{date}.{}.{}",
-        std::process::id(),
-        STAGING_COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let staging = staging_root(output).join(&staging_name);
-    fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-    // Encode every file in parallel; write them in order.
-    let jobs: Vec<(&'static str, usize, &arrow::array::RecordBatch)> = tables
-        .iter()
-        .flat_map(|(table, batches)| {
-            batches
-                .iter()
-                .enumerate()
-                .map(move |(i, b)| (*table, i, *b))
-        })
-        .collect();
-    let encoded: Vec<(&'static str, usize, Vec<u8>)> = jobs
-        .par_iter()
-        .map(|&(table, part, batch)| {
-            parquet_io::encode(batch)
-                .map(|bytes| (table, part, bytes))
-                .map_err(|source| PublishError::Parquet {
-                    table: table.to_string(),
-                    source,
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    let mut files: Vec<(String, String)> = Vec::new();
-    for (table, part, bytes) in &encoded {
-        if fail.after_staged_files == Some(files.len()) {
-            return Err(PublishError::Injected {
-                date,
-                step: format!("{} staged file(s)", files.len()),
-            });
-        }
-        tracing::debug!(table, part, bytes = bytes.len(), "encoded");
-        let file = parquet_io::file_name(*part, bytes);
-        let dir = staging.join(table);
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        write_durably(&dir.join(&file), bytes)?;
-        files.push((table.to_string(), file));
-    }
-    for (table, _) in tables {
-        sync_dir(&staging.join(table))?;
-    }
-    sync_dir(&staging)?;
-    tracing::debug!("staged");
-    let mut manifest = manifest.clone();
-    for (table, batches) in tables {
-        manifest.tables.insert(
-            table.to_string(),
-            manifest::ManifestTable {
-                rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
-                files: files
-                    .iter()
-                    .filter(|(t, _)| t == table)
-                    .map(|(_, f)| f.clone())
-                    .collect(),
-            },
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    /// The staging folder under `_staging`.
+    id: String,
+    dates: Vec<JournalDate>,
+}
+
+static TRANSACTION_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A publish in preparation: stage dates, then `commit`. Dropped without a commit, its staging folder is
+/// removed (and a crash leaves it for `recover` to remove).
+pub struct Transaction {
+    output: PathBuf,
+    id: String,
+    staging: PathBuf,
+    dates: Vec<JournalDate>,
+    keep_versions: u32,
+    published_at: String,
+    committed: bool,
+}
+
+impl Transaction {
+    /// Start a transaction. The caller holds the warehouse lock and has called `recover`.
+    pub fn begin(output: &Path, keep_versions: u32) -> Result<Transaction, PublishError> {
+        let now = chrono::Utc::now();
+        let id = format!(
+            "{}-{}-{}",
+            now.format("%Y%m%dT%H%M%S%3f"),
+            std::process::id(),
+            TRANSACTION_COUNTER.fetch_add(1, Ordering::Relaxed)
         );
+        let staging = staging_root(output).join(&id);
+        create_dir_durable(&staging)?;
+        Ok(Transaction {
+            output: output.to_path_buf(),
+            id,
+            staging,
+            dates: Vec::new(),
+            keep_versions: keep_versions.max(1),
+            published_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            committed: false,
+        })
     }
-    let journal = Journal {
-        report_date: date,
-        staging: staging_name,
-        files,
-        manifest,
-    };
-    let journal_path = journal_dir(output).join(format!("{date}.json"));
-    let journal_bytes = serde_json::to_vec_pretty(&journal).map_err(|e| PublishError::Journal {
-        path: journal_path.clone(),
-        message: e.to_string(),
-    })?;
-    replace_file_atomically(&journal_path, &journal_bytes)?;
-    complete(output, &journal, &journal_path, fail)
+
+    /// The dates staged so far.
+    pub fn dates(&self) -> Vec<NaiveDate> {
+        self.dates.iter().map(|d| d.date).collect()
+    }
+
+    /// Stage a new version of `date` made of `tables` (the date's other tables stay as they are live).
+    /// `manifest` describes the new version; its version, time and table entries are filled in here.
+    /// Returns the new version number.
+    pub fn stage(
+        &mut self,
+        date: NaiveDate,
+        tables: Vec<StagedTable>,
+        mut manifest: Manifest,
+    ) -> Result<u32, PublishError> {
+        let date_dir = self.staging.join(date.to_string());
+        let new_dir = date_dir.join("new");
+        create_dir_durable(&new_dir)?;
+        let mut journal_tables = Vec::new();
+        for t in &tables {
+            let dir = new_dir.join(&t.table);
+            create_dir_durable(&dir)?;
+            for f in &t.files {
+                let path = dir.join(&f.name);
+                match &f.content {
+                    FileContent::Bytes(bytes) => write_file_synced(&path, bytes)?,
+                    FileContent::Existing(from) => link_or_copy(from, &path)?,
+                }
+            }
+            sync_dir(&dir)?;
+            journal_tables.push(JournalTable {
+                table: t.table.clone(),
+                files: t.files.iter().map(|f| f.name.clone()).collect(),
+            });
+            manifest.tables.insert(
+                t.table.clone(),
+                manifest::ManifestTable {
+                    rows: t.rows,
+                    files: t.files.iter().map(|f| f.name.clone()).collect(),
+                },
+            );
+        }
+        sync_dir(&new_dir)?;
+        let live = read_manifest_if_published(&self.output, date)?;
+        let replaced = live.as_ref().map(Manifest::effective_version);
+        if let Some(live) = &live {
+            self.gather_old(date, live, &date_dir.join("old"))?;
+        }
+        let version = versions::next_version(&self.output, date)?;
+        manifest.version = version;
+        manifest.published_at = Some(self.published_at.clone());
+        // Proven serialisable before anything is swapped: a manifest is never written empty.
+        manifest
+            .to_json_bytes()
+            .map_err(|e| PublishError::Manifest {
+                date,
+                message: e.to_string(),
+            })?;
+        sync_dir(&date_dir)?;
+        self.dates.push(JournalDate {
+            date,
+            version,
+            replaced,
+            tables: journal_tables,
+            manifest,
+        });
+        Ok(version)
+    }
+
+    /// Hard-link the live version's partitions and copy its manifest into `old`, so that version is
+    /// complete in `_versions/<date>/<n>/` once replaced.
+    fn gather_old(&self, date: NaiveDate, live: &Manifest, old: &Path) -> Result<(), PublishError> {
+        create_dir_durable(old)?;
+        for table in live.tables.keys() {
+            let from = partition_dir(&self.output, table, date);
+            let to = old.join(table);
+            create_dir_durable(&to)?;
+            for name in file_names(&from)? {
+                link_or_copy(&from.join(&name), &to.join(&name))?;
+            }
+            sync_dir(&to)?;
+        }
+        let manifest = manifest_path(&self.output, date);
+        let bytes = fs::read(&manifest).map_err(io_err(&manifest))?;
+        write_file_synced(&old.join("manifest.json"), &bytes)?;
+        sync_dir(old)
+    }
+
+    /// Write the journal and carry the transaction through. Returns each date with its new version.
+    pub fn commit(mut self) -> Result<Vec<(NaiveDate, u32)>, PublishError> {
+        sync_dir(&self.staging)?;
+        sync_dir(&staging_root(&self.output))?;
+        failpoint!("publish::after-staging");
+        let journal = Journal {
+            id: self.id.clone(),
+            dates: std::mem::take(&mut self.dates),
+        };
+        let path = journal_dir(&self.output).join(format!("{}.json", self.id));
+        let bytes = serde_json::to_vec_pretty(&journal).map_err(|e| PublishError::Journal {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        replace_file_atomically(&path, &bytes)?;
+        self.committed = true;
+        failpoint!("publish::after-journal");
+        complete(&self.output, &journal, &path, Some(self.keep_versions))?;
+        Ok(journal.dates.iter().map(|d| (d.date, d.version)).collect())
+    }
 }
 
-/// Roll a journalled publish forward: remove the old manifest, swap what is not swapped yet, write the
-/// manifest, clean up.
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Carry a journalled transaction through; every step is idempotent, so this is also how `recover`
+/// rolls an interrupted one forward.
 fn complete(
     output: &Path,
     journal: &Journal,
     journal_path: &Path,
-    fail: FailPoint,
+    keep_versions: Option<u32>,
 ) -> Result<(), PublishError> {
-    let date = journal.report_date;
-    let manifest_file = manifest_path(output, date);
-    if manifest_file.exists() {
-        fs::remove_file(&manifest_file).map_err(io_err(&manifest_file))?;
-        if let Some(dir) = manifest_file.parent() {
-            sync_dir(dir)?;
+    let staging = staging_root(output).join(&journal.id);
+    for (i, d) in journal.dates.iter().enumerate() {
+        if i > 0 {
+            failpoint!("publish::before-next-date");
+        }
+        let date_dir = staging.join(d.date.to_string());
+        let manifest_file = manifest_path(output, d.date);
+        let live_version = read_manifest_if_published(output, d.date)?.map(|m| m.version);
+        if live_version != Some(d.version) {
+            remove_file_durable(&manifest_file)?;
+            for t in &d.tables {
+                let live = partition_dir(output, &t.table, d.date);
+                let wanted: BTreeSet<String> = t.files.iter().cloned().collect();
+                if file_names(&live)? == wanted {
+                    continue;
+                }
+                let staged = date_dir.join("new").join(&t.table);
+                if file_names(&staged)? != wanted {
+                    return Err(PublishError::Journal {
+                        path: journal_path.to_path_buf(),
+                        message: format!(
+                            "the staged {} partition of {} is not the one journalled",
+                            t.table, d.date
+                        ),
+                    });
+                }
+                swap_in(&staged, &live)?;
+                failpoint!("publish::after-swap");
+            }
+            failpoint!("publish::before-manifest");
+            let bytes = d
+                .manifest
+                .to_json_bytes()
+                .map_err(|e| PublishError::Manifest {
+                    date: d.date,
+                    message: e.to_string(),
+                })?;
+            replace_file_atomically(&manifest_file, &bytes)?;
+            failpoint!("publish::after-manifest");
+        }
+        if let Some(old_version) = d.replaced {
+            let old = date_dir.join("old");
+            if old.is_dir() {
+                let target = versions::versions_dir(output, d.date).join(old_version.to_string());
+                if target.exists() {
+                    remove_dir_durable(&old)?;
+                } else {
+                    rename_durable(&old, &target)?;
+                }
+            }
+            failpoint!("publish::after-archive");
         }
     }
-    let staging = staging_root(output).join(&journal.staging);
-    let mut swaps = 0;
-    let mut tables: Vec<&str> = journal.files.iter().map(|(t, _)| t.as_str()).collect();
-    tables.dedup();
-    for table in tables {
-        let live = partition_dir(output, table, date);
-        let swapped = journal
-            .files
-            .iter()
-            .filter(|(t, _)| t == table)
-            .all(|(_, f)| has_file(&live, f));
-        if swapped {
-            continue;
+    remove_file_durable(journal_path)?;
+    remove_dir_durable(&staging)?;
+    if let Some(keep) = keep_versions {
+        for d in &journal.dates {
+            // The publish is complete; a version that cannot be pruned now is pruned next time.
+            if let Err(e) = versions::prune(output, d.date, keep) {
+                tracing::warn!(date = %d.date, error = %e, "cannot prune old versions");
+            }
         }
-        if fail.after_swaps == Some(swaps) {
-            return Err(PublishError::Injected {
-                date,
-                step: format!("{swaps} swap(s)"),
-            });
-        }
-        swap_in(&staging.join(table), &live)?;
-        swaps += 1;
-    }
-    let manifest_bytes = journal.manifest.to_json_bytes();
-    replace_file_atomically(&manifest_file, &manifest_bytes)?;
-    fs::remove_file(journal_path).map_err(io_err(journal_path))?;
-    if let Some(dir) = journal_path.parent() {
-        sync_dir(dir)?;
-    }
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
     Ok(())
 }
 
-/// Repair what an interrupted publish left: roll journalled dates forward, remove unjournalled staging.
-/// Returns the dates that were rolled forward.
+/// Repair what an interrupted publish left: roll journalled transactions forward, remove staging that
+/// no journal names and temporary files of interrupted atomic writes. Returns the dates rolled forward.
 pub fn recover(output: &Path) -> Result<Vec<NaiveDate>, PublishError> {
     let mut rolled = Vec::new();
     let jdir = journal_dir(output);
     let mut referenced = std::collections::HashSet::new();
-    if jdir.is_dir() {
-        let mut entries: Vec<PathBuf> = fs::read_dir(&jdir)
-            .map_err(io_err(&jdir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        entries.sort();
-        for path in entries {
-            let journal: Journal = match fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()))
-            {
-                Ok(j) => j,
-                Err(message) => {
-                    // Another date's broken journal must not stop this publish; it stays for an operator.
-                    tracing::error!(journal = %path.display(), %message, "cannot read a publish journal");
-                    continue;
-                }
-            };
-            referenced.insert(journal.staging.clone());
-            tracing::warn!(date = %journal.report_date, "rolling forward an interrupted publish");
-            match complete(output, &journal, &path, FailPoint::default()) {
-                Ok(()) => rolled.push(journal.report_date),
-                Err(e) => {
-                    tracing::error!(date = %journal.report_date, error = %e, "cannot complete an interrupted publish yet; it will be retried")
-                }
+    let mut journals: Vec<PathBuf> = Vec::new();
+    for name in file_names(&jdir)? {
+        let path = jdir.join(&name);
+        if name.starts_with('.') && name.contains(".tmp.") {
+            remove_file_durable(&path)?;
+        } else if let Some(id) = name.strip_suffix(".json") {
+            referenced.insert(id.to_string());
+            journals.push(path);
+        }
+    }
+    for path in journals {
+        let journal: Journal = match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()))
+        {
+            Ok(j) => j,
+            Err(message) => {
+                // Its staging folder is kept; another date's publish is not blocked by it.
+                tracing::error!(journal = %path.display(), %message, "cannot read a publish journal");
+                continue;
+            }
+        };
+        let dates: Vec<NaiveDate> = journal.dates.iter().map(|d| d.date).collect();
+        tracing::warn!(dates = ?dates, "rolling forward an interrupted publish");
+        match complete(output, &journal, &path, None) {
+            Ok(()) => rolled.extend(dates),
+            Err(e) => {
+                tracing::error!(dates = ?dates, error = %e, "cannot complete an interrupted publish yet; it will be retried");
             }
         }
     }
     let root = staging_root(output);
-    if root.is_dir() {
-        for entry in fs::read_dir(&root).map_err(io_err(&root))?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !referenced.contains(&name) {
-                tracing::info!(staging = %name, "removing an incomplete staging folder");
-                fs::remove_dir_all(entry.path()).map_err(io_err(&entry.path()))?;
-            }
+    for name in file_names(&root)? {
+        if !referenced.contains(&name) {
+            tracing::info!(staging = %name, "removing an incomplete staging folder");
+            remove_dir_durable(&root.join(&name))?;
+        }
+    }
+    let manifests = output.join("_manifests");
+    for name in file_names(&manifests)? {
+        if name.starts_with('.') && name.contains(".tmp.") {
+            remove_file_durable(&manifests.join(&name))?;
         }
     }
     Ok(rolled)
@@ -361,12 +449,28 @@ pub fn recover(output: &Path) -> Result<Vec<NaiveDate>, PublishError> {
 
 /// The manifest of a published date.
 pub fn read_manifest(output: &Path, date: NaiveDate) -> Result<Manifest, PublishError> {
-    let path = manifest_path(output, date);
-    let text = fs::read(&path).map_err(io_err(&path))?;
-    serde_json::from_slice(&text).map_err(|e| PublishError::Journal {
-        path,
+    read_manifest_file(&manifest_path(output, date))
+}
+
+pub fn read_manifest_file(path: &Path) -> Result<Manifest, PublishError> {
+    let text = fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&text).map_err(|e| PublishError::ManifestUnreadable {
+        path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// The manifest of a date, or None when the date is not published.
+pub fn read_manifest_if_published(
+    output: &Path,
+    date: NaiveDate,
+) -> Result<Option<Manifest>, PublishError> {
+    let path = manifest_path(output, date);
+    match fs::metadata(&path) {
+        Ok(_) => read_manifest_file(&path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(&path)(e)),
+    }
 }
 
 /// Dates with a manifest (complete snapshots), ascending.
@@ -384,4 +488,32 @@ pub fn published_dates(output: &Path) -> Vec<NaiveDate> {
         .collect();
     dates.sort();
     dates
+}
+
+/// Encode record batches as the files of one table (in parallel), named after their content.
+pub fn encode_table(
+    table: &str,
+    batches: &[&arrow::array::RecordBatch],
+) -> Result<StagedTable, PublishError> {
+    use rayon::prelude::*;
+    let files = batches
+        .par_iter()
+        .enumerate()
+        .map(|(part, batch)| {
+            parquet_io::encode(batch)
+                .map(|bytes| StagedFile {
+                    name: parquet_io::file_name(part, &bytes),
+                    content: FileContent::Bytes(bytes),
+                })
+                .map_err(|source| PublishError::Parquet {
+                    table: table.to_string(),
+                    source,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StagedTable {
+        table: table.to_string(),
+        files,
+        rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+    })
 }

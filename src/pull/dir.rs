@@ -1,11 +1,15 @@
 //! `[source] kind = "dir"`: a glob per district and date in a local inbox folder.
+//!
+//! The template's part before its first placeholder is the source's fixed folder: when it does not
+//! exist or cannot be read, the whole source is unavailable (an unmounted share, a renamed folder), and
+//! so is any folder the listing cannot read. Only a listing that works and finds nothing is `missing`.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{Pulled, expand_template, sha256_hex};
+use super::{Pulled, SourceError, expand_template, sha256_hex};
 use crate::day::SourceInfo;
 use crate::validate::{Code, Finding};
 
@@ -35,31 +39,108 @@ fn info(path: &std::path::Path, bytes: &[u8], len: u64) -> SourceInfo {
     }
 }
 
-/// Find and read the district's file for the date.
-pub fn pull(pattern: &str, district_code: &str, date: NaiveDate, max_file_bytes: u64) -> Pulled {
-    let expanded = expand_template(pattern, district_code, date);
-    let mut matches: Vec<PathBuf> = match glob::glob(&expanded) {
-        Ok(paths) => paths.flatten().filter(|p| is_candidate(p)).collect(),
-        Err(e) => {
-            return Pulled::Problem {
-                info: None,
-                finding: Finding::file(
-                    Code::FileUnreadable,
-                    format!("收件路径模式“{expanded}”无效：{e}（请检查作业文件的 [source] path）"),
-                ),
-            };
+/// A dir source: the job file's folder and the path template as written.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    base: PathBuf,
+    template: String,
+}
+
+impl DirSource {
+    /// `base` is the job file's folder; `template` is checked by `super::check_template` at load.
+    pub fn new(base: PathBuf, template: String) -> DirSource {
+        DirSource { base, template }
+    }
+
+    /// The folder every submission lies under: the template's part before its first placeholder or
+    /// wildcard, up to its last `/`.
+    pub fn fixed_folder(&self) -> PathBuf {
+        let cut = self
+            .template
+            .find(['{', '*', '?', '['])
+            .unwrap_or(self.template.len());
+        let fixed = &self.template[..cut];
+        match fixed.rfind('/') {
+            Some(i) => self.base.join(&fixed[..i.max(1)]),
+            None => self.base.clone(),
         }
+    }
+
+    /// The fixed folder must exist and be readable.
+    pub fn check(&self) -> Result<(), SourceError> {
+        let folder = self.fixed_folder();
+        let unavailable = |reason: String| SourceError::DirUnavailable {
+            folder: folder.clone(),
+            reason,
+        };
+        match std::fs::read_dir(&folder) {
+            Ok(mut entries) => match entries.next() {
+                Some(Err(e)) => Err(unavailable(e.to_string())),
+                _ => Ok(()),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(unavailable("it does not exist".into()))
+            }
+            Err(e) => Err(unavailable(e.to_string())),
+        }
+    }
+
+    /// The glob for a district and date: the base folder literally, then the expanded template.
+    fn pattern(&self, district_code: &str, date: NaiveDate) -> String {
+        let expanded = expand_template(&self.template, district_code, date);
+        if Path::new(&expanded).is_absolute() {
+            return expanded;
+        }
+        let base = glob::Pattern::escape(&self.base.to_string_lossy());
+        let base = if base.is_empty() {
+            ".".to_string()
+        } else {
+            base
+        };
+        format!("{base}/{expanded}")
+    }
+
+    /// Where a district's file is looked for.
+    pub fn describe(&self, district_code: &str, date: NaiveDate) -> String {
+        let expanded = expand_template(&self.template, district_code, date);
+        self.base.join(expanded).to_string_lossy().into_owned()
+    }
+
+    /// Find and read the district's file for the date.
+    pub fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_file_bytes: u64,
+    ) -> Result<Pulled, SourceError> {
+        let pattern = self.pattern(district_code, date);
+        pull(&pattern, max_file_bytes)
+    }
+}
+
+/// Find and read the file a glob names.
+fn pull(pattern: &str, max_file_bytes: u64) -> Result<Pulled, SourceError> {
+    let listing = |reason: String| SourceError::Listing {
+        pattern: pattern.to_string(),
+        reason,
     };
+    let mut matches: Vec<PathBuf> = Vec::new();
+    for entry in glob::glob(pattern).map_err(|e| listing(e.to_string()))? {
+        let path = entry.map_err(|e| listing(e.to_string()))?;
+        if is_candidate(&path) {
+            matches.push(path);
+        }
+    }
     matches.sort();
     match matches.len() {
-        0 => return Pulled::Missing,
+        0 => return Ok(Pulled::Missing),
         1 => {}
         _ => {
             let names: Vec<String> = matches
                 .iter()
                 .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .collect();
-            return Pulled::Problem {
+            return Ok(Pulled::Problem {
                 info: None,
                 finding: Finding::file(
                     Code::AmbiguousSubmission,
@@ -70,13 +151,16 @@ pub fn pull(pattern: &str, district_code: &str, date: NaiveDate, max_file_bytes:
                     ),
                 )
                 .expecting("每个区县每天只报送一个文件"),
-            };
+            });
         }
     }
     let path = &matches[0];
-    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return Ok(unreadable(path, &e)),
+    };
     if len > max_file_bytes {
-        return Pulled::Problem {
+        return Ok(Pulled::Problem {
             info: Some(info(path, &[], len)),
             finding: Finding::file(
                 Code::FileTooLarge,
@@ -85,20 +169,70 @@ pub fn pull(pattern: &str, district_code: &str, date: NaiveDate, max_file_bytes:
                 ),
             )
             .expecting(format!("不超过 {max_file_bytes} 字节的工作簿")),
-        };
+        });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    let mut bytes = Vec::with_capacity(usize::try_from(len.min(max_file_bytes)).unwrap_or(0));
     let read =
         std::fs::File::open(path).and_then(|f| f.take(max_file_bytes + 1).read_to_end(&mut bytes));
     if let Err(e) = read {
-        return Pulled::Problem {
-            info: Some(info(path, &[], len)),
-            finding: Finding::file(Code::FileUnreadable, format!("文件无法读取：{e}")),
-        };
+        return Ok(unreadable(path, &e));
     }
     let len = bytes.len() as u64;
-    Pulled::Found {
+    Ok(Pulled::Found {
         info: info(path, &bytes, len),
         bytes,
+    })
+}
+
+/// A file that is listed but cannot be read (permissions, I/O): the pull failed, nothing is known of
+/// the submission.
+fn unreadable(path: &Path, e: &std::io::Error) -> Pulled {
+    tracing::warn!(path = %path.display(), error = %e, "cannot read a submission");
+    Pulled::Unreachable {
+        location: path.to_string_lossy().into_owned(),
+        finding: Finding::file(
+            Code::FileUnreadable,
+            "收件箱中的文件无法读取（权限或磁盘错误）：请联系运维人员检查收件目录",
+        )
+        .with_detail(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixed_folder_is_the_template_before_its_first_placeholder() {
+        let s = |t: &str| DirSource::new(PathBuf::from("/etc/fugong/jobs"), t.into());
+        assert_eq!(
+            s("../inbox/{date}/{district_code}.*").fixed_folder(),
+            PathBuf::from("/etc/fugong/jobs/../inbox")
+        );
+        assert_eq!(
+            s("/srv/inbox/d{yyyymmdd}/{district_code}.xlsx").fixed_folder(),
+            PathBuf::from("/srv/inbox")
+        );
+        assert_eq!(
+            s("{district_code}.xlsx").fixed_folder(),
+            PathBuf::from("/etc/fugong/jobs")
+        );
+    }
+
+    #[test]
+    fn a_missing_fixed_folder_is_a_source_error_not_missing_districts() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let source = DirSource::new(dir.path().into(), "inbox/{date}/{district_code}.*".into());
+        assert!(matches!(
+            source.check(),
+            Err(SourceError::DirUnavailable { .. })
+        ));
+        std::fs::create_dir(dir.path().join("inbox")).expect("mkdir");
+        assert!(source.check().is_ok());
+        let date = NaiveDate::from_ymd_opt(2020, 2, 24).expect("date");
+        assert!(matches!(
+            source.pull("370102", date, 1 << 20),
+            Ok(Pulled::Missing)
+        ));
     }
 }

@@ -5,7 +5,6 @@
 //! the environment variable the job names and is never printed or logged.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -16,6 +15,7 @@ use reqwest::header::{
     AUTHORIZATION, ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
 
+use super::blobs::BlobStore;
 use super::{Pulled, expand_template, sha256_hex};
 use crate::day::SourceInfo;
 use crate::ledger::SubmissionRecord;
@@ -61,8 +61,8 @@ pub struct HttpSource {
     settings: HttpSettings,
     client: Client,
     token: Option<HeaderValue>,
-    /// Where pulled submissions are kept for conditional GET (`_state/blobs/<sha256>`).
-    blobs: PathBuf,
+    /// Where pulled submissions are kept (`_state/blobs/<sha256>`): a 304 reuses them.
+    blobs: BlobStore,
 }
 
 /// What one pull did, beside its result: how many times it retried.
@@ -79,7 +79,7 @@ enum Attempt {
 }
 
 impl HttpSource {
-    pub fn new(settings: HttpSettings, blobs: PathBuf) -> Result<HttpSource, HttpSetupError> {
+    pub fn new(settings: HttpSettings, blobs: BlobStore) -> Result<HttpSource, HttpSetupError> {
         // reqwest is built without a default crypto provider; use ring's (ignore "already installed").
         let _ = rustls::crypto::ring::default_provider().install_default();
         let token = match &settings.token_env {
@@ -122,21 +122,23 @@ impl HttpSource {
         let url = expand_template(&self.settings.url, district_code, date);
         let stored = previous.and_then(|p| {
             let sha = p.sha256.as_ref()?;
-            let path = self.blobs.join(sha);
-            path.is_file().then(|| (p.clone(), path))
+            let path = self.blobs.path(sha)?;
+            path.is_file().then(|| (p.clone(), sha.clone()))
         });
         let mut retries = 0;
         let mut last_problem = String::new();
+        let mut conditional = stored.is_some();
         for attempt in 0..self.settings.attempts.max(1) {
             if attempt > 0 {
                 retries += 1;
                 std::thread::sleep(self.backoff(attempt));
             }
-            match self.attempt(&url, max_bytes, stored.as_ref().map(|(p, _)| p)) {
+            let validators = stored.as_ref().filter(|_| conditional).map(|(p, _)| p);
+            match self.attempt(&url, max_bytes, validators) {
                 Attempt::Done(pulled) => return HttpPull { pulled, retries },
                 Attempt::NotModified => {
-                    if let Some((record, path)) = &stored
-                        && let Ok(bytes) = std::fs::read(path)
+                    if let Some((record, sha)) = &stored
+                        && let Ok(Some(bytes)) = self.blobs.get(sha)
                     {
                         let info = SourceInfo {
                             location: url.clone(),
@@ -152,6 +154,8 @@ impl HttpSource {
                             retries,
                         };
                     }
+                    // The kept copy is gone: ask again without validators.
+                    conditional = false;
                     last_problem = "服务器返回 304 但本地没有保存的文件".into();
                 }
                 Attempt::Retry(problem) => {
@@ -161,8 +165,8 @@ impl HttpSource {
             }
         }
         HttpPull {
-            pulled: Pulled::Problem {
-                info: None,
+            pulled: Pulled::Unreachable {
+                location: url.clone(),
                 finding: Finding::file(
                     Code::FileUnreadable,
                     format!(
@@ -211,8 +215,8 @@ impl HttpSource {
             return Attempt::Done(Pulled::Missing);
         }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Attempt::Done(Pulled::Problem {
-                info: None,
+            return Attempt::Done(Pulled::Unreachable {
+                location: url.to_string(),
                 finding: Finding::file(
                     Code::FileUnreadable,
                     format!(
@@ -274,7 +278,6 @@ impl HttpSource {
             return too_large(bytes.len() as u64);
         }
         let sha256 = sha256_hex(&bytes);
-        self.store_blob(&sha256, &bytes);
         let info = SourceInfo {
             location: url.to_string(),
             file_name: file_name_of(url),
@@ -286,20 +289,7 @@ impl HttpSource {
         Attempt::Done(Pulled::Found { info, bytes })
     }
 
-    /// Keep the submission for conditional GET (best effort: a missing blob only costs a re-download).
-    fn store_blob(&self, sha256: &str, bytes: &[u8]) {
-        let path = self.blobs.join(sha256);
-        if path.exists() {
-            return;
-        }
-        let _ = std::fs::create_dir_all(&self.blobs);
-        let tmp = self.blobs.join(format!(".{sha256}.{}", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
-    }
-
-    pub fn blobs(&self) -> &Path {
+    pub fn blobs(&self) -> &BlobStore {
         &self.blobs
     }
 

@@ -1,8 +1,13 @@
-//! Pull stage: where a district's workbook for a date comes from. `dir` reads a local inbox folder; the
-//! result is the submission's bytes and where they came from, or why there is none.
+//! Pull stage: where a district's workbook for a date comes from. `dir` reads a local inbox folder,
+//! `http` downloads. The result is the submission's bytes and where they came from, or why there is
+//! none; a source that cannot be reached as a whole is a `SourceError` that fails the run (contract §9):
+//! a missing inbox is never a day of `missing` districts.
 
+pub mod blobs;
 pub mod dir;
 pub mod http;
+
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
@@ -18,11 +23,61 @@ pub enum Pulled {
     },
     /// No file for this district and date.
     Missing,
-    /// A file-level problem found before reading (ambiguous, too large, unreadable from disk).
+    /// A file-level problem with what was submitted, found before reading (ambiguous, too large).
     Problem {
         info: Option<SourceInfo>,
         finding: Finding,
     },
+    /// The pull itself failed (the server did not answer or refused, the file could not be read): says
+    /// nothing about what the district submitted. An automatic run keeps the previous submission.
+    Unreachable {
+        location: String,
+        finding: Finding,
+    },
+}
+
+/// A source that cannot be reached as a whole: the run fails and publishes nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "the inbox folder {folder} cannot be read: {reason} (is the share mounted and the job's [source] path right? nothing was published)"
+    )]
+    DirUnavailable { folder: PathBuf, reason: String },
+    #[error(
+        "cannot list {pattern}: {reason} (a folder that cannot be read is never taken as \"not submitted\"; nothing was published)"
+    )]
+    Listing { pattern: String, reason: String },
+    #[error(
+        "every district's download failed ({districts} districts), e.g. {example} (is the report server up and reachable? nothing was published)"
+    )]
+    HttpUnreachable { districts: usize, example: String },
+}
+
+/// The placeholders a path or URL template may hold.
+pub const PLACEHOLDERS: [&str; 3] = ["date", "yyyymmdd", "district_code"];
+
+/// Every `{name}` of a template must be a known placeholder, and `{district_code}` must be there.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(format!(
+                "`{template}` has a `{{` without its `}}`; placeholders are {{date}}, {{yyyymmdd}} and {{district_code}}"
+            ));
+        };
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "`{template}` has the unknown placeholder {{{name}}}; the placeholders are {{date}} (YYYY-MM-DD), {{yyyymmdd}} and {{district_code}}"
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    if !template.contains("{district_code}") {
+        return Err(format!("`{template}` must contain {{district_code}}"));
+    }
+    Ok(())
 }
 
 /// Fill `{date}`, `{yyyymmdd}` and `{district_code}` in a path or URL template.
@@ -42,13 +97,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The file name of a source location (a path, or a URL without its query): the tables' `source_file`.
+pub fn file_name_of(location: &str) -> String {
+    if location.contains("://") {
+        return http::file_name_of(location);
+    }
+    Path::new(location)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| location.to_string())
+}
+
 /// A job's source, ready to pull from.
 pub enum Puller {
-    Dir { pattern: String },
+    Dir(dir::DirSource),
     Http(http::HttpSource),
 }
 
 impl Puller {
+    /// Whether the source can be reached as a whole (a dir source's fixed folder can be read).
+    pub fn check(&self) -> Result<(), SourceError> {
+        match self {
+            Puller::Dir(source) => source.check(),
+            Puller::Http(_) => Ok(()),
+        }
+    }
+
     /// Pull one district's submission for a date; returns the result and the retries it took.
     pub fn pull(
         &self,
@@ -56,21 +130,48 @@ impl Puller {
         date: NaiveDate,
         max_bytes: u64,
         previous: Option<&crate::ledger::SubmissionRecord>,
-    ) -> (Pulled, u32) {
+    ) -> Result<(Pulled, u32), SourceError> {
         match self {
-            Puller::Dir { pattern } => (dir::pull(pattern, district_code, date, max_bytes), 0),
+            Puller::Dir(source) => Ok((source.pull(district_code, date, max_bytes)?, 0)),
             Puller::Http(source) => {
                 let p = source.pull(district_code, date, max_bytes, previous);
-                (p.pulled, p.retries)
+                Ok((p.pulled, p.retries))
             }
         }
     }
 
-    /// Where a district's submission would come from (for `backfill --dry-run`).
+    /// Where a district's submission would come from (for `backfill --dry-run` and `check`).
     pub fn describe(&self, district_code: &str, date: NaiveDate) -> String {
         match self {
-            Puller::Dir { pattern } => expand_template(pattern, district_code, date),
+            Puller::Dir(source) => source.describe(district_code, date),
             Puller::Http(source) => expand_template(&source.url_template(), district_code, date),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_hold_only_known_placeholders() {
+        assert!(check_template("../inbox/{date}/{district_code}.*").is_ok());
+        assert!(check_template("https://r/{yyyymmdd}/{district_code}.xlsx").is_ok());
+        let e = check_template("../inbox/{datum}/{district_code}.*").expect_err("unknown");
+        assert!(e.contains("{datum}"), "{e}");
+        assert!(check_template("../inbox/{date}/x.xlsx").is_err());
+        assert!(check_template("../inbox/{date/{district_code}").is_err());
+    }
+
+    #[test]
+    fn file_names_of_paths_and_urls() {
+        assert_eq!(
+            file_name_of("/srv/inbox/2020-02-24/370102.xlsx"),
+            "370102.xlsx"
+        );
+        assert_eq!(
+            file_name_of("https://r.example/370102/20200224.xlsx?t=1"),
+            "20200224.xlsx"
+        );
     }
 }

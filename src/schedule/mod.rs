@@ -10,6 +10,7 @@
 //! daylight saving a schedule would drift by an hour after the clock change. fugong refuses such zones
 //! with a message that says so (the provinces this serves use Asia/Shanghai, which has no DST).
 
+pub mod check;
 pub mod http;
 
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 60;
 pub enum ServeError {
     #[error("{path}: {message}")]
     Job { path: PathBuf, message: String },
+    #[error("{}", check::render(.0))]
+    Invalid(Vec<check::Problem>),
     #[error("no job files (*.toml) in {0}")]
     NoJobs(PathBuf),
     #[error("cannot read the jobs folder {path}: {source}")]
@@ -66,6 +69,9 @@ pub struct ScheduledJob {
     pub shutdown_timeout: Duration,
     /// Held while the job processes dates: one date at a time per job.
     running: Mutex<()>,
+    /// Set at shutdown: no new run or date starts.
+    stopping: AtomicBool,
+    /// Set when a run in progress must be abandoned at its next checkpoint.
     cancel: Arc<AtomicBool>,
 }
 
@@ -111,6 +117,15 @@ impl ScheduledJob {
                 "timezone `{zone}` has daylight saving: tokio-cron-scheduler fixes a job's UTC offset when the job is created, so the schedule would run an hour off after each clock change. Use a zone without daylight saving (Asia/Shanghai, UTC, or a fixed offset such as Etc/GMT-8) and write the schedule in it"
             )));
         }
+        if let Err(e) =
+            tokio_cron_scheduler::Job::new_async_tz(schedule.as_str(), timezone, |_, _| {
+                Box::pin(async {})
+            })
+        {
+            return Err(invalid(format!(
+                "schedule `{schedule}` is not a valid cron expression ({e}); write 6 fields: second minute hour day month weekday, e.g. \"0 30 1 * * *\""
+            )));
+        }
         Ok(ScheduledJob {
             schedule,
             timezone,
@@ -123,6 +138,7 @@ impl ScheduledJob {
                     .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             ),
             running: Mutex::new(()),
+            stopping: AtomicBool::new(false),
             cancel: Arc::new(AtomicBool::new(false)),
             job,
         })
@@ -138,25 +154,15 @@ impl ScheduledJob {
     }
 }
 
-/// Load every `*.toml` of a folder as a scheduled job.
+/// Load every `*.toml` of a folder as a scheduled job, checking all of them first (`check`): one
+/// problem anywhere and the service does not start, so a bad file never half-starts it.
 pub fn load_jobs(dir: &Path) -> Result<Vec<ScheduledJob>, ServeError> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| ServeError::Dir {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(ServeError::NoJobs(dir.to_path_buf()));
+    let paths = check::job_files(dir)?;
+    let (jobs, problems) = check::check_files(&paths);
+    if !problems.is_empty() {
+        return Err(ServeError::Invalid(problems));
     }
-    paths
-        .iter()
-        .map(|p| ScheduledJob::new(Job::load(p)?))
-        .collect()
+    Ok(jobs)
 }
 
 /// How the service runs.
@@ -182,27 +188,23 @@ pub fn serve(jobs: Vec<ScheduledJob>, options: ServeOptions) -> Result<(), Serve
         .enable_all()
         .build()
         .map_err(|e| ServeError::Scheduler(e.to_string()))?;
-    runtime.block_on(serve_async(
+    let result = runtime.block_on(serve_async(
         jobs.into_iter().map(Arc::new).collect(),
         options,
-    ))
+    ));
+    // A blocking run that did not stop in time must not hold the process: the runtime is dropped
+    // without waiting for it (the next start repairs whatever it left).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve_async(
     jobs: Vec<Arc<ScheduledJob>>,
     options: ServeOptions,
 ) -> Result<(), ServeError> {
-    if let Some(addr) = options.metrics_addr {
-        http::spawn(addr).await?;
-    }
-    let mut scheduler = tokio_cron_scheduler::JobScheduler::new()
-        .await
-        .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    // Every schedule is parsed before anything runs: a bad one stops the start, not a run half-way.
+    let mut crons = Vec::new();
     for sj in &jobs {
-        info!(job = %sj.job.name, schedule = %sj.schedule, timezone = %sj.timezone, "scheduling");
-        let for_catch_up = Arc::clone(sj);
-        let opts = options.clone();
-        tokio::spawn(async move { run_exclusive(for_catch_up, Work::CatchUp, opts).await });
         let for_schedule = Arc::clone(sj);
         let opts = options.clone();
         let cron = tokio_cron_scheduler::Job::new_async_tz(
@@ -218,6 +220,15 @@ async fn serve_async(
             path: sj.job.path.clone(),
             message: format!("schedule `{}`: {e}", sj.schedule),
         })?;
+        crons.push(cron);
+    }
+    if let Some(addr) = options.metrics_addr {
+        http::spawn(addr).await?;
+    }
+    let mut scheduler = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    for cron in crons {
         scheduler
             .add(cron)
             .await
@@ -227,32 +238,50 @@ async fn serve_async(
         .start()
         .await
         .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    for sj in &jobs {
+        info!(job = %sj.job.name, schedule = %sj.schedule, timezone = %sj.timezone, "scheduled");
+        let for_catch_up = Arc::clone(sj);
+        let opts = options.clone();
+        tokio::spawn(async move { run_exclusive(for_catch_up, Work::CatchUp, opts).await });
+    }
     info!(jobs = jobs.len(), "serving");
 
     shutdown_signal().await;
     info!("shutdown requested: no new runs");
-    let _ = scheduler.shutdown().await;
     for sj in &jobs {
-        let deadline = sj.shutdown_timeout;
-        match tokio::time::timeout(deadline, sj.running.lock()).await {
-            Ok(_guard) => {}
-            Err(_) => {
+        sj.stopping.store(true, Ordering::SeqCst);
+    }
+    let _ = scheduler.shutdown().await;
+    // Every job's run in progress gets its shutdown_timeout_secs, all at the same time.
+    let mut waits = tokio::task::JoinSet::new();
+    for sj in &jobs {
+        let sj = Arc::clone(sj);
+        waits.spawn(async move {
+            let deadline = sj.shutdown_timeout;
+            if tokio::time::timeout(deadline, sj.running.lock())
+                .await
+                .is_err()
+            {
                 warn!(job = %sj.job.name, timeout_secs = deadline.as_secs(), "the run in progress did not finish in time: abandoning it");
                 sj.cancel.store(true, Ordering::SeqCst);
                 // The run stops at its next checkpoint and records itself as abandoned; publishing, once
                 // begun, is short and atomic.
-                if tokio::time::timeout(Duration::from_secs(30), sj.running.lock())
+                if tokio::time::timeout(ABANDON_GRACE, sj.running.lock())
                     .await
                     .is_err()
                 {
                     error!(job = %sj.job.name, "the run did not stop; exiting anyway (the next start repairs the warehouse)");
                 }
             }
-        }
+        });
     }
+    while waits.join_next().await.is_some() {}
     info!("stopped");
     Ok(())
 }
+
+/// How long an abandoned run has to reach its next checkpoint before the service exits without it.
+const ABANDON_GRACE: Duration = Duration::from_secs(30);
 
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -279,7 +308,7 @@ async fn shutdown_signal() {
 
 /// Run one piece of work unless the job is already running (then this trigger is skipped).
 async fn run_exclusive(sj: Arc<ScheduledJob>, work: Work, options: ServeOptions) {
-    if sj.cancel.load(Ordering::SeqCst) {
+    if sj.stopping.load(Ordering::SeqCst) {
         return;
     }
     let Ok(guard) = sj.running.try_lock() else {
@@ -328,7 +357,7 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                 info!(dates = ?dates, "catching up");
             }
             for date in dates {
-                if sj.cancel.load(Ordering::SeqCst) {
+                if sj.stopping.load(Ordering::SeqCst) {
                     return;
                 }
                 report(
@@ -344,7 +373,7 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
             );
             // Late districts are the norm: re-check the previous dates.
             for back in (1..=sj.lookback_days).rev() {
-                if sj.cancel.load(Ordering::SeqCst) {
+                if sj.stopping.load(Ordering::SeqCst) {
                     return;
                 }
                 let date = target - chrono::Days::new(u64::from(back));
@@ -388,7 +417,9 @@ fn unpublished_dates(
 }
 
 /// A date must be (re)published when it never was, or when a district's submission changed or arrived
-/// since its last run (compared by sha256 with the ledger).
+/// since its last run (compared by sha256 with the ledger). A failed pull or a vanished file is not a
+/// change: it says nothing new about what the district submitted, and a republish would only keep the
+/// previous submission.
 fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunError> {
     let job = session.job;
     if session
@@ -398,6 +429,7 @@ fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunEr
     {
         return Ok(true);
     }
+    session.puller().check()?;
     for d in &job.districts {
         let previous = session.ledger.submission(&job.name, date, &d.code)?;
         let before = previous.as_ref().and_then(|p| p.sha256.clone());
@@ -406,14 +438,16 @@ fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunEr
             date,
             job.limits.read.max_file_bytes,
             previous.as_ref(),
-        );
+        )?;
         let now = match pulled {
             Pulled::Found { info, .. } => Some(info.sha256),
+            Pulled::Missing if before.is_some() => continue,
             Pulled::Missing => None,
             Pulled::Problem { info, .. } => info.map(|i| i.sha256).filter(|s| !s.is_empty()),
+            Pulled::Unreachable { .. } => continue,
         };
         if now != before {
-            info!(date = %date, district = %d.code, "submission changed or arrived late");
+            info!(date = %date, district_code = %d.code, "submission changed or arrived late");
             return Ok(true);
         }
     }

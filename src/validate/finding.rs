@@ -139,6 +139,10 @@ pub struct Finding {
     /// What the cell or file should hold instead, in Chinese.
     #[serde(default)]
     pub expected: Option<String>,
+    /// For a developer: the underlying library's own words (the `detail` column of `rejects`), kept out
+    /// of the clerk's message.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 impl Finding {
@@ -154,6 +158,7 @@ impl Finding {
             message: message.into(),
             cell: None,
             expected: None,
+            detail: None,
         }
     }
 
@@ -166,6 +171,12 @@ impl Finding {
     /// The same finding with what is expected.
     pub fn expecting(mut self, expected: impl Into<String>) -> Finding {
         self.expected = Some(expected.into());
+        self
+    }
+
+    /// The same finding with a developer's detail.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Finding {
+        self.detail = Some(detail.into());
         self
     }
 

@@ -130,6 +130,7 @@ impl<'s> RowValidator<'s> {
             message,
             cell: Some(cell_ref(row.row, column.col)),
             expected: Some(expected_value(code, field)),
+            detail: None,
         }
     }
 

@@ -1,0 +1,136 @@
+//! `fugong rollback --output DIR | --job FILE --date D --to N`: restore version N of a date, byte for
+//! byte, with the same journalled protocol as any publish. The restore is itself a new version (trigger
+//! `rollback`) and a run in the ledger; the next date's day-over-day change is refreshed in the same
+//! transaction.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::versions::warehouse;
+use super::{PathArg, UsageError, out, parse_date};
+use crate::ledger::{Ledger, RunCounts, RunStatus, Trigger};
+use crate::pipeline::{RunError, stage_change_refresh};
+use crate::publish::{
+    self, FileContent, OutputLock, StagedFile, StagedTable, Transaction, versions,
+};
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The warehouse folder.
+    #[arg(long, required_unless_present = "job")]
+    pub output: Option<PathArg>,
+    /// The job file (its warehouse, ledger and keep_versions).
+    #[arg(long)]
+    pub job: Option<PathArg>,
+    /// The report date, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub date: chrono::NaiveDate,
+    /// The version to restore (see `fugong versions`).
+    #[arg(long)]
+    pub to: u32,
+    /// Seconds to wait for another fugong writing the same warehouse.
+    #[arg(long, default_value_t = 0)]
+    pub lock_wait_secs: u64,
+}
+
+pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let (output, job) = warehouse(&args.output, &args.job)?;
+    let date = args.date;
+    let _lock = OutputLock::acquire(&output, Duration::from_secs(args.lock_wait_secs))
+        .map_err(RunError::from)?;
+    publish::recover(&output).map_err(RunError::from)?;
+    let list = versions::list(&output, date)?;
+    let Some(target) = list.iter().find(|v| v.version == args.to) else {
+        let known: Vec<String> = list.iter().map(|v| v.version.to_string()).collect();
+        return Err(UsageError(format!(
+            "{date} has no version {} in {} (versions kept: {})",
+            args.to,
+            output.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into());
+    };
+    if target.live {
+        out::line(format!(
+            "version {} of {date} is already the live one; nothing to do",
+            args.to
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let keep = job
+        .as_ref()
+        .map(|j| j.keep_versions)
+        .unwrap_or(crate::config::job::DEFAULT_KEEP_VERSIONS);
+    let ledger_path = match &job {
+        Some(j) => j.ledger_path(&output),
+        None => output.join("_state").join("ledger.sqlite"),
+    };
+    let ledger = Ledger::open(&ledger_path)?;
+    let job_name = target.manifest.job.clone();
+    let run_id = ledger.start_run(&job_name, date, Trigger::Rollback)?;
+    let result = restore(&output, date, target, keep);
+    let (status, error) = match &result {
+        Ok(_) => (RunStatus::Published, None),
+        Err(e) => (RunStatus::Failed, Some(format!("{e:#}"))),
+    };
+    let [accepted, partial, rejected, missing, _] = target.manifest.status_counts();
+    let counts = RunCounts {
+        accepted,
+        partial,
+        rejected,
+        missing,
+        rows_published: target.rows.get("enterprise_daily").copied().unwrap_or(0),
+    };
+    if let Err(e) = ledger.finish_run(run_id, status, counts, error.as_deref()) {
+        tracing::warn!(error = %e, "cannot record the rollback in the ledger");
+    }
+    let version = result?;
+    out::line(format!(
+        "{date}: version {} restored as version {version} in {}",
+        args.to,
+        output.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stage version `target`'s files as they are, refresh the next date's change, commit.
+fn restore(
+    output: &std::path::Path,
+    date: chrono::NaiveDate,
+    target: &versions::VersionInfo,
+    keep: u32,
+) -> anyhow::Result<u32> {
+    let mut tx = Transaction::begin(output, keep)?;
+    let mut tables = Vec::new();
+    for (table, entry) in &target.manifest.tables {
+        let dir = target.partition(output, table, date);
+        tables.push(StagedTable {
+            table: table.clone(),
+            files: entry
+                .files
+                .iter()
+                .map(|name| StagedFile {
+                    name: name.clone(),
+                    content: FileContent::Existing(dir.join(name)),
+                })
+                .collect(),
+            rows: entry.rows,
+        });
+    }
+    let mut manifest = target.manifest.clone();
+    manifest.trigger = Some(Trigger::Rollback.as_str().to_string());
+    manifest.restored_version = Some(target.version);
+    manifest.note = None;
+    let version = tx.stage(date, tables, manifest)?;
+    let cities =
+        crate::compare::table::read_cities_in(&target.partition(output, "city_daily", date))?;
+    stage_change_refresh(&mut tx, output, date, &cities)?;
+    tx.commit()?;
+    Ok(version)
+}
