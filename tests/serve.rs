@@ -130,7 +130,7 @@ fn a_zone_with_daylight_saving_is_refused_with_a_reason() {
 // ---------------------------------------------------------------------------------------------------
 // Helpers for the service tests
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -139,14 +139,14 @@ fn free_port() -> u16 {
 }
 
 /// Prepend service settings to the province's job file.
-fn service_job(province: &Province, settings: &str) {
+pub fn service_job(province: &Province, settings: &str) {
     let job = std::fs::read_to_string(province.job_path()).expect("job");
     std::fs::write(province.job_path(), format!("{settings}\n{job}")).expect("write");
 }
 
 /// Start `fugong serve`; its log goes to `serve.log` in the province folder (a file, not a pipe, so a
 /// long-running service can never block on a full pipe).
-fn start_serve(province: &Province, metrics_port: u16) -> Child {
+pub fn start_serve(province: &Province, metrics_port: u16) -> Child {
     let log = std::fs::File::create(serve_log(province)).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_fugong"))
         .args(["--log", "info", "serve", "--jobs"])
@@ -158,11 +158,11 @@ fn start_serve(province: &Province, metrics_port: u16) -> Child {
         .expect("fugong serve")
 }
 
-fn serve_log(province: &Province) -> std::path::PathBuf {
+pub fn serve_log(province: &Province) -> std::path::PathBuf {
     province.root().join("serve.log")
 }
 
-fn history(warehouse: &Path) -> Vec<RunRecord> {
+pub fn history(warehouse: &Path) -> Vec<RunRecord> {
     let path = warehouse.join("_state").join("ledger.sqlite");
     if !path.exists() {
         return Vec::new();
@@ -172,7 +172,7 @@ fn history(warehouse: &Path) -> Vec<RunRecord> {
         .unwrap_or_default()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
@@ -180,7 +180,7 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -188,13 +188,13 @@ fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-fn today_in_shanghai() -> NaiveDate {
+pub fn today_in_shanghai() -> NaiveDate {
     Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive()
 }
 
-fn http_get(url: &str) -> String {
+pub fn http_get(url: &str) -> String {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::get(url)
         .and_then(|r| r.text())
@@ -202,13 +202,13 @@ fn http_get(url: &str) -> String {
 }
 
 /// A slow HTTP source: every district answers after `delay_ms` with its workbook.
-struct SlowServer {
-    delay_ms: Arc<AtomicU64>,
-    requests: Arc<AtomicU32>,
-    addr: SocketAddr,
+pub struct SlowServer {
+    pub delay_ms: Arc<AtomicU64>,
+    pub requests: Arc<AtomicU32>,
+    pub addr: SocketAddr,
 }
 
-fn start_slow_server(workbooks: HashMap<String, Vec<u8>>) -> SlowServer {
+pub fn start_slow_server(workbooks: HashMap<String, Vec<u8>>) -> SlowServer {
     use axum::extract::{Path as UrlPath, State};
     let delay_ms = Arc::new(AtomicU64::new(300));
     let requests = Arc::new(AtomicU32::new(0));

@@ -14,3 +14,4 @@ mod publish;
 mod rejects;
 mod report;
 mod serve;
+mod trust;

@@ -194,7 +194,7 @@ impl Job {
         let config: JobConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             what: "job",
-            message: e.to_string(),
+            message: super::toml_error(&text, &e),
         })?;
         config.build(path)
     }

@@ -247,7 +247,7 @@ impl Schema {
         let config: SchemaConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             what: "schema",
-            message: e.to_string(),
+            message: super::toml_error(text, &e),
         })?;
         let mut schema = config.build(path)?;
         schema.source_toml = text.to_string();

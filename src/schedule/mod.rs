@@ -117,13 +117,22 @@ impl ScheduledJob {
                 "timezone `{zone}` has daylight saving: tokio-cron-scheduler fixes a job's UTC offset when the job is created, so the schedule would run an hour off after each clock change. Use a zone without daylight saving (Asia/Shanghai, UTC, or a fixed offset such as Etc/GMT-8) and write the schedule in it"
             )));
         }
-        if let Err(e) =
-            tokio_cron_scheduler::Job::new_async_tz(schedule.as_str(), timezone, |_, _| {
-                Box::pin(async {})
-            })
+        if tokio_cron_scheduler::Job::new_async_tz(schedule.as_str(), timezone, |_, _| {
+            Box::pin(async {})
+        })
+        .is_err()
         {
+            // The scheduler says only "ParseSchedule"; its parser, set up the same way, says why.
+            let why = croner::parser::CronParser::builder()
+                .seconds(croner::parser::Seconds::Required)
+                .dom_and_dow(true)
+                .build()
+                .parse(&schedule)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "rejected by the scheduler".into());
             return Err(invalid(format!(
-                "schedule `{schedule}` is not a valid cron expression ({e}); write 6 fields: second minute hour day month weekday, e.g. \"0 30 1 * * *\""
+                "schedule `{schedule}` is not a valid cron expression ({why}); write 6 fields: second minute hour day month weekday, e.g. \"0 30 1 * * *\""
             )));
         }
         Ok(ScheduledJob {
@@ -281,7 +290,7 @@ async fn serve_async(
 }
 
 /// How long an abandoned run has to reach its next checkpoint before the service exits without it.
-const ABANDON_GRACE: Duration = Duration::from_secs(30);
+const ABANDON_GRACE: Duration = Duration::from_secs(5);
 
 async fn shutdown_signal() {
     #[cfg(unix)]
