@@ -17,6 +17,5 @@ pub mod records;
 pub mod report;
 pub mod schedule;
 pub mod validate;
-pub mod worker;
 
 pub use pipeline::{RunError, RunOptions, RunReport, run_job};

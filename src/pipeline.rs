@@ -32,11 +32,11 @@ use crate::publish::{self, Manifest, OutputLock, PublishError, Transaction};
 use crate::pull::blobs::BlobStore;
 use crate::pull::dir::DirSource;
 use crate::pull::{Pulled, Puller, SourceError};
+use crate::read::boundary::{Isolation, Reader};
 use crate::records;
 use crate::validate::{
     Code, Finding, KnownDistrict, Severity, SubmissionContext, SubmissionOutcome, Value,
 };
-use crate::worker::{Isolation, Reader};
 
 /// How runs are carried out.
 #[derive(Debug, Clone)]
@@ -594,7 +594,7 @@ impl<'j> Session<'j> {
             comparison,
             rows_published,
             elapsed: started.elapsed(),
-            peak_rss_bytes: crate::worker::peak_rss_bytes(None).unwrap_or(0),
+            peak_rss_bytes: crate::read::boundary::peak_rss_bytes(None).unwrap_or(0),
             peak_rss_reader_bytes,
             pull_retries: retries,
             version,

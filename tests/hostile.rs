@@ -141,9 +141,11 @@ fn each_hostile_input_gets_its_code_in_process() {
         [Code::FileUnreadable],
         "html"
     );
-    assert_eq!(
-        code_of("统一社会信用代码,企业名称\n".as_bytes(), limits),
-        [Code::FileUnreadable],
+    // A CSV is read (contract §8); one without the template's columns lacks them.
+    assert!(
+        code_of("统一社会信用代码,企业名称\n".as_bytes(), limits)
+            .iter()
+            .all(|c| *c == Code::HeaderMissing),
         "csv"
     );
     assert_eq!(code_of(b"", limits), [Code::FileUnreadable], "empty");
@@ -287,9 +289,11 @@ fn a_province_with_hostile_submissions_still_publishes_the_good_districts() {
             "xls whose DIMENSIONS make calamine reserve terabytes"
         );
     }
-    for code in ["370103", "370104", "370105", "370112", "370113", "370114"] {
+    for code in ["370103", "370104", "370112", "370113", "370114"] {
         assert_eq!(by_district.get(code), Some(&"file-unreadable"), "{code}");
     }
+    // A CSV named .xlsx is read as the CSV it is: it lacks the template's required columns.
+    assert_eq!(by_district.get("370105"), Some(&"header-missing"));
     assert_eq!(
         read_table(&province.warehouse(), "enterprise_daily", d).num_rows(),
         10

@@ -19,7 +19,7 @@ use super::{PathArg, UsageError, exit, interrupt_flag, out, parse_date, subproce
 use crate::config::Job;
 use crate::ledger::{Ledger, Trigger};
 use crate::pipeline::{RunError, RunOptions, Session};
-use crate::worker::Isolation;
+use crate::read::boundary::Isolation;
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{PathArg, subprocess_isolation};
+use crate::read::boundary::Isolation;
 use crate::schedule::{ServeOptions, load_jobs, serve};
-use crate::worker::Isolation;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

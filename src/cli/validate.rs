@@ -88,11 +88,11 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         .map(|j| j.limits.max_reader_memory_bytes)
         .unwrap_or(crate::config::Limits::default().max_reader_memory_bytes);
     let isolation = if args.in_process {
-        crate::worker::Isolation::InProcess
+        crate::read::boundary::Isolation::InProcess
     } else {
         super::subprocess_isolation(memory)
     };
-    let reader = crate::worker::Reader::new(&isolation, &schema);
+    let reader = crate::read::boundary::Reader::new(&isolation, &schema);
     let mut outcome = reader.validate(&bytes, &ctx);
     reader.finish();
     if args.date.is_none() {

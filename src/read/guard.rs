@@ -1,19 +1,34 @@
-//! Before calamine sees a submission: sniff its real format from its first bytes (a `.xls` that is really
-//! HTML or CSV is named as such), and for zip-based workbooks inflate every part once, counting the bytes
-//! as they come out (declared sizes are never trusted), so that a zip bomb or a lying shared-string count
-//! costs this submission a clear error instead of the run its memory.
+//! Before any reader sees a submission: sniff its real format from its bytes (never the file name), check
+//! the byte limits, and decide whether it may be read in the publishing process.
+//!
+//! - zip: an OOXML workbook found the way Excel finds it (`ooxml`), or an ODS; every part is inflated once
+//!   while counting when the deflate ratio cannot prove the limit safe (a zip bomb is `file-too-large`),
+//!   and the shared strings' declared count is proven against their real size.
+//! - OLE compound file: xls, unless it is an encrypted OOXML package or an xls with a password (FILEPASS).
+//! - BIFF2–4 streams (Excel 2.1–4.0): named, with how to save them as .xlsx.
+//! - XML Spreadsheet 2003, HTML tables and CSV: the "Excel" exports of report systems and WPS.
+//!
+//! `Inspection::in_process` is true only for what is proven safe to read here: an xlsx whose one
+//! declared allocation size is checked, and the formats fugong reads itself with bounded memory (CSV,
+//! XML Spreadsheet 2003). Everything else is read in a reader worker (`read::boundary`).
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
+use super::ooxml::{self, Budget, PartError, PartNames};
 use super::{ReadError, ReadLimits};
 
-/// The container formats fugong reads.
+/// The formats fugong reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     Xlsx,
     Xlsb,
     Xls,
     Ods,
+    /// XML Spreadsheet 2003 (`<?mso-application progid="Excel.Sheet"?>`).
+    SpreadsheetMl,
+    /// An HTML page of `<table>`s saved as `.xls`.
+    Html,
+    Csv,
 }
 
 impl Format {
@@ -23,8 +38,19 @@ impl Format {
             Format::Xlsb => "xlsb",
             Format::Xls => "xls",
             Format::Ods => "ods",
+            Format::SpreadsheetMl => "XML 电子表格 2003",
+            Format::Html => "网页表格（HTML）",
+            Format::Csv => "CSV",
         }
     }
+}
+
+/// What the bytes are, and where they may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inspection {
+    pub format: Format,
+    /// Proven safe to read in the publishing process (see the module's comment).
+    pub in_process: bool,
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -35,66 +61,138 @@ const MAX_DEFLATE_RATIO: u64 = 1032;
 /// More parts than any real workbook has; a central directory this long is hostile.
 const MAX_ZIP_ENTRIES: usize = 10_000;
 
-/// Sniff the format and check the byte limits. Returns the format calamine should open.
-pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Format, ReadError> {
+fn unreadable(message: impl Into<String>) -> ReadError {
+    ReadError::Unreadable {
+        message: message.into(),
+        detail: None,
+    }
+}
+
+fn too_large(message: impl Into<String>) -> ReadError {
+    ReadError::TooLarge {
+        message: message.into(),
+        detail: None,
+    }
+}
+
+/// Sniff the format and check the byte limits.
+pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadError> {
     if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(too_large_file(bytes.len() as u64, limits));
+        return Err(too_large(format!(
+            "文件大小 {} 字节，超过 {} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送",
+            bytes.len(),
+            limits.max_file_bytes
+        )));
     }
     if bytes.is_empty() {
-        return Err(ReadError::Unreadable(
-            "文件是空的（0 字节）：请确认上传的是填好的日报表".into(),
+        return Err(unreadable(
+            "文件是空的（0 字节）：请确认上传的是填好的日报表",
         ));
     }
     if bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(ZIP_EMPTY_MAGIC) {
         return inspect_zip(bytes, limits);
     }
     if bytes.starts_with(CFB_MAGIC) {
-        if contains_utf16(bytes, "EncryptedPackage") || contains_utf16(bytes, "EncryptionInfo") {
-            return Err(ReadError::Unreadable(
-                "工作簿设置了打开密码（已加密），无法读取：请取消密码保护后重新报送".into(),
-            ));
-        }
-        return Ok(Format::Xls);
+        return inspect_cfb(bytes);
     }
-    Err(ReadError::Unreadable(describe_non_workbook(bytes)))
+    if let Some(version) = old_biff_version(bytes) {
+        return Err(unreadable(format!(
+            "文件是 {version} 格式的工作簿（上世纪的旧版本，现在的程序已不能可靠读取）：请在 Excel 或 WPS 中打开，“另存为” Excel 工作簿（.xlsx）后重新报送"
+        )));
+    }
+    let text = text_kind(bytes);
+    match text {
+        TextKind::SpreadsheetMl => Ok(Inspection {
+            format: Format::SpreadsheetMl,
+            in_process: true,
+        }),
+        TextKind::Html => Ok(Inspection {
+            format: Format::Html,
+            in_process: false,
+        }),
+        TextKind::Json => Err(unreadable(format!(
+            "文件是 JSON 文本，不是 Excel 工作簿（开头为 {}）：请报送日报表工作簿",
+            first_bytes(bytes)
+        ))),
+        TextKind::Xml => Err(unreadable(format!(
+            "文件是 XML 文本，不是 Excel 工作簿（开头为 {}）：请在 Excel/WPS 中打开后“另存为” .xlsx 再报送",
+            first_bytes(bytes)
+        ))),
+        TextKind::Csv => Ok(Inspection {
+            format: Format::Csv,
+            in_process: true,
+        }),
+        TextKind::Binary => Err(unreadable(format!(
+            "文件不是 Excel 工作簿，也不是网页表格或 CSV（开头的字节为 {}）：请确认上传的是 .xlsx/.xls 日报表",
+            first_bytes(bytes)
+        ))),
+    }
 }
 
-/// Whether the bytes are an xlsx/xlsm workbook (a zip with `xl/workbook.xml`), from the zip directory
-/// alone. Used to decide where a submission is read (see `crate::worker`).
-pub fn is_xlsx(bytes: &[u8]) -> bool {
-    bytes.starts_with(ZIP_MAGIC)
-        && zip::ZipArchive::new(Cursor::new(bytes))
-            .map(|archive| archive.index_for_name("xl/workbook.xml").is_some())
-            .unwrap_or(false)
+/// Excel 2.1–4.0 files are bare BIFF streams starting with their BOF record.
+fn old_biff_version(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.len() < 8 || bytes[0] != 0x09 {
+        return None;
+    }
+    let size = u16::from_le_bytes([bytes[2], bytes[3]]);
+    if !(4..=20).contains(&size) {
+        return None;
+    }
+    match bytes[1] {
+        0x00 => Some("Excel 2.1（BIFF2）"),
+        0x02 => Some("Excel 3.0（BIFF3）"),
+        0x04 => Some("Excel 4.0（BIFF4）"),
+        0x08 => Some("Excel 5.0/95（BIFF5，缺少文件容器）"),
+        _ => None,
+    }
 }
 
-/// Message for bytes that are not a workbook at all, showing how they start.
-pub fn describe_non_workbook(bytes: &[u8]) -> String {
-    let head = &bytes[..bytes.len().min(512)];
-    let text = String::from_utf8_lossy(head);
-    let lower = text
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    SpreadsheetMl,
+    Html,
+    Json,
+    Xml,
+    Csv,
+    Binary,
+}
+
+fn text_kind(bytes: &[u8]) -> TextKind {
+    let head = &bytes[..bytes.len().min(4096)];
+    let lower: String = String::from_utf8_lossy(head)
         .trim_start_matches('\u{feff}')
         .trim_start()
-        .to_lowercase();
-    let shown = first_bytes(bytes);
+        .to_ascii_lowercase();
+    if (lower.starts_with("<?xml") || lower.starts_with("<workbook"))
+        && (lower.contains("urn:schemas-microsoft-com:office:spreadsheet")
+            || lower.contains("progid=\"excel.sheet\""))
+    {
+        return TextKind::SpreadsheetMl;
+    }
     if lower.starts_with("<!doctype html")
         || lower.starts_with("<html")
+        || lower.starts_with("<table")
         || lower.contains("<table")
         || lower.contains("<head")
+        || lower.contains("<body")
     {
-        format!(
-            "文件是网页（HTML），不是 Excel 工作簿（开头为 {shown}）：请在 Excel/WPS 中打开后“另存为” .xlsx 再报送"
-        )
-    } else if lower.starts_with('{') || lower.starts_with('[') {
-        format!("文件是 JSON 文本，不是 Excel 工作簿（开头为 {shown}）")
-    } else if lower.starts_with("<?xml") || lower.starts_with('<') {
-        format!("文件是 XML 文本，不是 Excel 工作簿（开头为 {shown}）：请另存为 .xlsx 再报送")
-    } else if std::str::from_utf8(head).is_ok() || head.iter().all(|b| *b >= 0x09) {
-        format!(
-            "文件是纯文本或 CSV，不是 Excel 工作簿（开头为 {shown}）：请在 Excel/WPS 中打开后“另存为” .xlsx 再报送"
-        )
+        return TextKind::Html;
+    }
+    if lower.starts_with('{') || lower.starts_with('[') {
+        return TextKind::Json;
+    }
+    if lower.starts_with('<') {
+        return TextKind::Xml;
+    }
+    // Text: no NUL and few control characters (UTF-8 or a legacy Chinese encoding alike).
+    let controls = head
+        .iter()
+        .filter(|b| **b < 0x09 || (**b > 0x0d && **b < 0x20))
+        .count();
+    if !head.contains(&0) && controls * 100 <= head.len() {
+        TextKind::Csv
     } else {
-        format!("文件不是 Excel 工作簿（开头的字节为 {shown}）：请确认上传的是 .xlsx/.xls 日报表")
+        TextKind::Binary
     }
 }
 
@@ -114,129 +212,179 @@ pub fn first_bytes(bytes: &[u8]) -> String {
     }
 }
 
-fn too_large_file(len: u64, limits: &ReadLimits) -> ReadError {
-    ReadError::TooLarge(format!(
-        "文件大小 {} 字节，超过 {} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送",
-        len, limits.max_file_bytes
-    ))
-}
+const PASSWORD: &str = "工作簿设置了密码（已加密），无法读取：请在 Excel/WPS 中取消密码保护（文件 → 信息 → 保护工作簿 → 删除密码）后重新报送";
 
-fn contains_utf16(bytes: &[u8], needle: &str) -> bool {
-    let pattern: Vec<u8> = needle
-        .encode_utf16()
-        .flat_map(|u| u.to_le_bytes())
-        .collect();
-    bytes
-        .windows(pattern.len())
-        .any(|w| w == pattern.as_slice())
-}
-
-fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Format, ReadError> {
-    let corrupt = |detail: String| {
-        ReadError::Unreadable(format!(
-            "文件已损坏或未完整上传（{detail}）：请在 Excel/WPS 中打开确认后重新报送"
-        ))
+fn inspect_cfb(bytes: &[u8]) -> Result<Inspection, ReadError> {
+    let compound = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|e| ReadError::Unreadable {
+        message: "文件已损坏或未完整上传（OLE 复合文档结构错误）：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送".into(),
+        detail: Some(e.to_string()),
+    })?;
+    let mut compound = compound;
+    // An encrypted OOXML workbook is a compound file holding the encrypted package (agile or standard).
+    if compound.exists("/EncryptedPackage") || compound.exists("/EncryptionInfo") {
+        return Err(unreadable(PASSWORD));
+    }
+    let stream = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|name| compound.is_stream(name));
+    let Some(stream) = stream else {
+        return Err(unreadable(
+            "文件是 Office 复合文档，但不是 Excel 工作簿（可能是 Word 文档或其他文件）：请报送 .xlsx/.xls 日报表",
+        ));
     };
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| corrupt(format!("zip 结构错误：{e}")))?;
+    if stream == "/Book" {
+        tracing::debug!("an Excel 5.0/95 (BIFF5) workbook");
+    }
+    // A password (XOR obfuscation or RC4) puts a FILEPASS record in the globals, before any sheet.
+    let mut globals = Vec::new();
+    if let Ok(mut s) = compound.open_stream(stream) {
+        use std::io::Read;
+        let _ = (&mut s).take(64 * 1024).read_to_end(&mut globals);
+    }
+    if has_filepass(&globals) {
+        return Err(unreadable(PASSWORD));
+    }
+    Ok(Inspection {
+        format: Format::Xls,
+        in_process: false,
+    })
+}
+
+/// Walk the BIFF records of the workbook globals until the first BOUNDSHEET or EOF, looking for
+/// FILEPASS (0x002F).
+fn has_filepass(stream: &[u8]) -> bool {
+    let mut at = 0usize;
+    while at + 4 <= stream.len() {
+        let id = u16::from_le_bytes([stream[at], stream[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([stream[at + 2], stream[at + 3]]));
+        match id {
+            0x002F => return true,
+            0x0085 | 0x000A => return false,
+            _ => {}
+        }
+        at += 4 + len;
+    }
+    false
+}
+
+fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadError> {
+    let corrupt = |detail: String| ReadError::Unreadable {
+        message: "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送"
+            .into(),
+        detail: Some(detail),
+    };
+    let mut archive = ooxml::open(bytes).map_err(corrupt)?;
     if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ReadError::TooLarge(format!(
+        return Err(too_large(format!(
             "工作簿包含 {} 个部件，超过 {MAX_ZIP_ENTRIES} 个的上限",
             archive.len()
         )));
     }
-    let names: Vec<String> = archive
-        .file_names()
-        .filter_map(|name| name.ok().map(|n| n.into_owned()))
-        .collect();
-    let format = if names.iter().any(|n| n == "xl/workbook.xml") {
-        Format::Xlsx
-    } else if names.iter().any(|n| n == "xl/workbook.bin") {
-        Format::Xlsb
-    } else if names.iter().any(|n| n == "content.xml") {
-        Format::Ods
-    } else {
-        return Err(ReadError::Unreadable(
-            "文件是 zip 压缩包，但不是 Excel 工作簿（找不到工作簿部件）：请报送 .xlsx 日报表"
-                .into(),
-        ));
+    let names = PartNames::of(&archive);
+    let mut budget = Budget {
+        left: limits.max_inflated_bytes,
+    };
+    let over = || {
+        too_large(format!(
+            "工作簿解压后超过 {} 字节的上限（疑似压缩炸弹或含大量无关内容）：请只保留日报表后重新报送",
+            limits.max_inflated_bytes
+        ))
+    };
+    let part_error = |e: PartError| match e {
+        PartError::OverBudget => over(),
+        PartError::Unreadable(detail) => corrupt(detail),
+    };
+    let document = ooxml::office_document(&mut archive, &names, &mut budget).map_err(part_error)?;
+    let (format, workbook_part) = match &document {
+        Some(part) if names.contains(part) && part.ends_with(".bin") => {
+            (Format::Xlsb, part.clone())
+        }
+        Some(part) if names.contains(part) => (Format::Xlsx, part.clone()),
+        _ if names.contains("xl/workbook.xml") => (Format::Xlsx, "xl/workbook.xml".into()),
+        _ if names.contains("xl/workbook.bin") => (Format::Xlsb, "xl/workbook.bin".into()),
+        _ if names.contains("content.xml") => (Format::Ods, "content.xml".into()),
+        _ if names.contains("word/document.xml") => {
+            return Err(unreadable(
+                "文件是 Word 文档（.docx），不是 Excel 工作簿：请报送 .xlsx 日报表",
+            ));
+        }
+        _ if names.contains("ppt/presentation.xml") => {
+            return Err(unreadable(
+                "文件是 PowerPoint 演示文稿，不是 Excel 工作簿：请报送 .xlsx 日报表",
+            ));
+        }
+        _ => {
+            return Err(unreadable(
+                "文件是 zip 压缩包，但不是 Excel 工作簿（找不到工作簿部件）：请报送 .xlsx 日报表",
+            ));
+        }
     };
     // Deflate expands at most ~1032:1, and no part can be larger than the file, so when even every part
-    // inflating to the maximum stays under the limit, counting cannot find a bomb: only the shared
-    // strings are inflated then (their count is checked against their size).
+    // inflating to the maximum stays under the limit, counting cannot find a bomb.
     let bound = (archive.len() as u64)
         .saturating_mul(MAX_DEFLATE_RATIO)
         .saturating_mul(bytes.len() as u64);
-    let count_every_part = bound > limits.max_inflated_bytes;
-    let mut inflated_total: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| corrupt(format!("部件 {i} 无法解压：{e}")))?;
-        let entry_name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-        let is_shared_strings = entry_name.ends_with("sharedStrings.xml");
-        if !count_every_part && !is_shared_strings {
-            continue;
-        }
-        let mut entry_bytes: u64 = 0;
-        let mut declared_unique: Option<u64> = None;
-        let mut head: Vec<u8> = Vec::new();
-        loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| corrupt(format!("部件“{entry_name}”解压失败：{e}")))?;
-            if n == 0 {
-                break;
-            }
-            entry_bytes += n as u64;
-            inflated_total += n as u64;
-            if inflated_total > limits.max_inflated_bytes {
-                return Err(ReadError::TooLarge(format!(
-                    "工作簿解压后超过 {} 字节的上限（疑似压缩炸弹或含大量无关内容）：请只保留日报表后重新报送",
-                    limits.max_inflated_bytes
-                )));
-            }
-            if is_shared_strings && declared_unique.is_none() && head.len() < 4096 {
-                head.extend_from_slice(&buf[..n.min(4096)]);
-                declared_unique = declared_count(&head);
-            }
-        }
-        if let Some(count) = declared_unique {
-            // Every shared string takes at least `<si/>` (5 bytes) of XML.
-            if count > entry_bytes / 5 + 1 {
-                return Err(ReadError::Unreadable(format!(
-                    "工作簿的共享字符串表声明有 {count} 个字符串，但内容只有 {entry_bytes} 字节：文件已损坏或被篡改，请重新导出后报送"
-                )));
-            }
-            if count > limits.max_cells {
-                return Err(ReadError::TooLarge(format!(
-                    "工作簿含 {count} 个不同的文本，超过 {} 个的上限",
-                    limits.max_cells
-                )));
-            }
+    if bound > limits.max_inflated_bytes {
+        let mut every = Budget {
+            left: limits.max_inflated_bytes,
+        };
+        for i in 0..archive.len() {
+            ooxml::count_part(&mut archive, i, &mut every).map_err(part_error)?;
         }
     }
-    Ok(format)
+    let mut in_process = false;
+    if format == Format::Xlsx {
+        // Where calamine looks for the shared strings: beside the workbook part.
+        let folder = match workbook_part.rfind('/') {
+            Some(i) => &workbook_part[..=i],
+            None => "",
+        };
+        let sst = format!("{folder}sharedstrings.xml");
+        in_process = match names.get(&sst).map(str::to_string) {
+            None => true,
+            Some(stored) => {
+                let mut budget = Budget {
+                    left: limits.max_inflated_bytes,
+                };
+                match ooxml::shared_strings(&mut archive, &stored, &mut budget) {
+                    Ok(table) => {
+                        check_shared_strings(table, limits)?;
+                        true
+                    }
+                    Err(PartError::OverBudget) => return Err(over()),
+                    // Not proven: a reader worker will find out.
+                    Err(PartError::Unreadable(e)) => {
+                        tracing::debug!(error = %e, "shared strings not proven safe");
+                        false
+                    }
+                }
+            }
+        };
+    }
+    Ok(Inspection { format, in_process })
 }
 
-/// `uniqueCount` (or `count`) of the `<sst …>` start tag, if it is within `head`.
-fn declared_count(head: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(head);
-    let start = text.find("<sst")?;
-    let tag_end = text[start..].find('>')? + start;
-    let tag = &text[start..tag_end];
-    for attr in ["uniqueCount=\"", "uniqueCount='"] {
-        if let Some(p) = tag.find(attr) {
-            let digits: String = tag[p + attr.len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            // A number too long for u64 is certainly a lie.
-            return Some(digits.parse().unwrap_or(u64::MAX));
-        }
+fn check_shared_strings(table: ooxml::SharedStrings, limits: &ReadLimits) -> Result<(), ReadError> {
+    let Some(count) = table.declared else {
+        return Ok(());
+    };
+    // Every shared string takes at least `<si/>` (5 bytes) of XML.
+    if count > table.bytes / 5 + 1 {
+        return Err(ReadError::Unreadable {
+            message: format!(
+                "工作簿的共享字符串表声明有 {count} 个字符串，但内容只有 {} 字节：文件已损坏或被篡改，请在 Excel/WPS 中打开后另存为 .xlsx 重新报送",
+                table.bytes
+            ),
+            detail: None,
+        });
     }
-    Some(0)
+    if count > limits.max_cells {
+        return Err(too_large(format!(
+            "工作簿含 {count} 个不同的文本，超过 {} 个的上限",
+            limits.max_cells
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -244,23 +392,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_csv_and_empty_are_named() {
+    fn html_csv_json_and_empty_are_told_apart() {
         let limits = ReadLimits::default();
-        let html = inspect(b"<!DOCTYPE html><html><body>404</body></html>", &limits);
-        assert!(
-            matches!(&html, Err(ReadError::Unreadable(m)) if m.contains("HTML")),
-            "{html:?}"
+        let kind = |b: &[u8]| inspect(b, &limits).map(|i| i.format);
+        assert_eq!(
+            kind(b"<!DOCTYPE html><html><body>404</body></html>").ok(),
+            Some(Format::Html)
         );
-        let csv = inspect("统一社会信用代码,企业名称\n1,2\n".as_bytes(), &limits);
-        assert!(
-            matches!(&csv, Err(ReadError::Unreadable(m)) if m.contains("CSV")),
-            "{csv:?}"
+        assert_eq!(
+            kind("统一社会信用代码,企业名称\n1,2\n".as_bytes()).ok(),
+            Some(Format::Csv)
         );
-        let empty = inspect(b"", &limits);
         assert!(
-            matches!(&empty, Err(ReadError::Unreadable(m)) if m.contains("空")),
-            "{empty:?}"
+            matches!(kind(b"{\"a\": 1}"), Err(ReadError::Unreadable { message, .. }) if message.contains("JSON"))
         );
+        assert!(
+            matches!(kind(b""), Err(ReadError::Unreadable { message, .. }) if message.contains("空"))
+        );
+        let xml2003 = br#"<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">"#;
+        assert_eq!(kind(xml2003).ok(), Some(Format::SpreadsheetMl));
+    }
+
+    #[test]
+    fn old_excel_versions_are_named() {
+        let limits = ReadLimits::default();
+        let biff4 = [0x09, 0x04, 0x06, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00];
+        match inspect(&biff4, &limits) {
+            Err(ReadError::Unreadable { message, .. }) => {
+                assert!(
+                    message.contains("Excel 4.0") && message.contains(".xlsx"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -271,15 +436,18 @@ mod tests {
         };
         assert!(matches!(
             inspect(&[0u8; 11], &limits),
-            Err(ReadError::TooLarge(_))
+            Err(ReadError::TooLarge { .. })
         ));
     }
 
     #[test]
-    fn declared_count_reads_the_sst_tag() {
-        let xml = br#"<?xml version="1.0"?><sst xmlns="x" count="9" uniqueCount="7"><si>"#;
-        assert_eq!(declared_count(xml), Some(7));
-        let huge = br#"<sst uniqueCount="999999999999999999999999">"#;
-        assert_eq!(declared_count(huge), Some(u64::MAX));
+    fn filepass_is_found_before_the_first_sheet() {
+        let bof = [0x09, 0x08, 0x02, 0x00, 0x00, 0x06];
+        let filepass = [0x2F, 0x00, 0x02, 0x00, 0x00, 0x00];
+        let sheet = [0x85, 0x00, 0x00, 0x00];
+        assert!(has_filepass(&[&bof[..], &filepass[..]].concat()));
+        assert!(!has_filepass(
+            &[&bof[..], &sheet[..], &filepass[..]].concat()
+        ));
     }
 }

@@ -1,13 +1,22 @@
-//! Read stage: open a workbook from its bytes with calamine (by content, not by file name), list the sheets
-//! that may hold the report, and stream a sheet's non-empty cells as rows that keep their sheet positions.
+//! Read stage: open a workbook from its bytes (by content, not by file name), list the sheets that may
+//! hold the report, and stream a sheet's non-empty cells as rows that keep their sheet positions.
 //!
-//! The limits of contract §7 bite here, before calamine allocates: `guard::inspect` sniffs the format and,
-//! for zip-based formats, inflates every part once while counting (never trusting declared sizes) and
-//! checks the shared-string count; cell count and reading time are checked while streaming. What can still
-//! abort the process (an allocation calamine makes from a value we could not check) is contained by
-//! running each submission in a worker process (`crate::worker`).
+//! One reader trait, `SheetSource`, for every format: calamine's (xlsx, xlsm, xlsb, xls, ods) and the
+//! exports fugong reads itself (XML Spreadsheet 2003, HTML tables, CSV). All of them go through the same
+//! row grouping, limits, header detection and validation.
+//!
+//! The limits of contract §7 bite before anything allocates from the file: `guard::inspect` sniffs the
+//! format, checks the byte limits, inflates zip parts while counting and proves an xlsx's declared sizes
+//! (`ooxml`); cells and reading time are counted while streaming. What is not proven safe is read in a
+//! reader worker process (`boundary`), where an abort costs one submission.
 
+pub mod boundary;
+pub mod csv;
 pub mod guard;
+pub mod html;
+pub mod ooxml;
+pub mod parsed;
+pub mod spreadsheetml;
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -16,7 +25,7 @@ use std::time::Instant;
 use calamine::{Data, DataRef, Ods, Reader, SheetType, SheetVisible, Xls, Xlsb, Xlsx};
 use chrono::NaiveDate;
 
-pub use guard::Format;
+pub use guard::{Format, Inspection};
 
 /// The limits that protect one run from one submission (contract §7, job table `[limits]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,15 +49,52 @@ impl Default for ReadLimits {
     }
 }
 
-/// Why a workbook cannot be read. Messages are for the district clerk (Chinese, say what to do).
+/// Why a workbook cannot be read. `message` is for the district clerk (Chinese, says what to do);
+/// `detail` is the underlying library's own words, for a developer (the `detail` column of `rejects`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
-    /// Not a spreadsheet calamine can open: maps to `file-unreadable`.
-    #[error("{0}")]
-    Unreadable(String),
+    /// Not a spreadsheet fugong can read: maps to `file-unreadable`.
+    #[error("{message}")]
+    Unreadable {
+        message: String,
+        detail: Option<String>,
+    },
     /// Over a byte, cell or time limit: maps to `file-too-large`.
-    #[error("{0}")]
-    TooLarge(String),
+    #[error("{message}")]
+    TooLarge {
+        message: String,
+        detail: Option<String>,
+    },
+}
+
+impl ReadError {
+    pub fn unreadable(message: impl Into<String>) -> ReadError {
+        ReadError::Unreadable {
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn too_large(message: impl Into<String>) -> ReadError {
+        ReadError::TooLarge {
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ReadError::Unreadable { message, .. } | ReadError::TooLarge { message, .. } => message,
+        }
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            ReadError::Unreadable { detail, .. } | ReadError::TooLarge { detail, .. } => {
+                detail.as_deref()
+            }
+        }
+    }
 }
 
 /// One cell's value, borrowed from the workbook where possible.
@@ -67,7 +113,7 @@ impl CellValue<'_> {
     pub fn is_empty(&self) -> bool {
         match self {
             CellValue::Empty => true,
-            CellValue::Text(t) => t.trim().is_empty(),
+            CellValue::Text(t) => is_blank(t),
             _ => false,
         }
     }
@@ -104,6 +150,18 @@ impl CellValue<'_> {
             Data::Empty => CellValue::Empty,
         }
     }
+}
+
+/// Text with nothing a person can see: whitespace (no-break and ideographic spaces included) and
+/// zero-width characters only.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+            )
+    })
 }
 
 /// One sheet row's non-empty cells, in column order. `row` and columns are 0-based sheet positions.
@@ -164,68 +222,266 @@ pub fn column_letters(col: u32) -> String {
     letters.iter().rev().collect()
 }
 
-enum Inner<'b> {
-    Xlsx(Xlsx<Cursor<&'b [u8]>>),
-    Xlsb(Xlsb<Cursor<&'b [u8]>>),
-    Xls(Xls<Cursor<&'b [u8]>>),
-    Ods(Ods<Cursor<&'b [u8]>>),
+/// What a sheet is, as its workbook lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetKind {
+    Worksheet,
+    /// Chart, dialog and macro sheets: never the report.
+    Other,
+}
+
+/// Workbooks at least this large are parsed on one thread while their rows are validated on another.
+pub const PIPELINE_MIN_BYTES: usize = 512 * 1024;
+/// Rows per message between the reading and the validating thread.
+const ROW_BATCH: usize = 512;
+
+/// A sheet as its workbook lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetInfo {
+    pub name: String,
+    pub kind: SheetKind,
+    pub visible: bool,
+}
+
+/// Where `SheetSource::stream` sends each non-empty cell: (0-based row, 0-based column, value).
+pub type EmitCell<'e, 'a> = dyn FnMut(u32, u32, CellValue<'a>) -> Result<Flow, ReadError> + 'e;
+
+/// The one reader trait: a workbook of any format lists its sheets and streams a sheet's cells in row
+/// order, with their sheet positions. Text may borrow from the workbook (`'a`).
+pub trait SheetSource {
+    fn sheets(&self) -> Vec<SheetInfo>;
+    fn stream<'a>(&'a mut self, sheet: &str, emit: &mut EmitCell<'_, 'a>) -> Result<(), ReadError>;
+}
+
+/// Calamine's formats over the submission's bytes (or a normalised copy of an xlsx container).
+enum Calamine<'b> {
+    Xlsx(Xlsx<Cursor<Cow<'b, [u8]>>>),
+    Xlsb(Xlsb<Cursor<Cow<'b, [u8]>>>),
+    Xls(Xls<Cursor<Cow<'b, [u8]>>>),
+    Ods(Ods<Cursor<Cow<'b, [u8]>>>),
+}
+
+/// A library's error as the clerk's message (plain Chinese, what to do) and the library's own words as
+/// the detail.
+fn library_error(format: Format, err: impl std::fmt::Display) -> ReadError {
+    let text = err.to_string();
+    let lower = text.to_lowercase();
+    if lower.contains("password") || lower.contains("encrypt") {
+        return ReadError::Unreadable {
+            message:
+                "工作簿设置了密码（已加密），无法读取：请在 Excel/WPS 中取消密码保护后重新报送"
+                    .into(),
+            detail: Some(text),
+        };
+    }
+    ReadError::Unreadable {
+        message: format!(
+            "文件无法作为 {} 工作簿打开：文件可能已损坏或未完整上传，请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+            format.label()
+        ),
+        detail: Some(text),
+    }
+}
+
+impl<'b> Calamine<'b> {
+    fn open(bytes: Cow<'b, [u8]>, format: Format) -> Result<Calamine<'b>, ReadError> {
+        let err = |e: &dyn std::fmt::Display| library_error(format, e);
+        Ok(match format {
+            Format::Xlsx => Calamine::Xlsx(Xlsx::new(Cursor::new(bytes)).map_err(|e| err(&e))?),
+            Format::Xlsb => Calamine::Xlsb(Xlsb::new(Cursor::new(bytes)).map_err(|e| err(&e))?),
+            Format::Xls => Calamine::Xls(Xls::new(Cursor::new(bytes)).map_err(|e| err(&e))?),
+            Format::Ods => Calamine::Ods(Ods::new(Cursor::new(bytes)).map_err(|e| err(&e))?),
+            other => {
+                return Err(ReadError::unreadable(format!(
+                    "{} 不由 calamine 读取",
+                    other.label()
+                )));
+            }
+        })
+    }
+
+    fn format(&self) -> Format {
+        match self {
+            Calamine::Xlsx(_) => Format::Xlsx,
+            Calamine::Xlsb(_) => Format::Xlsb,
+            Calamine::Xls(_) => Format::Xls,
+            Calamine::Ods(_) => Format::Ods,
+        }
+    }
+}
+
+impl SheetSource for Calamine<'_> {
+    fn sheets(&self) -> Vec<SheetInfo> {
+        let sheets = match self {
+            Calamine::Xlsx(w) => w.sheets_metadata(),
+            Calamine::Xlsb(w) => w.sheets_metadata(),
+            Calamine::Xls(w) => w.sheets_metadata(),
+            Calamine::Ods(w) => w.sheets_metadata(),
+        };
+        sheets
+            .iter()
+            .map(|s| SheetInfo {
+                name: s.name.clone(),
+                kind: if s.typ == SheetType::WorkSheet {
+                    SheetKind::Worksheet
+                } else {
+                    SheetKind::Other
+                },
+                visible: s.visible == SheetVisible::Visible,
+            })
+            .collect()
+    }
+
+    fn stream<'a>(&'a mut self, sheet: &str, emit: &mut EmitCell<'_, 'a>) -> Result<(), ReadError> {
+        let format = self.format();
+        let err = |e: &dyn std::fmt::Display| library_error(format, e);
+        match self {
+            Calamine::Xlsx(w) => {
+                let mut reader = w.worksheet_cells_reader(sheet).map_err(|e| err(&e))?;
+                while let Some(cell) = reader.next_cell().map_err(|e| err(&e))? {
+                    let (row, col) = cell.get_position();
+                    let value = CellValue::from_data_ref(cell.get_value().clone());
+                    if emit(row, col, value)? == Flow::Stop {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+            Calamine::Xlsb(w) => {
+                let mut reader = w.worksheet_cells_reader(sheet).map_err(|e| err(&e))?;
+                while let Some(cell) = reader.next_cell().map_err(|e| err(&e))? {
+                    let (row, col) = cell.get_position();
+                    let value = CellValue::from_data_ref(cell.get_value().clone());
+                    if emit(row, col, value)? == Flow::Stop {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+            Calamine::Xls(w) => {
+                let range = w.worksheet_range(sheet).map_err(|e| err(&e))?;
+                stream_range(&range, emit)
+            }
+            Calamine::Ods(w) => {
+                let range = w.worksheet_range(sheet).map_err(|e| err(&e))?;
+                stream_range(&range, emit)
+            }
+        }
+    }
 }
 
 /// An open workbook over borrowed bytes.
 pub struct Workbook<'b> {
-    inner: Inner<'b>,
+    source: Box<dyn SheetSource + Send + 'b>,
     pub format: Format,
     limits: ReadLimits,
     started: Instant,
 }
 
-fn unreadable(format: Format, err: impl std::fmt::Display) -> ReadError {
-    let text = err.to_string();
-    let lower = text.to_lowercase();
-    if lower.contains("password") || lower.contains("encrypt") {
-        return ReadError::Unreadable(
-            "工作簿设置了密码（已加密），无法读取：请取消密码保护后重新报送".into(),
-        );
-    }
-    ReadError::Unreadable(format!(
-        "文件无法作为 {} 工作簿打开（{text}）：文件可能已损坏或未完整上传，请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
-        format.label()
-    ))
-}
-
 impl<'b> Workbook<'b> {
-    /// Open a workbook after `guard::inspect` has sniffed it and checked its limits.
+    /// Sniff, check the limits, and open a workbook.
     pub fn open(bytes: &'b [u8], limits: &ReadLimits) -> Result<Workbook<'b>, ReadError> {
+        let inspection = guard::inspect(bytes, limits)?;
+        Workbook::open_inspected(bytes, inspection, limits)
+    }
+
+    /// Open a workbook `guard::inspect` has already sniffed and checked.
+    pub fn open_inspected(
+        bytes: &'b [u8],
+        inspection: Inspection,
+        limits: &ReadLimits,
+    ) -> Result<Workbook<'b>, ReadError> {
         let started = Instant::now();
-        let format = guard::inspect(bytes, limits)?;
-        let cursor = Cursor::new(bytes);
-        let inner = match format {
-            Format::Xlsx => Inner::Xlsx(Xlsx::new(cursor).map_err(|e| unreadable(format, e))?),
-            Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|e| unreadable(format, e))?),
-            Format::Xls => Inner::Xls(Xls::new(cursor).map_err(|e| unreadable(format, e))?),
-            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|e| unreadable(format, e))?),
+        let format = inspection.format;
+        let source: Box<dyn SheetSource + Send + 'b> = match format {
+            Format::Csv => Box::new(csv::CsvSource::new(bytes)?),
+            Format::Html => Box::new(html::parse(bytes, limits)?),
+            Format::SpreadsheetMl => Box::new(spreadsheetml::parse(bytes, limits)?),
+            Format::Xlsx => match Calamine::open(Cow::Borrowed(bytes), format) {
+                Ok(w) => Box::new(w),
+                // A container calamine cannot open as it is (a macro sheet it does not know, parts
+                // under names it does not expect): normalised in memory, then opened again.
+                Err(first) => match ooxml::normalise_container(bytes) {
+                    Some(normal) => {
+                        Box::new(Calamine::open(Cow::Owned(normal), format).map_err(|_| first)?)
+                    }
+                    None => return Err(first),
+                },
+            },
+            _ => Box::new(Calamine::open(Cow::Borrowed(bytes), format)?),
         };
         Ok(Workbook {
-            inner,
+            source,
             format,
             limits: *limits,
             started,
         })
     }
 
-    /// Visible worksheets, in workbook order: the candidates for the report sheet.
+    /// Every sheet, as the workbook lists it.
+    pub fn sheets(&self) -> Vec<SheetInfo> {
+        self.source.sheets()
+    }
+
+    /// Visible worksheets, in workbook order: the candidates for the report sheet (chart, dialog and
+    /// macro sheets are never the report).
     pub fn visible_worksheets(&self) -> Vec<String> {
-        let sheets = match &self.inner {
-            Inner::Xlsx(w) => w.sheets_metadata(),
-            Inner::Xlsb(w) => w.sheets_metadata(),
-            Inner::Xls(w) => w.sheets_metadata(),
-            Inner::Ods(w) => w.sheets_metadata(),
-        };
-        sheets
-            .iter()
-            .filter(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
-            .map(|s| s.name.clone())
+        self.sheets()
+            .into_iter()
+            .filter(|s| s.visible && s.kind == SheetKind::Worksheet)
+            .map(|s| s.name)
             .collect()
+    }
+
+    /// `for_each_row`, with the workbook parsed on a second thread that hands rows over in batches, so
+    /// that a single large workbook uses two cores: parsing is most of the work, validating most of the
+    /// rest. Rows still borrow from the workbook. A panic on the reading thread is raised again here,
+    /// where the submission boundary catches it.
+    pub fn for_each_row_on_a_second_thread<'a>(
+        &'a mut self,
+        sheet: &str,
+        on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
+    ) -> Result<(), ReadError> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow<'a>>>(8);
+            let stop = &stop;
+            let reader = s.spawn(move || {
+                let _boundary = boundary::enter_boundary();
+                let mut batch = Vec::with_capacity(ROW_BATCH);
+                let result = self.for_each_row(sheet, &mut |row| {
+                    if stop.load(Ordering::Relaxed) {
+                        return Flow::Stop;
+                    }
+                    batch.push(row);
+                    if batch.len() == ROW_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
+                        if tx.send(full).is_err() {
+                            return Flow::Stop;
+                        }
+                    }
+                    Flow::Continue
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                result
+            });
+            'rows: for batch in rx.iter() {
+                for row in batch {
+                    if on_row(row) == Flow::Stop {
+                        stop.store(true, Ordering::Relaxed);
+                        break 'rows;
+                    }
+                }
+            }
+            drop(rx);
+            match reader.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     }
 
     /// Stream the sheet's non-empty cells to `on_row`, one row at a time, until it returns `Flow::Stop`.
@@ -237,48 +493,10 @@ impl<'b> Workbook<'b> {
         sheet: &str,
         on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
     ) -> Result<(), ReadError> {
-        let limits = self.limits;
-        let started = self.started;
-        let format = self.format;
-        let mut grouper = RowGrouper::new(limits, started);
-        match &mut self.inner {
-            Inner::Xlsx(w) => {
-                let mut reader = w
-                    .worksheet_cells_reader(sheet)
-                    .map_err(|e| unreadable(format, e))?;
-                while let Some(cell) = reader.next_cell().map_err(|e| unreadable(format, e))? {
-                    let (row, col) = cell.get_position();
-                    let value = CellValue::from_data_ref(cell.get_value().clone());
-                    if grouper.push(row, col, value, on_row)? == Flow::Stop {
-                        return Ok(());
-                    }
-                }
-            }
-            Inner::Xlsb(w) => {
-                let mut reader = w
-                    .worksheet_cells_reader(sheet)
-                    .map_err(|e| unreadable(format, e))?;
-                while let Some(cell) = reader.next_cell().map_err(|e| unreadable(format, e))? {
-                    let (row, col) = cell.get_position();
-                    let value = CellValue::from_data_ref(cell.get_value().clone());
-                    if grouper.push(row, col, value, on_row)? == Flow::Stop {
-                        return Ok(());
-                    }
-                }
-            }
-            Inner::Xls(w) => {
-                let range = w
-                    .worksheet_range(sheet)
-                    .map_err(|e| unreadable(format, e))?;
-                return stream_range(&range, &mut grouper, on_row);
-            }
-            Inner::Ods(w) => {
-                let range = w
-                    .worksheet_range(sheet)
-                    .map_err(|e| unreadable(format, e))?;
-                return stream_range(&range, &mut grouper, on_row);
-            }
-        }
+        let mut grouper = RowGrouper::new(self.limits, self.started);
+        self.source.stream(sheet, &mut |row, col, value| {
+            grouper.push(row, col, value, on_row)
+        })?;
         grouper.finish(on_row);
         Ok(())
     }
@@ -286,26 +504,23 @@ impl<'b> Workbook<'b> {
 
 fn stream_range<'a>(
     range: &calamine::Range<Data>,
-    grouper: &mut RowGrouper<'a>,
-    on_row: &mut dyn FnMut(RawRow<'a>) -> Flow,
+    emit: &mut EmitCell<'_, 'a>,
 ) -> Result<(), ReadError> {
     let (row0, col0) = range.start().unwrap_or((0, 0));
     for (r, c, value) in range.used_cells() {
         let (Ok(r), Ok(c)) = (u32::try_from(r), u32::try_from(c)) else {
             continue;
         };
-        let value = CellValue::from_data(value);
-        // Re-borrow through a fresh grouper lifetime is not possible; convert into an owned value.
-        let value = into_owned(value);
-        if grouper.push(row0 + r, col0 + c, value, on_row)? == Flow::Stop {
+        // The range is dropped when streaming ends: values are copied out.
+        let value = into_owned(CellValue::from_data(value));
+        if emit(row0 + r, col0 + c, value)? == Flow::Stop {
             return Ok(());
         }
     }
-    grouper.finish(on_row);
     Ok(())
 }
 
-fn into_owned(value: CellValue<'_>) -> CellValue<'static> {
+pub fn into_owned(value: CellValue<'_>) -> CellValue<'static> {
     match value {
         CellValue::Empty => CellValue::Empty,
         CellValue::Text(t) => CellValue::Text(Cow::Owned(t.into_owned())),
@@ -348,7 +563,7 @@ impl<'a> RowGrouper<'a> {
         }
         self.cells_seen += 1;
         if self.cells_seen > self.limits.max_cells {
-            return Err(ReadError::TooLarge(format!(
+            return Err(ReadError::too_large(format!(
                 "报表工作表的非空单元格超过 {} 个的上限：请只报送本区县的日报表",
                 self.limits.max_cells
             )));
@@ -356,7 +571,7 @@ impl<'a> RowGrouper<'a> {
         if self.cells_seen.is_multiple_of(4096)
             && self.started.elapsed().as_secs() >= self.limits.max_read_secs
         {
-            return Err(ReadError::TooLarge(format!(
+            return Err(ReadError::too_large(format!(
                 "读取时间超过 {} 秒的上限：文件过大或结构异常，请精简后重新报送",
                 self.limits.max_read_secs
             )));

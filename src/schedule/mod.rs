@@ -29,7 +29,7 @@ use crate::config::job::Target;
 use crate::ledger::Trigger;
 use crate::pipeline::{RunError, RunOptions, Session};
 use crate::pull::Pulled;
-use crate::worker::Isolation;
+use crate::read::boundary::Isolation;
 
 /// Defaults of contract §5–§6 and issue #3.
 pub const DEFAULT_CATCHUP_DAYS: u32 = 3;

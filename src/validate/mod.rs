@@ -101,13 +101,20 @@ pub struct SubmissionOutcome {
 
 impl SubmissionOutcome {
     pub fn from_read_error(error: &ReadError) -> SubmissionOutcome {
-        let finding = match error {
-            ReadError::Unreadable(m) => Finding::file(Code::FileUnreadable, m.clone())
-                .expecting("能用 Excel/WPS 打开的 .xlsx 或 .xls 日报表"),
-            ReadError::TooLarge(m) => {
-                Finding::file(Code::FileTooLarge, m.clone()).expecting("只含本区县日报表的工作簿")
+        let mut finding = match error {
+            ReadError::Unreadable { message, .. } => {
+                Finding::file(Code::FileUnreadable, message.clone())
+                    .expecting("能用 Excel/WPS 打开的 .xlsx 或 .xls 日报表")
+            }
+            ReadError::TooLarge { message, .. } => {
+                Finding::file(Code::FileTooLarge, message.clone())
+                    .expecting("只含本区县日报表的工作簿")
             }
         };
+        if let Some(detail) = error.detail() {
+            tracing::info!(detail, "the reader's own words");
+            finding.detail = Some(detail.to_string());
+        }
         SubmissionOutcome {
             findings: vec![finding],
             ..SubmissionOutcome::default()
@@ -135,19 +142,24 @@ pub fn validate_submission(
     bytes: &[u8],
     ctx: &SubmissionContext,
     schema: &Schema,
+    inspection: Option<crate::read::Inspection>,
 ) -> SubmissionOutcome {
-    let mut workbook = match Workbook::open(bytes, &ctx.limits) {
+    let opened = match inspection {
+        Some(inspection) => Workbook::open_inspected(bytes, inspection, &ctx.limits),
+        None => Workbook::open(bytes, &ctx.limits),
+    };
+    let mut workbook = match opened {
         Ok(w) => w,
         Err(e) => return SubmissionOutcome::from_read_error(&e),
     };
     tracing::debug!(format = workbook.format.label(), "workbook opened");
     let sheets = workbook.visible_worksheets();
     let mut first_sheet_scan: Option<SheetScan> = None;
-    let pipelined = bytes.len() >= PIPELINE_MIN_BYTES;
+    let pipelined = bytes.len() >= crate::read::PIPELINE_MIN_BYTES;
     for sheet in &sheets {
         let mut scan = SheetScan::new(schema, ctx, sheet.clone());
         let result = if pipelined {
-            read_and_validate_in_parallel(&mut workbook, sheet, &mut scan)
+            workbook.for_each_row_on_a_second_thread(sheet, &mut |row| scan.on_row(row))
         } else {
             workbook.for_each_row(sheet, &mut |row| scan.on_row(row))
         };
@@ -184,61 +196,6 @@ pub fn validate_submission(
         );
     }
     outcome
-}
-
-/// Workbooks at least this large are parsed on one thread while their rows are validated on another.
-const PIPELINE_MIN_BYTES: usize = 512 * 1024;
-/// Rows per message between the reading and the validating thread.
-const ROW_BATCH: usize = 512;
-
-/// calamine parses the sheet on a second thread and hands over owned rows in batches, so that a single
-/// large workbook uses two cores: parsing is most of the work, validation most of the rest.
-fn read_and_validate_in_parallel<'w>(
-    workbook: &'w mut Workbook<'_>,
-    sheet: &str,
-    scan: &mut SheetScan<'_>,
-) -> Result<(), ReadError> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow<'w>>>(8);
-        let stop = &stop;
-        let reader = s.spawn(move || {
-            let mut batch = Vec::with_capacity(ROW_BATCH);
-            let result = workbook.for_each_row(sheet, &mut |row| {
-                if stop.load(Ordering::Relaxed) {
-                    return Flow::Stop;
-                }
-                batch.push(row);
-                if batch.len() == ROW_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
-                    if tx.send(full).is_err() {
-                        return Flow::Stop;
-                    }
-                }
-                Flow::Continue
-            });
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            result
-        });
-        'rows: for batch in rx.iter() {
-            for row in batch {
-                if scan.on_row(row) == Flow::Stop {
-                    stop.store(true, Ordering::Relaxed);
-                    break 'rows;
-                }
-            }
-        }
-        drop(rx);
-        match reader.join() {
-            Ok(result) => result,
-            // A parser panic on the reading thread is re-raised here, where the submission boundary
-            // catches it.
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
 }
 
 fn missing_message(field: &crate::config::schema::Field, where_: &str, rows: u32) -> String {

@@ -175,7 +175,7 @@ impl Report {
         // Excel keeps the active sheet visible: make the report active so a hidden first sheet stays hidden.
         ws.set_active(true);
         self.write_sheet(ws);
-        wb.save_to_buffer().expect("xlsx")
+        keep_as_fuzz_seed(wb.save_to_buffer().expect("xlsx"))
     }
 
     fn write_sheet(&self, ws: &mut Worksheet) {
@@ -238,6 +238,17 @@ impl Report {
                 .expect("write");
         }
     }
+}
+
+/// With FUGONG_FUZZ_SEEDS set, every workbook the tests make is also written to `target/fuzz-seeds/`, to
+/// seed the fuzzer (`benches/fuzz.sh`).
+pub fn keep_as_fuzz_seed(bytes: Vec<u8>) -> Vec<u8> {
+    if std::env::var_os("FUGONG_FUZZ_SEEDS").is_some() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-seeds");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(fugong::pull::sha256_hex(&bytes)), &bytes);
+    }
+    bytes
 }
 
 pub fn write_row(ws: &mut Worksheet, r: u32, row: &[C]) {
@@ -312,7 +323,7 @@ pub fn validate_as(
         limits,
         districts: std::sync::Arc::new(known_districts()),
     };
-    fugong::worker::validate_in_process(bytes, &ctx, &schema)
+    fugong::read::boundary::validate_in_process(bytes, &ctx, &schema)
 }
 
 /// Jinan's 12 districts of 2020.
@@ -410,7 +421,7 @@ impl Province {
 /// Options that read in worker processes of the real binary, as `fugong run` does.
 pub fn subprocess_options() -> fugong::RunOptions {
     fugong::RunOptions {
-        isolation: fugong::worker::Isolation::Subprocess {
+        isolation: fugong::read::boundary::Isolation::Subprocess {
             exe: PathBuf::from(env!("CARGO_BIN_EXE_fugong")),
             memory_bytes: 2 * 1024 * 1024 * 1024,
         },

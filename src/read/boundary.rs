@@ -1,9 +1,14 @@
-//! The submission boundary. Each submission is read and validated either in this process (panics caught)
-//! or, by default for the `fugong` binary when it is not an xlsx, in a reader worker process
-//! (`fugong __reader-worker`) that caps its own address space and is killed when it runs past
-//! `max_read_secs`. calamine sizes some buffers from values inside xls/xlsb files and builds dense
-//! ranges for xls/ods; an allocation failure aborts a Rust process and cannot be caught, so such a
-//! hostile workbook costs only its worker, never the run. xlsx is read in process (see `Reader`).
+//! The submission boundary: a submission costs at most itself, never the run.
+//!
+//! Each submission is sniffed and checked by `read::guard` first. What is proven safe (an xlsx whose
+//! declared sizes were checked with a real XML parser, a CSV, an XML Spreadsheet 2003) is read in this
+//! process; everything else (xls, xlsb, ods, HTML, an xlsx whose declared sizes could not be read) goes
+//! to a reader worker process (`fugong __reader-worker`) that caps its own address space and is killed
+//! when it runs past `max_read_secs`, and is never reused after a failure or a timeout. calamine sizes
+//! buffers from values inside xls/xlsb files and builds dense ranges for xls/ods; an allocation failure
+//! aborts a Rust process and cannot be caught, so there it costs only the worker. A panic is caught at
+//! the boundary, logged once as an error (never the default hook's text on stderr) and becomes
+//! `file-unreadable`.
 //!
 //! Protocol: length-prefixed postcard frames over the worker's stdin/stdout. The first frame is the
 //! schema TOML; then one `Request` → one `SubmissionOutcome` per submission.
@@ -29,6 +34,8 @@ pub enum Isolation {
     InProcess,
     /// In worker processes started from `exe` (the fugong binary), each capped at `memory_bytes`.
     Subprocess { exe: PathBuf, memory_bytes: u64 },
+    /// Every submission in a worker, even those proven safe to read here (for measuring the cost).
+    AllInWorkers { exe: PathBuf, memory_bytes: u64 },
 }
 
 /// A request as the worker reads it.
@@ -45,26 +52,92 @@ struct RequestRef<'a> {
     bytes: &'a [u8],
 }
 
+thread_local! {
+    /// Set while this thread reads a submission: a panic here is the submission's, not the program's.
+    static IN_BOUNDARY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The panic the hook saw on this thread, for the finding's detail.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+static HOOK: std::sync::Once = std::sync::Once::new();
+
+/// Inside the boundary a panic is logged once, as an error with its message and place, instead of the
+/// default hook's text and backtrace on stderr; outside it the default hook runs as always.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_BOUNDARY.with(std::cell::Cell::get) {
+                let text = info.to_string();
+                tracing::error!(panic = %text, "a reader panicked on a submission; it is rejected as unreadable");
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Marks the current thread as reading a submission while it lives (threads a reader spawns take one
+/// too).
+pub struct BoundaryGuard {
+    was: bool,
+}
+
+pub fn enter_boundary() -> BoundaryGuard {
+    install_panic_hook();
+    BoundaryGuard {
+        was: IN_BOUNDARY.with(|b| b.replace(true)),
+    }
+}
+
+impl Drop for BoundaryGuard {
+    fn drop(&mut self) {
+        IN_BOUNDARY.with(|b| b.set(self.was));
+    }
+}
+
 /// Read and validate in this process, turning a panic into `file-unreadable`.
 pub fn validate_in_process(
     bytes: &[u8],
     ctx: &SubmissionContext,
     schema: &Schema,
 ) -> SubmissionOutcome {
-    match catch_unwind(AssertUnwindSafe(|| validate_submission(bytes, ctx, schema))) {
+    within_boundary(|| validate_submission(bytes, ctx, schema, None))
+}
+
+/// Read and validate in this process a submission `guard::inspect` has already sniffed and checked.
+pub fn validate_inspected(
+    bytes: &[u8],
+    inspection: crate::read::Inspection,
+    ctx: &SubmissionContext,
+    schema: &Schema,
+) -> SubmissionOutcome {
+    within_boundary(|| validate_submission(bytes, ctx, schema, Some(inspection)))
+}
+
+fn within_boundary(read: impl FnOnce() -> SubmissionOutcome) -> SubmissionOutcome {
+    let _boundary = enter_boundary();
+    match catch_unwind(AssertUnwindSafe(read)) {
         Ok(outcome) => outcome,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            tracing::error!(district = %ctx.district_code, panic = %what, "the workbook reader panicked");
+            let what = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                });
             SubmissionOutcome {
-                findings: vec![Finding::file(
-                    Code::FileUnreadable,
-                    "文件结构异常，读取时出错：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
-                )],
+                findings: vec![
+                    Finding::file(
+                        Code::FileUnreadable,
+                        "文件结构异常，读取时出错：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+                    )
+                    .with_detail(what),
+                ],
                 ..SubmissionOutcome::default()
             }
         }
@@ -135,6 +208,8 @@ pub struct WorkerPool {
     /// For the submissions read in this process.
     schema: Box<Schema>,
     idle: Mutex<Vec<Worker>>,
+    /// Send every submission to a worker.
+    all_in_workers: bool,
     /// Largest peak RSS seen of a worker (bytes), read from /proc before it is reaped.
     peak_rss: std::sync::atomic::AtomicU64,
 }
@@ -147,6 +222,7 @@ impl WorkerPool {
             schema_toml: schema.source_toml.clone(),
             schema: Box::new(schema.clone()),
             idle: Mutex::new(Vec::new()),
+            all_in_workers: false,
             peak_rss: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -236,6 +312,9 @@ impl WorkerPool {
                 outcome
             }
             Ok(outcome) => {
+                if let Ok(c) = worker.child.lock() {
+                    self.note_peak(&c);
+                }
                 if let Ok(mut idle) = self.idle.lock() {
                     idle.push(worker);
                 }
@@ -352,21 +431,33 @@ impl<'s> Reader<'s> {
             Isolation::Subprocess { exe, memory_bytes } => {
                 Reader::Pool(WorkerPool::new(exe.clone(), *memory_bytes, schema))
             }
+            Isolation::AllInWorkers { exe, memory_bytes } => {
+                let mut pool = WorkerPool::new(exe.clone(), *memory_bytes, schema);
+                pool.all_in_workers = true;
+                Reader::Pool(pool)
+            }
         }
     }
 
     pub fn validate(&self, bytes: &[u8], ctx: &SubmissionContext) -> SubmissionOutcome {
         match self {
             Reader::InProcess(schema) => validate_in_process(bytes, ctx, schema),
-            // xlsx is read here: in calamine 0.38 its reader sizes one buffer from the file (the shared
-            // strings' uniqueCount, which `read::guard` checks) and everything else in proportion to
-            // inflated content (which the guard bounds), and it streams cells without a dense range.
-            // xls, xlsb and ods allocate from declared dimensions or build dense ranges, so they are
-            // read in a worker, where an abort costs only that submission.
-            Reader::Pool(pool) if crate::read::guard::is_xlsx(bytes) => {
-                validate_in_process(bytes, ctx, &pool.schema)
+            Reader::Pool(pool) => {
+                let inspected = {
+                    let _boundary = enter_boundary();
+                    catch_unwind(AssertUnwindSafe(|| {
+                        crate::read::guard::inspect(bytes, &ctx.limits)
+                    }))
+                };
+                match inspected {
+                    Ok(Err(e)) => SubmissionOutcome::from_read_error(&e),
+                    // Proven safe to read here (see `read::guard`).
+                    Ok(Ok(inspection)) if inspection.in_process && !pool.all_in_workers => {
+                        validate_inspected(bytes, inspection, ctx, &pool.schema)
+                    }
+                    Ok(Ok(_)) | Err(_) => pool.validate(bytes, ctx),
+                }
             }
-            Reader::Pool(pool) => pool.validate(bytes, ctx),
         }
     }
 
