@@ -302,6 +302,7 @@ impl<'j> Session<'j> {
         SubmissionContext {
             district_code: district.code.clone(),
             report_date: date,
+            date_known: true,
             limits: self.job.limits.read,
             districts: Arc::clone(known),
         }

@@ -250,6 +250,7 @@ fn tables_have_the_contract_columns_and_types() {
             ("message", Utf8),
             ("cell", Utf8),
             ("expected", Utf8),
+            ("detail", Utf8),
         ],
     );
     // The missing district has a row with null counts.

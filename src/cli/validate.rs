@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::{PathArg, parse_date};
+use super::{PathArg, UsageError, out, parse_date};
 use crate::config::{Job, Schema};
-use crate::read::ReadLimits;
 use crate::validate::{KnownDistrict, SubmissionContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,7 +28,8 @@ pub struct ValidateArgs {
     /// The district the file is for.
     #[arg(long)]
     pub district: Option<String>,
-    /// The report date (default: today); 填报日期 is checked against it only when given.
+    /// The report date; without it, the workbook's 填报日期 is taken (and said so), or, when it has
+    /// none, dates are not checked (and said so).
     #[arg(long, value_parser = parse_date)]
     pub date: Option<chrono::NaiveDate>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -46,16 +46,17 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         (None, Some(job)) => (*job.schema).clone(),
         (None, None) => Schema::builtin()?,
     };
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let limits = job.as_ref().map(|j| j.limits.read).unwrap_or_default();
-    if bytes.len() as u64 > limits.max_file_bytes {
-        anyhow::bail!(
-            "{} is larger than max_file_bytes ({})",
-            args.file.display(),
-            limits.max_file_bytes
-        );
+    if let (Some(job), Some(code)) = (&job, &args.district)
+        && !job.districts.iter().any(|d| &d.code == code)
+    {
+        return Err(UsageError(format!(
+            "--district {code} is not a district of {} ({}): give one of its [[districts]] codes",
+            job.path.display(),
+            job.name
+        ))
+        .into());
     }
+    let limits = job.as_ref().map(|j| j.limits.read).unwrap_or_default();
     let districts: Vec<KnownDistrict> = job
         .as_ref()
         .map(|j| {
@@ -69,18 +70,12 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 .collect()
         })
         .unwrap_or_default();
-    let report_date = args
-        .date
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let ctx = SubmissionContext {
+    let context = |report_date: chrono::NaiveDate, date_known: bool| SubmissionContext {
         district_code: args.district.clone().unwrap_or_default(),
         report_date,
-        limits: if job.is_some() {
-            limits
-        } else {
-            ReadLimits::default()
-        },
-        districts: std::sync::Arc::new(districts),
+        date_known,
+        limits,
+        districts: std::sync::Arc::new(districts.clone()),
     };
     // Read in a worker process, as a run does: a hostile file costs the worker, not this command.
     let memory = job
@@ -93,13 +88,51 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         super::subprocess_isolation(memory)
     };
     let reader = crate::read::boundary::Reader::new(&isolation, &schema);
-    let mut outcome = reader.validate(&bytes, &ctx);
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    let (outcome, date_note) = if size > limits.max_file_bytes {
+        // Not even read: over the byte limit is a finding like any other.
+        let finding = crate::validate::Finding::file(
+            crate::validate::Code::FileTooLarge,
+            format!(
+                "文件大小 {size} 字节，超过 {} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送",
+                limits.max_file_bytes
+            ),
+        );
+        let outcome = crate::validate::SubmissionOutcome {
+            findings: vec![finding],
+            ..Default::default()
+        };
+        (outcome, None)
+    } else {
+        let bytes = std::fs::read(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?;
+        match args.date {
+            Some(date) => (reader.validate(&bytes, &context(date, true)), None),
+            None => {
+                // No --date: the date the workbook states (填报日期), else no date at all.
+                let today = chrono::Local::now().date_naive();
+                let first = reader.validate(&bytes, &context(today, false));
+                match first.stated_date {
+                    Some(stated) => (
+                        reader.validate(&bytes, &context(stated, true)),
+                        Some(format!(
+                            "报表日期取自工作簿的填报日期 {stated}（可用 --date 指定）"
+                        )),
+                    ),
+                    None => (
+                        first,
+                        Some(
+                            "工作簿没有填报日期，也未给出 --date：未核对日期（开工日期是否晚于报表日期等）"
+                                .to_string(),
+                        ),
+                    ),
+                }
+            }
+        }
+    };
     reader.finish();
-    if args.date.is_none() {
-        outcome
-            .findings
-            .retain(|f| f.code != crate::validate::Code::DateMismatch);
-    }
     let errors = outcome.findings.iter().filter(|f| f.is_error()).count();
     match args.format {
         Format::Json => {
@@ -110,22 +143,28 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                     serde_json::json!({
                         "code": f.code.as_str(), "severity": f.severity.as_str(), "row": f.row,
                         "column": f.column, "field": f.field, "value": f.value, "message": f.message,
+                        "cell": f.cell, "expected": f.expected, "detail": f.detail,
                     })
                 })
                 .collect();
             let doc = serde_json::json!({
                 "file": args.file.display().to_string(),
                 "sheet": outcome.sheet,
+                "report_date": args.date.or(outcome.stated_date),
+                "date_note": date_note,
                 "rows_accepted": outcome.rows.len(),
                 "rows_rejected": outcome.rows_rejected,
                 "errors": errors,
                 "warnings": outcome.warnings(),
                 "findings": findings,
             });
-            super::out::line(serde_json::to_string_pretty(&doc)?)?;
+            out::line(serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Text => {
-            super::out::line(format!(
+            if let Some(note) = &date_note {
+                out::line(note)?;
+            }
+            out::line(format!(
                 "{}: sheet {}, {} rows accepted, {} rows rejected, {} errors, {} warnings",
                 args.file.display(),
                 outcome
@@ -139,15 +178,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 outcome.warnings()
             ))?;
             for f in &outcome.findings {
-                let row = f
-                    .row
-                    .map(|r| format!("row {r}"))
-                    .unwrap_or_else(|| "file".into());
-                super::out::line(format!(
+                let place = match (&f.cell, f.row) {
+                    (Some(cell), _) => cell.clone(),
+                    (None, Some(r)) => format!("row {r}"),
+                    (None, None) => "file".into(),
+                };
+                out::line(format!(
                     "{:<7} {:<26} {:<8} {}",
                     f.severity.as_str(),
                     f.code.as_str(),
-                    row,
+                    place,
                     f.message
                 ))?;
             }

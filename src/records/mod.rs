@@ -113,6 +113,9 @@ pub fn rejects_schema() -> SchemaRef {
         // Extensions of the contract's columns, for the district feedback workbooks.
         Field::new("cell", DataType::Utf8, true),
         Field::new("expected", DataType::Utf8, true),
+        // For a developer: a library's own words about why a file could not be read (never in
+        // `message`, which is the clerk's).
+        Field::new("detail", DataType::Utf8, true),
     ]))
 }
 
@@ -502,6 +505,7 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
     let mut message = StringBuilder::with_capacity(n, n * 64);
     let mut cell = StringBuilder::with_capacity(n, n * 4);
     let mut expected = StringBuilder::with_capacity(n, n * 16);
+    let mut detail = StringBuilder::with_capacity(n, 0);
     for d in &day.districts {
         let mut findings: Vec<&crate::validate::Finding> = d.outcome.findings.iter().collect();
         // File-level findings first, then by row; the order within a row is the order found.
@@ -520,6 +524,7 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
             message.append_value(&f.message);
             cell.append_option(f.cell.as_deref());
             expected.append_option(f.expected.as_deref());
+            detail.append_option(f.detail.as_deref());
         }
     }
     let arrays: Vec<ArrayRef> = vec![
@@ -536,6 +541,7 @@ fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
         Arc::new(message.finish()),
         Arc::new(cell.finish()),
         Arc::new(expected.finish()),
+        Arc::new(detail.finish()),
     ];
     RecordBatch::try_new(rejects_schema(), arrays)
 }

@@ -55,13 +55,29 @@ fn cell_text(value: &CellValue<'_>) -> Option<String> {
     }
 }
 
+/// Units written straight after a header's words, without brackets: `融资需求万元`, `职工总数人`,
+/// `产能恢复率%`. Only taken off when what is left names a field (so 联系人 stays 联系人).
+const GLUED_UNITS: [&str; 9] = ["亿元", "万元", "元", "人", "%", "只", "个", "家", "户"];
+
 fn classify(
     schema: &Schema,
     value: &CellValue<'_>,
 ) -> Option<(HeaderMatch, String, Option<String>)> {
     let written = cell_text(value)?;
     let key = header_key(&written);
-    Some((schema.match_header(&key.key), written, key.unit))
+    let matched = schema.match_header(&key.key);
+    if matches!(matched, HeaderMatch::Unknown) {
+        for unit in GLUED_UNITS {
+            if let Some(words) = key.key.strip_suffix(unit)
+                && !words.is_empty()
+                && let HeaderMatch::Field(f) = schema.match_header(words)
+            {
+                let unit = key.unit.clone().unwrap_or_else(|| unit.to_string());
+                return Some((HeaderMatch::Field(f), written, Some(unit)));
+            }
+        }
+    }
+    Some((matched, written, key.unit))
 }
 
 fn fields_in_row(schema: &Schema, row: &RawRow<'_>) -> Vec<usize> {
@@ -147,6 +163,10 @@ pub fn detect(schema: &Schema, rows: &[RawRow<'_>]) -> Option<HeaderLayout> {
         }
     }
 
+    // Personal fields (联系电话 and 手机 side by side) are never validated: the later column is ignored,
+    // never an ambiguity.
+    let mut seen_personal = std::collections::BTreeSet::new();
+    columns.retain(|c| !schema.fields[c.field].personal || seen_personal.insert(c.field));
     let mut by_field: BTreeMap<usize, Vec<BoundColumn>> = BTreeMap::new();
     for c in &columns {
         by_field.entry(c.field).or_default().push(c.clone());

@@ -79,10 +79,20 @@ pub struct KnownDistrict {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubmissionContext {
     pub district_code: String,
+    /// The report date the submission is checked against.
     pub report_date: NaiveDate,
+    /// False when no report date is known (`fugong validate` without `--date` on a file without
+    /// 填报日期): 填报日期 and dates "not after the report date" are not checked; `report_date` then
+    /// only gives the year of a date written without one.
+    #[serde(default = "yes")]
+    pub date_known: bool,
     pub limits: ReadLimits,
     /// Every district of the job (for 填报单位).
     pub districts: std::sync::Arc<Vec<KnownDistrict>>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What validation made of one submission.
@@ -97,6 +107,9 @@ pub struct SubmissionOutcome {
     /// The key column's header as written and its 0-based column (for findings added after validation).
     pub key_header: Option<String>,
     pub key_column: Option<u32>,
+    /// The 填报日期 the workbook states, when it states one that reads as a date.
+    #[serde(default)]
+    pub stated_date: Option<NaiveDate>,
 }
 
 impl SubmissionOutcome {
@@ -176,12 +189,27 @@ pub fn validate_submission(
             first_sheet_scan = Some(scan);
         }
     }
+    // No worksheet at all: one finding says so.
+    let Some(first) = &first_sheet_scan else {
+        let others = workbook.sheets().len();
+        let message = if others > 0 {
+            format!(
+                "工作簿中没有可见的工作表（{others} 个工作表都已隐藏，或只有图表、宏表）：请把日报表填在一个可见的工作表中后重新报送"
+            )
+        } else {
+            "工作簿中没有工作表：请在 Excel/WPS 中打开确认，把日报表填在工作表中后重新报送"
+                .to_string()
+        };
+        return SubmissionOutcome {
+            findings: vec![
+                Finding::file(Code::HeaderMissing, message).expecting("含日报表的可见工作表"),
+            ],
+            ..SubmissionOutcome::default()
+        };
+    };
     // No sheet has a recognisable header: report what the first sheet lacks.
     let mut outcome = SubmissionOutcome::default();
-    let where_ = match &first_sheet_scan {
-        Some(s) => format!("工作表“{}”", s.sheet),
-        None => "工作簿（没有可见的工作表）".to_string(),
-    };
+    let where_ = format!("工作表“{}”", first.sheet);
     outcome.sheet = first_sheet_scan.map(|s| s.sheet);
     for field in schema.fields.iter().filter(|f| f.required) {
         outcome.findings.push(
@@ -310,7 +338,8 @@ impl<'s> SheetScan<'s> {
             return Flow::Stop;
         }
         let validator =
-            RowValidator::new(self.schema, &layout, self.ctx.report_date, self.ctx.limits);
+            RowValidator::new(self.schema, &layout, self.ctx.report_date, self.ctx.limits)
+                .checking_report_date(self.ctx.date_known);
         self.sums = vec![0; validator.columns().len()];
         self.state = ScanState::Rows(validator);
         let buffered: Vec<RawRow<'static>> = std::mem::take(&mut self.first_rows)
@@ -422,7 +451,9 @@ impl<'s> SheetScan<'s> {
                 &normalize_text(text),
                 chrono::Datelike::year(&self.ctx.report_date),
             );
+            self.outcome.stated_date = date;
             if let Some(d) = date
+                && self.ctx.date_known
                 && d != self.ctx.report_date
             {
                 self.outcome.findings.push(

@@ -110,7 +110,8 @@ pub struct Decimal {
 }
 
 impl Decimal {
-    /// Parse `-1,234.50` style text (commas allowed between digits). Returns None for anything else.
+    /// Parse `-1,234.50` style text. A comma is a thousands separator only between groups of three
+    /// digits (`1,862`, `1,234,567`), never a decimal comma (`12,5` is not 125). None for anything else.
     pub fn parse(text: &str) -> Option<Decimal> {
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -118,6 +119,14 @@ impl Decimal {
         };
         if digits.is_empty() {
             return None;
+        }
+        let integer_part = digits.split('.').next().unwrap_or(digits);
+        if integer_part.contains(',') {
+            let mut groups = integer_part.split(',');
+            let first = groups.next().unwrap_or_default();
+            if first.is_empty() || first.len() > 3 || groups.any(|g| g.len() != 3) {
+                return None;
+            }
         }
         let mut mantissa: i128 = 0;
         let mut scale = 0u32;
@@ -417,6 +426,10 @@ pub fn parse_date(
     let expected = "日期（如 2020-02-24、2020年2月24日 或 2月24日）";
     let parsed = match value {
         CellValue::Date(d) => Some(*d),
+        // The number 20200224 typed into a date column is yyyymmdd, not a serial.
+        CellValue::Number(n) if (19_000_101.0..=99_991_231.0).contains(n) && n.fract() == 0.0 => {
+            parse_date_text(&format!("{}", *n as u64), report_date.year())
+        }
         CellValue::Number(n) => excel_serial_to_date(*n),
         CellValue::Text(t) => parse_date_text(&normalize_text(t), report_date.year()),
         CellValue::Error(e) => {

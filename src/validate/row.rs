@@ -62,6 +62,8 @@ pub struct RowValidator<'s> {
     columns: Vec<BoundColumn>,
     units: Vec<MoneyUnit>,
     report_date: NaiveDate,
+    /// Whether dates are checked against the report date (false when it is not known).
+    check_report_date: bool,
     limits: ReadLimits,
     /// Key value → first row that had it.
     /// ahash: fast, and randomly keyed so a crafted file cannot force collisions.
@@ -97,9 +99,16 @@ impl<'s> RowValidator<'s> {
             columns: layout.columns.clone(),
             units,
             report_date,
+            check_report_date: true,
             limits,
             seen_keys: HashMap::default(),
         }
+    }
+
+    /// Whether dates are checked against the report date.
+    pub fn checking_report_date(mut self, check: bool) -> Self {
+        self.check_report_date = check;
+        self
     }
 
     pub fn columns(&self) -> &[BoundColumn] {
@@ -351,7 +360,7 @@ impl<'s> RowValidator<'s> {
             FieldType::Bool => parse_bool(raw).map(Value::Bool).map_err(problem),
             FieldType::Date => {
                 let d = parse_date(raw, self.report_date).map_err(problem)?;
-                if field.not_after_report_date && d > self.report_date {
+                if field.not_after_report_date && self.check_report_date && d > self.report_date {
                     return Err((
                         Code::ConstraintError,
                         format!(

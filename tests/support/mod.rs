@@ -320,6 +320,7 @@ pub fn validate_as(
     let ctx = SubmissionContext {
         district_code: district.to_string(),
         report_date: date,
+        date_known: true,
         limits,
         districts: std::sync::Arc::new(known_districts()),
     };

@@ -15,6 +15,7 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::builtin().expect("bui
 static CONTEXT: LazyLock<SubmissionContext> = LazyLock::new(|| SubmissionContext {
     district_code: "370102".into(),
     report_date: chrono::NaiveDate::from_ymd_opt(2020, 2, 24).expect("date"),
+    date_known: true,
     limits: ReadLimits {
         // Short enough that a slow input shows as a timeout finding, not a libFuzzer hang.
         max_read_secs: 5,
