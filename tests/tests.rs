@@ -11,6 +11,7 @@ mod http;
 mod messy;
 mod province;
 mod publish;
+mod reading;
 mod rejects;
 mod report;
 mod serve;

@@ -251,6 +251,281 @@ pub fn keep_as_fuzz_seed(bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
+/// One cell of a report's layout: 0-based position, value, and how far it is merged right and down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub row: u32,
+    pub col: u32,
+    pub value: C,
+    pub across: u32,
+    pub down: u32,
+}
+
+impl Report {
+    /// The report sheet's cells, laid out exactly as `to_xlsx` writes them (for the other formats).
+    pub fn layout(&self) -> Vec<Placed> {
+        let last_col = (self.headers.len() as u32).saturating_sub(1);
+        let mut out = Vec::new();
+        let mut put = |row: u32, col: u32, value: C, across: u32, down: u32| {
+            out.push(Placed {
+                row,
+                col,
+                value,
+                across,
+                down,
+            })
+        };
+        let mut r: u32 = 0;
+        if let Some(title) = &self.title {
+            put(r, 0, s(title), last_col, 0);
+            r += 1;
+        }
+        if self.unit.is_some() || self.date_text.is_some() {
+            if let Some(unit) = &self.unit {
+                put(r, 0, s(&format!("填报单位：{unit}")), 0, 0);
+            }
+            if let Some(date) = &self.date_text {
+                put(r, last_col.saturating_sub(3), s("填报日期："), 0, 0);
+                put(r, last_col.saturating_sub(2), s(date), 0, 0);
+            }
+            r += 1;
+        }
+        if self.two_row_header {
+            let total_col = self
+                .headers
+                .iter()
+                .position(|h| h.starts_with("职工总数"))
+                .expect("职工总数") as u32;
+            for (c, h) in self.headers.iter().enumerate() {
+                let c = c as u32;
+                if c == total_col {
+                    put(r, c, s("职工情况"), 1, 0);
+                    put(r + 1, c, s(h), 0, 0);
+                } else if c == total_col + 1 {
+                    put(r + 1, c, s(h), 0, 0);
+                } else {
+                    put(r, c, s(h), 0, 1);
+                }
+            }
+            r += 2;
+        } else {
+            for (c, h) in self.headers.iter().enumerate() {
+                put(r, c as u32, s(h), 0, 0);
+            }
+            r += 1;
+        }
+        for row in self.rows.iter().chain(self.total.iter()) {
+            for (c, v) in row.iter().enumerate() {
+                if *v != C::E {
+                    put(r, c as u32, v.clone(), 0, 0);
+                }
+            }
+            r += 1;
+        }
+        if self.notes {
+            put(r, 0, s("填表人：王五"), 0, 0);
+            put(r, 3, s("审核人：赵六"), 0, 0);
+            put(r + 1, 0, s("备注：本表数据截至当日17时。"), 0, 0);
+        }
+        out.sort_by_key(|p| (p.row, p.col));
+        out
+    }
+
+    /// The report as XML Spreadsheet 2003, as report systems export it (explicit `ss:Index` only where a
+    /// row or cell is not the next one).
+    pub fn to_spreadsheetml(&self) -> Vec<u8> {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut x = String::from(
+            "<?xml version=\"1.0\"?>\n<?mso-application progid=\"Excel.Sheet\"?>\n<Workbook xmlns=\"urn:schemas-microsoft-com:office:spreadsheet\" xmlns:o=\"urn:schemas-microsoft-com:office:office\" xmlns:x=\"urn:schemas-microsoft-com:office:excel\" xmlns:ss=\"urn:schemas-microsoft-com:office:spreadsheet\">\n",
+        );
+        x.push_str(&format!(
+            "<Worksheet ss:Name=\"{}\"><Table>\n",
+            esc(&self.sheet_name)
+        ));
+        let cells = self.layout();
+        let mut current_row: Option<u32> = None;
+        let mut next_col = 0;
+        for p in &cells {
+            if current_row != Some(p.row) {
+                if current_row.is_some() {
+                    x.push_str("</Row>\n");
+                }
+                let index = match current_row {
+                    Some(r) if r + 1 == p.row => String::new(),
+                    None if p.row == 0 => String::new(),
+                    _ => format!(" ss:Index=\"{}\"", p.row + 1),
+                };
+                x.push_str(&format!("<Row{index}>"));
+                current_row = Some(p.row);
+                next_col = 0;
+            }
+            let mut attrs = String::new();
+            if p.col != next_col {
+                attrs.push_str(&format!(" ss:Index=\"{}\"", p.col + 1));
+            }
+            if p.across > 0 {
+                attrs.push_str(&format!(" ss:MergeAcross=\"{}\"", p.across));
+            }
+            if p.down > 0 {
+                attrs.push_str(&format!(" ss:MergeDown=\"{}\"", p.down));
+            }
+            let (kind, text) = match &p.value {
+                C::S(t) => ("String", esc(t)),
+                C::N(v) => ("Number", format!("{v}")),
+                C::B(b) => ("Boolean", if *b { "1".into() } else { "0".into() }),
+                C::D(y, m, d) => ("DateTime", format!("{y:04}-{m:02}-{d:02}T00:00:00.000")),
+                C::Err(e) => ("Error", e.to_string()),
+                C::E => continue,
+            };
+            x.push_str(&format!(
+                "<Cell{attrs}><Data ss:Type=\"{kind}\">{text}</Data></Cell>"
+            ));
+            next_col = p.col + p.across + 1;
+        }
+        if current_row.is_some() {
+            x.push_str("</Row>\n");
+        }
+        x.push_str("</Table></Worksheet>\n</Workbook>\n");
+        x.into_bytes()
+    }
+
+    /// The report as the HTML page a web system's "导出Excel" button saves as `.xls`, in `encoding`
+    /// (declared in the page's meta tag).
+    pub fn to_html(&self, encoding: &'static encoding_rs::Encoding) -> Vec<u8> {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut h = format!(
+            "<html xmlns:x=\"urn:schemas-microsoft-com:office:excel\"><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset={}\"><title>{}</title></head><body><table border=\"1\">\n",
+            encoding.name(),
+            esc(&self.sheet_name)
+        );
+        let cells = self.layout();
+        let rows = cells.iter().map(|p| p.row).max().map_or(0, |m| m + 1);
+        // Cells covered by a rowspan from above are simply absent from their row, as in real HTML.
+        let mut covered: std::collections::HashSet<(u32, u32)> = Default::default();
+        for p in &cells {
+            for dr in 1..=p.down {
+                for dc in 0..=p.across {
+                    covered.insert((p.row + dr, p.col + dc));
+                }
+            }
+        }
+        for r in 0..rows {
+            h.push_str("<tr>");
+            let mut col = 0;
+            for p in cells.iter().filter(|p| p.row == r) {
+                while col < p.col {
+                    if !covered.contains(&(r, col)) {
+                        h.push_str("<td></td>");
+                    }
+                    col += 1;
+                }
+                let text = match &p.value {
+                    C::S(t) => esc(t),
+                    C::N(v) => format!("{v}"),
+                    C::B(b) => {
+                        if *b {
+                            "TRUE".into()
+                        } else {
+                            "FALSE".into()
+                        }
+                    }
+                    C::D(y, m, d) => format!("{y:04}-{m:02}-{d:02}"),
+                    C::Err(e) => e.to_string(),
+                    C::E => String::new(),
+                };
+                let mut attrs = String::new();
+                if p.across > 0 {
+                    attrs.push_str(&format!(" colspan=\"{}\"", p.across + 1));
+                }
+                if p.down > 0 {
+                    attrs.push_str(&format!(" rowspan=\"{}\"", p.down + 1));
+                }
+                h.push_str(&format!("<td{attrs}>{text}</td>"));
+                col = p.col + p.across + 1;
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table></body></html>\n");
+        encoding.encode(&h).0.into_owned()
+    }
+
+    /// The report as CSV text (one-row header only), encoded as given, with a byte-order mark if asked.
+    pub fn to_csv(&self, encoding: &'static encoding_rs::Encoding, bom: bool) -> Vec<u8> {
+        let cells = self.layout();
+        let rows = cells.iter().map(|p| p.row).max().map_or(0, |m| m + 1);
+        let width = self.headers.len() as u32;
+        let mut text = String::new();
+        for r in 0..rows {
+            let mut fields = vec![String::new(); width as usize];
+            for p in cells.iter().filter(|p| p.row == r && p.col < width) {
+                fields[p.col as usize] = match &p.value {
+                    C::S(t) => t.clone(),
+                    C::N(v) => format!("{v}"),
+                    C::B(b) => {
+                        if *b {
+                            "是".into()
+                        } else {
+                            "否".into()
+                        }
+                    }
+                    C::D(y, m, d) => format!("{y:04}-{m:02}-{d:02}"),
+                    C::Err(e) => e.to_string(),
+                    C::E => String::new(),
+                };
+            }
+            let quoted: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    if f.contains([',', '"', '\n']) {
+                        format!("\"{}\"", f.replace('"', "\"\""))
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            text.push_str(&quoted.join(","));
+            text.push_str("\r\n");
+        }
+        let mut out = Vec::new();
+        if bom {
+            out.extend_from_slice(b"\xEF\xBB\xBF");
+        }
+        out.extend_from_slice(&encoding.encode(&text).0);
+        out
+    }
+}
+
+/// Rewrite a zip in memory: `f(name, content)` gives each part's new name and content, or None to drop
+/// it.
+pub fn rezip(
+    bytes: &[u8],
+    mut f: impl FnMut(&str, Vec<u8>) -> Option<(String, Vec<u8>)>,
+) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let name = entry.name().expect("name").to_string();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).expect("read");
+        if let Some((name, content)) = f(&name, content) {
+            out.start_file(name, zip::write::SimpleFileOptions::default())
+                .expect("start");
+            out.write_all(&content).expect("write");
+        }
+    }
+    out.finish().expect("finish").into_inner()
+}
+
 pub fn write_row(ws: &mut Worksheet, r: u32, row: &[C]) {
     let date_format = Format::new().set_num_format("yyyy-mm-dd");
     for (c, cell) in row.iter().enumerate() {
