@@ -763,3 +763,37 @@ fn fuzz_regressions_are_read_without_harm() {
     }
     println!("{n} fuzz regression case(s)");
 }
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_reader_panic_costs_one_submission_and_is_logged_once_without_a_backtrace() {
+    let province = Province::new(&[("370102", "历下区", "济南市")]);
+    province.submit(
+        report_date(),
+        "370102.xlsx",
+        &report_for("历下区", vec![standard_row(1, true, 10, 8)]).to_xlsx(),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(["run", "--quiet", "--date", "2020-02-24", "--job"])
+        .arg(province.job_path())
+        .env("FAILPOINTS", "read::open=panic(a parser bug)")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("fugong");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("a reader panicked").count(), 1, "{stderr}");
+    assert!(stderr.contains("a parser bug"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked at") && !stderr.contains("stack backtrace"),
+        "the default hook's text: {stderr}"
+    );
+    let m = fugong::publish::read_manifest(&province.warehouse(), report_date()).expect("m");
+    assert_eq!(m.districts[0].status, "rejected");
+    let rejects = read_table(&province.warehouse(), "rejects", report_date());
+    let detail = column::<arrow::array::StringArray>(&rejects, "detail");
+    assert!(
+        detail.value(0).contains("a parser bug"),
+        "the detail keeps the panic's words"
+    );
+}

@@ -9,6 +9,7 @@ mod formats;
 mod hostile;
 mod http;
 mod messy;
+mod normalize_props;
 mod province;
 mod publish;
 mod reading;

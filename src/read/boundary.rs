@@ -68,9 +68,13 @@ fn install_panic_hook() {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_BOUNDARY.with(std::cell::Cell::get) {
-                let text = info.to_string();
-                tracing::error!(panic = %text, "a reader panicked on a submission; it is rejected as unreadable");
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
+                let message = info.payload_as_str().unwrap_or("(no message)").to_string();
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                tracing::error!(panic = %message, %location, "a reader panicked on a submission; it is rejected as unreadable");
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message} ({location})")));
             } else {
                 default(info);
             }

@@ -391,6 +391,9 @@ impl<'b> Workbook<'b> {
         inspection: Inspection,
         limits: &ReadLimits,
     ) -> Result<Workbook<'b>, ReadError> {
+        // Tests make a reader panic here (`read::open=panic`) to prove the boundary catches it quietly.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("read::open");
         let started = Instant::now();
         let format = inspection.format;
         let source: Box<dyn SheetSource + Send + 'b> = match format {
