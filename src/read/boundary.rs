@@ -68,7 +68,12 @@ fn install_panic_hook() {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_BOUNDARY.with(std::cell::Cell::get) {
-                let message = info.payload_as_str().unwrap_or("(no message)").to_string();
+                let payload = info.payload();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
                 let location = info
                     .location()
                     .map(|l| format!("{}:{}", l.file(), l.line()))
