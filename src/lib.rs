@@ -16,6 +16,7 @@ pub mod read;
 pub mod records;
 pub mod report;
 pub mod schedule;
+pub mod text;
 pub mod validate;
 
 pub use pipeline::{RunError, RunOptions, RunReport, run_job};

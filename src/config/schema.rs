@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::validate::normalize::header_key;
+use crate::text::header_key;
 
 /// The schema shipped in `schemas/`, used when a job file names none (contract §7).
 pub const BUILTIN_SCHEMA_TOML: &str = include_str!("../../schemas/enterprise_daily.toml");
