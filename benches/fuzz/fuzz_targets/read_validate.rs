@@ -1,7 +1,10 @@
-//! Any bytes, read and validated exactly as `fugong run` does in process (`validate_in_process`: sniff,
-//! guard, open, find the report sheet, validate every row), as district 370102 on 2020-02-24 with the
-//! built-in schema and the default limits. A crash, an abort, a leak past libFuzzer's limits or a hang
-//! is a bug: the guard must stop a hostile file before it costs memory.
+//! Any bytes, read and validated exactly as `fugong run` does in the publishing process: the guard
+//! sniffs and checks them (`read::guard::inspect`), and what it proves safe to read here (an xlsx whose
+//! declared sizes it checked, a CSV, an XML Spreadsheet 2003) is read and validated in process, as
+//! district 370102 on 2020-02-24 with the built-in schema and the default limits. (Everything else goes
+//! to a reader worker process in `run`, where an abort costs only that submission.) An abort, a memory
+//! blow-up past libFuzzer's limits or a hang here would take a run down: that is a bug. A panic is
+//! caught at the submission boundary, as in `run`.
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
@@ -36,7 +39,18 @@ static CONTEXT: LazyLock<SubmissionContext> = LazyLock::new(|| SubmissionContext
 });
 
 fuzz_target!(|data: &[u8]| {
-    let outcome = fugong::read::boundary::validate_in_process(data, &CONTEXT, &SCHEMA);
+    let inspected = {
+        let _boundary = fugong::read::boundary::enter_boundary();
+        std::panic::catch_unwind(|| fugong::read::guard::inspect(data, &CONTEXT.limits))
+    };
+    let Ok(Ok(inspection)) = inspected else {
+        return;
+    };
+    if !inspection.in_process {
+        return;
+    }
+    let outcome =
+        fugong::read::boundary::validate_inspected(data, inspection, &CONTEXT, &SCHEMA);
     // Every finding says something to the clerk.
     assert!(outcome.findings.iter().all(|f| !f.message.is_empty()));
 });
