@@ -370,7 +370,11 @@ fn main() {
     for corpus in &corpora {
         let single = time_calamine(&corpus.files, 1);
         let double = time_calamine(&corpus.files, 2);
-        for (label, extra) in [("", &[][..]), (" (in-process)", &["--in-process"][..])] {
+        for (label, extra) in [
+            ("", &[][..]),
+            (" (in-process)", &["--in-process"][..]),
+            (" (every file in a reader worker)", &["--all-in-workers"][..]),
+        ] {
             let run = time_fugong(corpus, extra);
             println!(
                 "{:<3} {:>7} {:>11.3}s {:>11.3}s {:>11.3}s {:>10.0} {:>7.2}x {:>9.1}MiB {:>9.1}MiB {:>9.1}MiB{label}",

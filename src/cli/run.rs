@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
+    /// Read every workbook in a reader worker, even those proven safe to read here (to measure the
+    /// cost of that design in the benchmark).
+    #[arg(long, hide = true, conflicts_with = "in_process")]
+    pub all_in_workers: bool,
     /// Seconds to wait for another fugong writing the same warehouse.
     #[arg(long, default_value_t = 0)]
     pub lock_wait_secs: u64,
@@ -42,6 +46,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let job = Job::load(&args.job)?;
     let isolation = if args.in_process {
         Isolation::InProcess
+    } else if args.all_in_workers {
+        match subprocess_isolation(job.limits.max_reader_memory_bytes) {
+            Isolation::Subprocess { exe, memory_bytes } => {
+                Isolation::AllInWorkers { exe, memory_bytes }
+            }
+            other => other,
+        }
     } else {
         subprocess_isolation(job.limits.max_reader_memory_bytes)
     };
