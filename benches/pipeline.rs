@@ -373,7 +373,10 @@ fn main() {
         for (label, extra) in [
             ("", &[][..]),
             (" (in-process)", &["--in-process"][..]),
-            (" (every file in a reader worker)", &["--all-in-workers"][..]),
+            (
+                " (every file in a reader worker)",
+                &["--all-in-workers"][..],
+            ),
         ] {
             let run = time_fugong(corpus, extra);
             println!(
