@@ -2,6 +2,8 @@
 //!
 //! Corpus A: a province-day, 136 districts × 200 enterprise rows (xlsx).
 //! Corpus B: one district workbook of 50 000 rows.
+//! Corpus C: a national-size day, 570 districts × 1 000 rows (memory must not grow with the day).
+//! `cargo bench --bench pipeline -- C` runs only the corpora named.
 //! For each: calamine alone (a process that opens every workbook and touches every cell of the report
 //! sheet, nothing else; on one thread and on two) and the whole `fugong run` process (read, validate,
 //! compare, write Parquet, publish), each median of 5 whole-process runs, with rows/s, the ratio to
@@ -347,7 +349,17 @@ fn main() {
         calamine_alone_process(threads, &files);
         return;
     }
-    let corpora = [make_corpus("A", 136, 200), make_corpus("B", 1, 50_000)];
+    let only: Vec<String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .collect();
+    let corpora: Vec<Corpus> = [("A", 136, 200), ("B", 1, 50_000), ("C", 570, 1_000)]
+        .into_iter()
+        .filter(|(name, _, _)| only.is_empty() || only.iter().any(|o| o == name))
+        .map(|(name, districts, rows)| make_corpus(name, districts, rows))
+        .collect();
     println!(
         "fugong benchmark: median of {RUNS} runs, whole processes for fugong, {} cores",
         std::thread::available_parallelism()

@@ -78,13 +78,21 @@ pub enum Origin {
     KeptPrevious { reason: String },
 }
 
-/// One district's result for the date.
+/// One district's result for the date. Its accepted rows stay in `outcome.rows` only until they are
+/// written (`seal`); what the rest of the run needs of them is kept: their count, their sums and their
+/// keys.
 #[derive(Debug, Clone)]
 pub struct DistrictResult {
     pub district: District,
     /// None when the district has not submitted.
     pub source: Option<SourceInfo>,
     pub outcome: SubmissionOutcome,
+    /// Accepted rows (set by `seal`).
+    pub accepted: u64,
+    /// Sums over the accepted rows, for the comparison (set by `seal`).
+    pub tally: crate::compare::Tally,
+    /// (key, sheet row) of every accepted row, for duplicates across districts (set by `seal`).
+    pub keys: Vec<(Box<str>, u32)>,
     pub origin: Origin,
     /// Why the pull failed, when it did (the server or the file could not be reached): such a result
     /// says nothing about what the district submitted.
@@ -92,10 +100,56 @@ pub struct DistrictResult {
 }
 
 impl DistrictResult {
+    pub fn new(
+        district: District,
+        source: Option<SourceInfo>,
+        outcome: SubmissionOutcome,
+        pull_failure: Option<String>,
+    ) -> DistrictResult {
+        DistrictResult {
+            district,
+            source,
+            accepted: outcome.rows.len() as u64,
+            outcome,
+            tally: crate::compare::Tally::default(),
+            keys: Vec::new(),
+            origin: Origin::Pulled,
+            pull_failure,
+        }
+    }
+
+    /// Keep what the run needs of the accepted rows and hand the rows over (to be written).
+    pub fn seal(&mut self, schema: &crate::config::Schema) -> Vec<crate::validate::AcceptedRow> {
+        let rows = std::mem::take(&mut self.outcome.rows);
+        self.accepted = rows.len() as u64;
+        self.tally = crate::compare::tally(schema, &rows);
+        let key = schema.key_field;
+        self.keys = rows
+            .iter()
+            .filter_map(|r| match r.values.get(key) {
+                Some(Some(crate::validate::Value::Text(k))) => {
+                    Some((k.as_str().into(), r.source_row))
+                }
+                _ => None,
+            })
+            .collect();
+        rows
+    }
+
+    /// Accepted rows that count (none for a rejected or missing district).
+    pub fn rows_accepted(&self) -> u64 {
+        if self.status().is_reported() {
+            self.accepted
+        } else {
+            0
+        }
+    }
+
     pub fn status(&self) -> SubmissionStatus {
+        let accepted = self.accepted.max(self.outcome.rows.len() as u64);
         if self.source.is_none() && self.outcome.findings.is_empty() {
             SubmissionStatus::Missing
-        } else if self.outcome.has_file_error() || self.outcome.rows.is_empty() {
+        } else if self.outcome.has_file_error() || accepted == 0 {
             SubmissionStatus::Rejected
         } else if self.outcome.rows_rejected > 0 {
             SubmissionStatus::Partial

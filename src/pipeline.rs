@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use rayon::prelude::*;
 use tracing::{debug, info, info_span, warn};
 
 use crate::compare::{self, CityAggregate, Comparison};
@@ -35,7 +34,7 @@ use crate::pull::{Pulled, Puller, SourceError};
 use crate::read::boundary::{Isolation, Reader};
 use crate::records;
 use crate::validate::{
-    Code, Finding, KnownDistrict, Severity, SubmissionContext, SubmissionOutcome, Value,
+    Code, Finding, KnownDistrict, Severity, SubmissionContext, SubmissionOutcome,
 };
 
 /// How runs are carried out.
@@ -308,13 +307,15 @@ impl<'j> Session<'j> {
         }
     }
 
-    /// Pull, keep and validate one district's submission.
+    /// Pull and validate one district's submission; in an automatic run, keep the published version's
+    /// submission of a district whose pull failed or whose file vanished.
     fn read_district(
         &self,
         district: &District,
         date: NaiveDate,
         known: &Arc<Vec<KnownDistrict>>,
         reader: &Reader<'_>,
+        keep_from: Option<&Manifest>,
     ) -> Result<(DistrictResult, u32), RunError> {
         let job = self.job;
         // Only HTTP pulls use the previous submission (conditional GET).
@@ -360,68 +361,63 @@ impl<'j> Session<'j> {
                 (Some(info), outcome, None)
             }
         };
-        Ok((
-            DistrictResult {
-                district: district.clone(),
-                source,
-                outcome,
-                origin: Origin::Pulled,
-                pull_failure,
-            },
-            tries,
-        ))
+        let mut result = DistrictResult::new(district.clone(), source, outcome, pull_failure);
+        if let Some(live) = keep_from {
+            self.keep_previous(date, &mut result, live, known, reader)?;
+        }
+        Ok((result, tries))
     }
 
-    /// Automatic runs: a district whose pull failed or whose file vanished keeps the submission of the
-    /// published version, re-read from its blob.
+    /// A district whose pull failed or whose file vanished keeps the submission of the published
+    /// version, re-read from its blob.
     fn keep_previous(
         &self,
         date: NaiveDate,
-        districts: &mut [DistrictResult],
+        d: &mut DistrictResult,
         live: &Manifest,
         known: &Arc<Vec<KnownDistrict>>,
         reader: &Reader<'_>,
     ) -> Result<(), RunError> {
-        for d in districts.iter_mut() {
-            let vanished = d.source.is_none() && d.outcome.findings.is_empty();
-            let reason = match (&d.pull_failure, vanished) {
-                (Some(failure), _) => format!("the pull failed: {failure}"),
-                (None, true) => "its file is no longer at the source".to_string(),
-                (None, false) => continue,
-            };
-            let Some(before) = live
-                .districts
-                .iter()
-                .find(|m| m.district_code == d.district.code)
-            else {
-                continue;
-            };
-            let (Some(sha256), Some(location)) = (&before.sha256, &before.source) else {
-                continue;
-            };
-            let bytes = match self.blobs.get(sha256) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) | Err(_) => {
-                    return Err(RunError::CannotKeepPrevious {
-                        date,
-                        district: format!("{} {}", d.district.code, d.district.name),
-                        reason,
-                        sha256: sha256.clone(),
-                    });
-                }
-            };
-            warn!(district_code = %d.district.code, %reason, "keeping the previous submission");
-            d.outcome = reader.validate(&bytes, &self.context(&d.district, date, known));
-            d.source = Some(SourceInfo {
-                location: location.clone(),
-                file_name: crate::pull::file_name_of(location),
-                sha256: sha256.clone(),
-                bytes: bytes.len() as u64,
-                etag: None,
-                last_modified: None,
-            });
-            d.origin = Origin::KeptPrevious { reason };
-        }
+        let vanished = d.source.is_none() && d.outcome.findings.is_empty();
+        let reason = match (&d.pull_failure, vanished) {
+            (Some(failure), _) => format!("the pull failed: {failure}"),
+            (None, true) => "its file is no longer at the source".to_string(),
+            (None, false) => return Ok(()),
+        };
+        let Some(before) = live
+            .districts
+            .iter()
+            .find(|m| m.district_code == d.district.code)
+        else {
+            return Ok(());
+        };
+        let (Some(sha256), Some(location)) = (&before.sha256, &before.source) else {
+            return Ok(());
+        };
+        let bytes = match self.blobs.get(sha256) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) | Err(_) => {
+                return Err(RunError::CannotKeepPrevious {
+                    date,
+                    district: format!("{} {}", d.district.code, d.district.name),
+                    reason,
+                    sha256: sha256.clone(),
+                });
+            }
+        };
+        warn!(district_code = %d.district.code, %reason, "keeping the previous submission");
+        let outcome = reader.validate(&bytes, &self.context(&d.district, date, known));
+        let source = SourceInfo {
+            location: location.clone(),
+            file_name: crate::pull::file_name_of(location),
+            sha256: sha256.clone(),
+            bytes: bytes.len() as u64,
+            etag: None,
+            last_modified: None,
+        };
+        let pull_failure = d.pull_failure.take();
+        *d = DistrictResult::new(d.district.clone(), Some(source), outcome, pull_failure);
+        d.origin = Origin::KeptPrevious { reason };
         Ok(())
     }
 
@@ -439,11 +435,24 @@ impl<'j> Session<'j> {
                 })
                 .collect(),
         );
+        // Automatic runs keep what a failed pull cannot replace: the published version's submission.
+        let live = publish::read_manifest_if_published(&self.output, date)?;
+        let keep_from = live.as_ref().filter(|_| options.trigger.is_automatic());
         let reader = Reader::new(&options.isolation, &job.schema);
-        let results: Vec<(DistrictResult, u32)> = job
-            .districts
-            .par_iter()
-            .map(|district| {
+        let mut tx = Transaction::begin(&self.output, job.keep_versions)?;
+        let mut writer = records::EnterpriseWriter::new(&job.schema, date);
+        let mut districts: Vec<DistrictResult> = Vec::with_capacity(job.districts.len());
+        let mut retries = 0u32;
+        let mut parts: Vec<publish::StagedFile> = Vec::new();
+        // Districts are read a few at a time, in code order; each one's accepted rows are written to
+        // `enterprise_daily` parts as soon as the districts before it are done, then dropped: memory is
+        // set by the workbooks in flight, not by the size of the day.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for_each_in_order(
+            &job.districts,
+            threads,
+            threads * 2,
+            |district| {
                 let _span = info_span!(
                     "district",
                     district_code = %district.code,
@@ -451,18 +460,11 @@ impl<'j> Session<'j> {
                 )
                 .entered();
                 if Self::cancelled(options) {
-                    return Ok((
-                        DistrictResult {
-                            district: district.clone(),
-                            source: None,
-                            outcome: SubmissionOutcome::default(),
-                            origin: Origin::Pulled,
-                            pull_failure: None,
-                        },
-                        0,
-                    ));
+                    let empty = SubmissionOutcome::default();
+                    return Ok((DistrictResult::new(district.clone(), None, empty, None), 0));
                 }
-                let (result, tries) = self.read_district(district, date, &known, &reader)?;
+                let (result, tries) =
+                    self.read_district(district, date, &known, &reader, keep_from)?;
                 info!(
                     status = result.status().as_str(),
                     rows = result.outcome.rows.len(),
@@ -470,10 +472,27 @@ impl<'j> Session<'j> {
                     "district read"
                 );
                 Ok((result, tries))
-            })
-            .collect::<Result<_, RunError>>()?;
-        let retries: u32 = results.iter().map(|(_, t)| t).sum();
-        let mut districts: Vec<DistrictResult> = results.into_iter().map(|(d, _)| d).collect();
+            },
+            |_, read: Result<(DistrictResult, u32), RunError>| {
+                let (mut d, tries) = read?;
+                retries += tries;
+                let status = d.status();
+                let rows = d.seal(&job.schema);
+                if status.is_reported() {
+                    let file_name = d.source.as_ref().map(|s| s.file_name.clone());
+                    writer.push_district(
+                        &d.district,
+                        file_name.as_deref().unwrap_or(""),
+                        rows,
+                        &mut |part, batch| stage_part(&mut tx, date, &mut parts, part, &batch),
+                    )?;
+                }
+                districts.push(d);
+                Ok::<(), RunError>(())
+            },
+        )?;
+        let rows_published = writer
+            .finish(&mut |part, batch| stage_part(&mut tx, date, &mut parts, part, &batch))?;
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
@@ -488,7 +507,7 @@ impl<'j> Session<'j> {
             }
             .into());
         }
-        districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
+        let peak_rss_reader_bytes = reader.finish();
         let stage = |name: &str| {
             debug!(
                 stage = name,
@@ -496,16 +515,7 @@ impl<'j> Session<'j> {
                 "stage done"
             )
         };
-        stage("read and validate");
-
-        let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-        let live = publish::read_manifest_if_published(&self.output, date)?;
-        if options.trigger.is_automatic()
-            && let Some(live) = &live
-        {
-            self.keep_previous(date, &mut districts, live, &known, &reader)?;
-        }
-        let peak_rss_reader_bytes = reader.finish();
+        stage("read, validate and write enterprise_daily");
         mark_duplicates_across_districts(job, &mut districts);
         let day = DayResult {
             report_date: date,
@@ -529,26 +539,33 @@ impl<'j> Session<'j> {
                 });
             }
         }
+
+        let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let previous = previous_rates(&self.output, date);
-        stage("previous rates");
-        let comparison = compare::aggregate(&job.schema, &day, &previous);
+        let comparison = compare::aggregate(&day, &previous);
         stage("compare");
-        let batches = records::build(&job.schema, &day, &comparison)?;
-        stage("records");
+        let (district_daily, city_daily, rejects) = records::build_summaries(&day, &comparison)?;
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
         }
-        let mut tx = Transaction::begin(&self.output, job.keep_versions)?;
-        let mut tables = Vec::new();
-        for (table, parts) in batches.tables() {
-            tables.push(publish::encode_table(table, &parts)?);
+        let enterprise = publish::StagedTable {
+            table: records::TABLES[0].to_string(),
+            files: parts,
+            rows: rows_published,
+        };
+        let mut tables = vec![enterprise];
+        for (table, batch) in [
+            (records::TABLES[1], &district_daily),
+            (records::TABLES[2], &city_daily),
+            (records::TABLES[3], &rejects),
+        ] {
+            tables.push(publish::encode_table(table, &[batch])?);
         }
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
         stage_change_refresh(&mut tx, &self.output, date, &comparison.cities)?;
         tx.commit()?;
         stage("publish");
-        let rows_published = batches.enterprise_rows() as u64;
 
         // Published. What follows is bookkeeping: it is logged when it fails, never fails the run.
         let records: Vec<SubmissionRecord> = day
@@ -605,6 +622,103 @@ impl<'j> Session<'j> {
     }
 }
 
+/// Encode one `enterprise_daily` part and write it to the transaction's staging at once.
+fn stage_part(
+    tx: &mut Transaction,
+    date: NaiveDate,
+    parts: &mut Vec<publish::StagedFile>,
+    part: usize,
+    batch: &arrow::array::RecordBatch,
+) -> Result<(), RunError> {
+    let bytes = publish::parquet_io::encode(batch).map_err(|source| PublishError::Parquet {
+        table: records::TABLES[0].into(),
+        source,
+    })?;
+    let name = publish::parquet_io::file_name(part, &bytes);
+    tx.write_part(date, records::TABLES[0], &name, &bytes)?;
+    parts.push(publish::StagedFile {
+        name,
+        content: publish::FileContent::InStaging,
+    });
+    Ok(())
+}
+
+/// Run `work` on every item with `threads` threads, at most `window` items ahead of the oldest one not
+/// yet handed over, and hand the results to `emit` in the items' order. An error from `emit` stops the
+/// work and is returned.
+pub fn for_each_in_order<T, R, E>(
+    items: &[T],
+    threads: usize,
+    window: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut emit: impl FnMut(usize, R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    T: Sync,
+    R: Send,
+{
+    struct State<R> {
+        next_to_start: usize,
+        next_to_emit: usize,
+        done: std::collections::BTreeMap<usize, R>,
+        stop: bool,
+    }
+    let state = Mutex::new(State {
+        next_to_start: 0,
+        next_to_emit: 0,
+        done: std::collections::BTreeMap::new(),
+        stop: false,
+    });
+    let changed = std::sync::Condvar::new();
+    let window = window.max(1);
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut s = lock();
+                        while !s.stop
+                            && s.next_to_start < items.len()
+                            && s.next_to_start >= s.next_to_emit + window
+                        {
+                            s = changed.wait(s).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if s.stop || s.next_to_start >= items.len() {
+                            return;
+                        }
+                        s.next_to_start += 1;
+                        s.next_to_start - 1
+                    };
+                    let result = work(&items[index]);
+                    lock().done.insert(index, result);
+                    changed.notify_all();
+                }
+            });
+        }
+        let outcome = (|| {
+            for index in 0..items.len() {
+                let result = {
+                    let mut s = lock();
+                    loop {
+                        if let Some(r) = s.done.remove(&index) {
+                            s.next_to_emit = index + 1;
+                            break r;
+                        }
+                        s = changed.wait(s).unwrap_or_else(|p| p.into_inner());
+                    }
+                };
+                changed.notify_all();
+                emit(index, result)?;
+            }
+            Ok(())
+        })();
+        lock().stop = true;
+        changed.notify_all();
+        outcome
+    })
+}
+
 /// Districts the new day makes worse than the published version: a worse status (accepted > partial >
 /// rejected > missing) or fewer accepted rows.
 pub fn find_regressions(live: &Manifest, day: &DayResult) -> Vec<Regression> {
@@ -621,11 +735,7 @@ pub fn find_regressions(live: &Manifest, day: &DayResult) -> Vec<Regression> {
             continue;
         };
         let after = d.status();
-        let rows_after = if after.is_reported() {
-            d.outcome.rows.len() as u64
-        } else {
-            0
-        };
+        let rows_after = d.rows_accepted();
         let worse = after.rank() < before_status.rank();
         let fewer = rows_after < before.rows_accepted;
         if !worse && !fewer {
@@ -668,16 +778,11 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     if reported.len() < 2 {
         return;
     }
-    // key → the (district, row) places it appears in; keys borrowed from the rows.
+    // key → the (district, row) places it appears in; keys borrowed from the sealed districts.
     let mut owners: HashMap<&str, Vec<(usize, u32)>, ahash::RandomState> = HashMap::default();
     for &di in &reported {
-        for row in &districts[di].outcome.rows {
-            if let Some(Some(Value::Text(k))) = row.values.get(key) {
-                owners
-                    .entry(k.as_str())
-                    .or_default()
-                    .push((di, row.source_row));
-            }
+        for (k, row) in &districts[di].keys {
+            owners.entry(k.as_ref()).or_default().push((di, *row));
         }
     }
     let label = &job.schema.fields[key].label;
@@ -822,11 +927,7 @@ fn manifest(job: &Job, day: &DayResult, trigger: Trigger) -> Manifest {
                     sha256: source.map(|s| s.sha256.clone()).filter(|s| !s.is_empty()),
                     bytes: source.map(|s| s.bytes),
                     status: d.status().as_str().to_string(),
-                    rows_accepted: if d.status().is_reported() {
-                        d.outcome.rows.len() as u64
-                    } else {
-                        0
-                    },
+                    rows_accepted: d.rows_accepted(),
                     rows_rejected: u64::from(d.outcome.rows_rejected),
                     warnings: u64::from(d.outcome.warnings()),
                     submission: match (&d.origin, &d.source) {
@@ -851,11 +952,7 @@ fn summaries(day: &DayResult) -> Vec<DistrictSummary> {
         .map(|d| DistrictSummary {
             district: d.district.clone(),
             status: d.status(),
-            rows_accepted: if d.status().is_reported() {
-                d.outcome.rows.len() as u64
-            } else {
-                0
-            },
+            rows_accepted: d.rows_accepted(),
             rows_rejected: u64::from(d.outcome.rows_rejected),
             warnings: u64::from(d.outcome.warnings()),
             first_error: d
@@ -867,4 +964,58 @@ fn summaries(day: &DayResult) -> Vec<DistrictSummary> {
             kept_previous: matches!(d.origin, Origin::KeptPrevious { .. }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_in_order_with_at_most_a_window_in_flight() {
+        let items: Vec<u64> = (0..200).collect();
+        let in_flight = std::sync::atomic::AtomicUsize::new(0);
+        let peak = std::sync::atomic::AtomicUsize::new(0);
+        let mut seen = Vec::new();
+        let result: Result<(), ()> = for_each_in_order(
+            &items,
+            4,
+            6,
+            |i| {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                // Later items finish sooner: the order must still hold.
+                std::thread::sleep(Duration::from_micros(200 * (200 - i) / 50));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            },
+            |index, value| {
+                seen.push((index, value));
+                Ok(())
+            },
+        );
+        assert!(result.is_ok());
+        assert_eq!(
+            seen,
+            (0..200).map(|i| (i as usize, i * 2)).collect::<Vec<_>>()
+        );
+        assert!(peak.load(Ordering::SeqCst) <= 4);
+    }
+
+    #[test]
+    fn an_error_stops_the_work() {
+        let items: Vec<u32> = (0..1000).collect();
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let result = for_each_in_order(
+            &items,
+            2,
+            4,
+            |i| {
+                started.fetch_add(1, Ordering::SeqCst);
+                *i
+            },
+            |_, value| if value == 10 { Err(value) } else { Ok(()) },
+        );
+        assert_eq!(result, Err(10));
+        assert!(started.load(Ordering::SeqCst) < 20, "stopped early");
+    }
 }

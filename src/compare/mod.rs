@@ -156,6 +156,17 @@ struct TallyFields {
     capacity: usize,
 }
 
+/// Sums over one district's accepted rows.
+pub fn tally(schema: &Schema, rows: &[crate::validate::AcceptedRow]) -> Tally {
+    let fields = TallyFields {
+        resumed: schema.comparison_field("resumed"),
+        employees_total: schema.comparison_field("employees_total"),
+        employees_on_duty: schema.comparison_field("employees_on_duty"),
+        capacity: schema.comparison_field("capacity_utilization"),
+    };
+    tally_rows(&fields, rows)
+}
+
 fn tally_rows(fields: &TallyFields, rows: &[crate::validate::AcceptedRow]) -> Tally {
     let mut t = Tally::default();
     for row in rows {
@@ -221,14 +232,9 @@ pub fn city_on_duty(c: &CityAggregate) -> Option<Fraction> {
     Fraction::new(c.employees_on_duty?, c.employees_total?)
 }
 
-/// Aggregate one date. `previous` holds the nearest earlier published date's city 开工率.
-pub fn aggregate(schema: &Schema, day: &DayResult, previous: &PreviousRates) -> Comparison {
-    let fields = TallyFields {
-        resumed: schema.comparison_field("resumed"),
-        employees_total: schema.comparison_field("employees_total"),
-        employees_on_duty: schema.comparison_field("employees_on_duty"),
-        capacity: schema.comparison_field("capacity_utilization"),
-    };
+/// Aggregate one date from its districts' sealed sums. `previous` holds the nearest earlier published
+/// date's city 开工率.
+pub fn aggregate(day: &DayResult, previous: &PreviousRates) -> Comparison {
     let districts: Vec<DistrictAggregate> = day
         .districts
         .iter()
@@ -237,9 +243,7 @@ pub fn aggregate(schema: &Schema, day: &DayResult, previous: &PreviousRates) -> 
             DistrictAggregate {
                 district: d.district.clone(),
                 status,
-                tally: status
-                    .is_reported()
-                    .then(|| tally_rows(&fields, &d.outcome.rows)),
+                tally: status.is_reported().then_some(d.tally),
                 rows_rejected: i64::from(d.outcome.rows_rejected),
                 warnings: i64::from(d.outcome.warnings()),
             }

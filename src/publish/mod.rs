@@ -124,6 +124,8 @@ pub enum FileContent {
     Bytes(Vec<u8>),
     /// An already published file (a rollback restores an archived version's files as they are).
     Existing(PathBuf),
+    /// Already written to this transaction's staging with `Transaction::write_part`.
+    InStaging,
 }
 
 #[derive(Debug)]
@@ -208,6 +210,20 @@ impl Transaction {
         self.dates.iter().map(|d| d.date).collect()
     }
 
+    /// Write one file of a table of `date` to staging now (a large table is written part by part as it
+    /// is built); name it in `stage` with `FileContent::InStaging`.
+    pub fn write_part(
+        &mut self,
+        date: NaiveDate,
+        table: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), PublishError> {
+        let dir = self.staging.join(date.to_string()).join("new").join(table);
+        create_dir_durable(&dir)?;
+        write_file_synced(&dir.join(name), bytes)
+    }
+
     /// Stage a new version of `date` made of `tables` (the date's other tables stay as they are live).
     /// `manifest` describes the new version; its version, time and table entries are filled in here.
     /// Returns the new version number.
@@ -229,6 +245,13 @@ impl Transaction {
                 match &f.content {
                     FileContent::Bytes(bytes) => write_file_synced(&path, bytes)?,
                     FileContent::Existing(from) => link_or_copy(from, &path)?,
+                    FileContent::InStaging if path.is_file() => {}
+                    FileContent::InStaging => {
+                        return Err(PublishError::Journal {
+                            path,
+                            message: "a part written to staging is gone".into(),
+                        });
+                    }
                 }
             }
             sync_dir(&dir)?;

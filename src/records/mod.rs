@@ -119,154 +119,171 @@ pub fn rejects_schema() -> SchemaRef {
     ]))
 }
 
-/// The four batches of one date.
-pub struct DayBatches {
-    /// In parts of at most `ENTERPRISE_ROWS_PER_FILE` rows, in sort order (one file each).
-    pub enterprise_daily: Vec<RecordBatch>,
-    pub district_daily: RecordBatch,
-    pub city_daily: RecordBatch,
-    pub rejects: RecordBatch,
-}
-
-/// Rows per `enterprise_daily` file: a province-day is a few files built and encoded in parallel. A
-/// fixed number (not the core count), so the same inputs give the same files on any machine.
+/// Rows per `enterprise_daily` file: a fixed number (not the core count), so the same inputs give the
+/// same files on any machine; parts are written as they fill.
 pub const ENTERPRISE_ROWS_PER_FILE: usize = 16_384;
-
-impl DayBatches {
-    /// (table name, its batches, one file each) in publish order.
-    pub fn tables(&self) -> Vec<(&'static str, Vec<&RecordBatch>)> {
-        vec![
-            (TABLES[0], self.enterprise_daily.iter().collect()),
-            (TABLES[1], vec![&self.district_daily]),
-            (TABLES[2], vec![&self.city_daily]),
-            (TABLES[3], vec![&self.rejects]),
-        ]
-    }
-
-    pub fn enterprise_rows(&self) -> usize {
-        self.enterprise_daily
-            .iter()
-            .map(RecordBatch::num_rows)
-            .sum()
-    }
-}
 
 fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-/// Build the four tables of one date.
-pub fn build(
-    schema: &Schema,
+/// The three small tables of one date (`enterprise_daily` is written as it streams, by
+/// `EnterpriseWriter`).
+pub fn build_summaries(
     day: &DayResult,
     comparison: &Comparison,
-) -> Result<DayBatches, ArrowError> {
+) -> Result<(RecordBatch, RecordBatch, RecordBatch), ArrowError> {
     let date = epoch_days(day.report_date);
-    let (enterprise, others) = rayon::join(
-        || enterprise_daily(schema, day, date),
-        || -> Result<_, ArrowError> {
-            Ok((
-                district_daily(comparison, date)?,
-                city_daily(&comparison.cities, date)?,
-                rejects(day, date)?,
-            ))
-        },
-    );
-    let (district_daily, city_daily, rejects) = others?;
-    Ok(DayBatches {
-        enterprise_daily: enterprise?,
-        district_daily,
-        city_daily,
-        rejects,
-    })
+    Ok((
+        district_daily(comparison, date)?,
+        city_daily(&comparison.cities, date)?,
+        rejects(day, date)?,
+    ))
 }
 
-fn enterprise_daily(
-    schema: &Schema,
-    day: &DayResult,
+/// `enterprise_daily`, built as districts finish: each district's accepted rows, sorted by key, are
+/// appended in district-code order to the current part; a full part (`ENTERPRISE_ROWS_PER_FILE` rows)
+/// goes to `sink` at once and its memory is freed. The parts are the same whatever order districts were
+/// read in, so re-running a date gives the same files.
+pub struct EnterpriseWriter<'s> {
+    schema: &'s Schema,
     date: i32,
-) -> Result<Vec<RecordBatch>, ArrowError> {
-    let key = schema.key_field;
-    // (district index, row index) sorted by district_code, key.
-    let mut order: Vec<(usize, usize)> = Vec::new();
-    for (di, d) in day.districts.iter().enumerate() {
-        if !d.status().is_reported() {
-            continue;
-        }
-        let mut rows: Vec<usize> = (0..d.outcome.rows.len()).collect();
-        let key_of = |r: usize| match &d.outcome.rows[r].values[key] {
-            Some(Value::Text(t)) => t.as_str(),
-            _ => "",
-        };
-        rows.sort_by(|a, b| key_of(*a).cmp(key_of(*b)).then(a.cmp(b)));
-        order.extend(rows.into_iter().map(|r| (di, r)));
-    }
-    if order.is_empty() {
-        return Ok(vec![RecordBatch::new_empty(enterprise_daily_schema(
+    part: Option<PartBuilder>,
+    parts: usize,
+    rows: u64,
+}
+
+impl<'s> EnterpriseWriter<'s> {
+    pub fn new(schema: &'s Schema, date: chrono::NaiveDate) -> Self {
+        EnterpriseWriter {
             schema,
-        ))]);
+            date: epoch_days(date),
+            part: None,
+            parts: 0,
+            rows: 0,
+        }
     }
-    use rayon::prelude::*;
-    order
-        .par_chunks(ENTERPRISE_ROWS_PER_FILE)
-        .map(|part| enterprise_part(schema, day, date, part))
-        .collect()
+
+    /// Append one district's accepted rows (districts must come in code order).
+    pub fn push_district<E>(
+        &mut self,
+        district: &crate::config::District,
+        source_file: &str,
+        mut rows: Vec<crate::validate::AcceptedRow>,
+        sink: &mut dyn FnMut(usize, RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<ArrowError>,
+    {
+        let key = self.schema.key_field;
+        let key_of = |r: &crate::validate::AcceptedRow| match r.values.get(key) {
+            Some(Some(Value::Text(t))) => t.clone(),
+            _ => String::new(),
+        };
+        rows.sort_by_cached_key(|r| (key_of(r), r.source_row));
+        for row in rows {
+            let part = self
+                .part
+                .get_or_insert_with(|| PartBuilder::new(self.schema, ENTERPRISE_ROWS_PER_FILE));
+            part.append(self.date, district, source_file, &row);
+            self.rows += 1;
+            if part.len == ENTERPRISE_ROWS_PER_FILE {
+                let full = self.part.take().map(|p| p.finish(self.schema));
+                if let Some(batch) = full {
+                    sink(self.parts, batch?)?;
+                    self.parts += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The last part (an empty file when the date has no accepted row at all). Returns the rows written.
+    pub fn finish<E>(
+        mut self,
+        sink: &mut dyn FnMut(usize, RecordBatch) -> Result<(), E>,
+    ) -> Result<u64, E>
+    where
+        E: From<ArrowError>,
+    {
+        match self.part.take() {
+            Some(part) => sink(self.parts, part.finish(self.schema)?)?,
+            None if self.parts == 0 => sink(
+                0,
+                RecordBatch::new_empty(enterprise_daily_schema(self.schema)),
+            )?,
+            None => {}
+        }
+        Ok(self.rows)
+    }
 }
 
-/// One file's worth of `enterprise_daily` rows.
-fn enterprise_part(
-    schema: &Schema,
-    day: &DayResult,
-    date: i32,
-    order: &[(usize, usize)],
-) -> Result<RecordBatch, ArrowError> {
-    let n = order.len();
-    let mut report_date = Date32Builder::with_capacity(n);
-    let mut geo: Vec<StringBuilder> = (0..5)
-        .map(|_| StringBuilder::with_capacity(n, n * 8))
-        .collect();
-    let mut source_file = StringBuilder::with_capacity(n, n * 12);
-    let mut source_row = Int32Builder::with_capacity(n);
-    let output: Vec<(usize, FieldType)> = schema
-        .output_fields()
-        .map(|(i, f)| (i, f.field_type))
-        .collect();
-    let mut columns: Vec<ColumnBuilder> = output
-        .iter()
-        .map(|(_, t)| ColumnBuilder::new(*t, n))
-        .collect();
-    for &(di, ri) in order {
-        let d = &day.districts[di];
-        let row = &d.outcome.rows[ri];
-        report_date.append_value(date);
-        for (b, v) in geo.iter_mut().zip([
-            &d.district.province_code,
-            &d.district.city_code,
-            &d.district.city_name,
-            &d.district.code,
-            &d.district.name,
+/// One part of `enterprise_daily` being filled.
+struct PartBuilder {
+    len: usize,
+    report_date: Date32Builder,
+    geo: Vec<StringBuilder>,
+    fields: Vec<(usize, ColumnBuilder)>,
+    source_file: StringBuilder,
+    source_row: Int32Builder,
+}
+
+impl PartBuilder {
+    fn new(schema: &Schema, n: usize) -> PartBuilder {
+        PartBuilder {
+            len: 0,
+            report_date: Date32Builder::with_capacity(n),
+            geo: (0..5)
+                .map(|_| StringBuilder::with_capacity(n, n * 8))
+                .collect(),
+            fields: schema
+                .output_fields()
+                .map(|(i, f)| (i, ColumnBuilder::new(f.field_type, n)))
+                .collect(),
+            source_file: StringBuilder::with_capacity(n, n * 12),
+            source_row: Int32Builder::with_capacity(n),
+        }
+    }
+
+    fn append(
+        &mut self,
+        date: i32,
+        d: &crate::config::District,
+        source_file: &str,
+        row: &crate::validate::AcceptedRow,
+    ) {
+        self.len += 1;
+        self.report_date.append_value(date);
+        for (b, v) in self.geo.iter_mut().zip([
+            &d.province_code,
+            &d.city_code,
+            &d.city_name,
+            &d.code,
+            &d.name,
         ]) {
             b.append_value(v);
         }
-        for ((field, _), builder) in output.iter().zip(columns.iter_mut()) {
+        for (field, builder) in &mut self.fields {
             builder.append(row.values.get(*field).and_then(Option::as_ref));
         }
-        source_file.append_value(
-            d.source
-                .as_ref()
-                .map(|s| s.file_name.as_str())
-                .unwrap_or(""),
+        self.source_file.append_value(source_file);
+        self.source_row.append_value(i32_of(row.source_row));
+    }
+
+    fn finish(mut self, schema: &Schema) -> Result<RecordBatch, ArrowError> {
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.report_date.finish())];
+        arrays.extend(
+            self.geo
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
-        source_row.append_value(i32_of(row.source_row));
+        for (_, c) in self.fields {
+            arrays.push(c.finish()?);
+        }
+        arrays.push(Arc::new(self.source_file.finish()));
+        arrays.push(Arc::new(self.source_row.finish()));
+        RecordBatch::try_new(enterprise_daily_schema(schema), arrays)
     }
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(report_date.finish())];
-    arrays.extend(geo.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    for c in columns {
-        arrays.push(c.finish()?);
-    }
-    arrays.push(Arc::new(source_file.finish()));
-    arrays.push(Arc::new(source_row.finish()));
-    RecordBatch::try_new(enterprise_daily_schema(schema), arrays)
 }
 
 enum ColumnBuilder {
