@@ -11,7 +11,7 @@
 //! `--allow-regression`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use tracing::{debug, info, info_span, warn};
 
 use crate::compare::{self, CityAggregate, Comparison};
+use crate::config::job::Output;
 use crate::config::job::Source;
 use crate::config::{District, Job};
 use crate::day::{DayResult, DistrictResult, Origin, SourceInfo, SubmissionStatus};
@@ -27,7 +28,7 @@ use crate::ledger::{Ledger, LedgerError, RunCounts, RunStatus, SubmissionRecord,
 use crate::publish::manifest::{
     ManifestDistrict, SUBMISSION_KEPT_PREVIOUS, SUBMISSION_NONE, SUBMISSION_PULLED,
 };
-use crate::publish::{self, Manifest, OutputLock, PublishError, Transaction};
+use crate::publish::{self, Manifest, OutputLock, Publication, PublishError, Warehouse};
 use crate::pull::blobs::BlobStore;
 use crate::pull::dir::DirSource;
 use crate::pull::{Pulled, Puller, SourceError};
@@ -110,6 +111,8 @@ pub enum RunError {
     #[error(transparent)]
     Lock(#[from] publish::lock::LockError),
     #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("cannot build the tables: {0}")]
     Records(#[from] arrow::error::ArrowError),
@@ -155,7 +158,8 @@ pub enum RunError {
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub report_date: NaiveDate,
-    pub output: PathBuf,
+    /// Where it was published (a folder or a URL).
+    pub output: String,
     pub districts: Vec<DistrictSummary>,
     pub comparison: Comparison,
     pub rows_published: u64,
@@ -206,32 +210,41 @@ pub struct DistrictSummary {
     pub kept_previous: bool,
 }
 
-/// A job's open warehouse: the lock (one writer per warehouse), the ledger, the source and the blobs.
+/// A job's open warehouse: the lock (one writer per local warehouse), the ledger, the source and the
+/// blobs.
 pub struct Session<'j> {
     pub job: &'j Job,
-    pub output: PathBuf,
+    pub output: Output,
+    pub warehouse: Arc<dyn Warehouse>,
     pub ledger: Ledger,
     puller: Puller,
     blobs: BlobStore,
     /// Comparing and publishing happen one date at a time, so each date compares with the snapshot
     /// published before it.
     publishing: Mutex<()>,
-    _lock: OutputLock,
+    _lock: Option<OutputLock>,
 }
 
 impl<'j> Session<'j> {
     /// Lock the warehouse (waiting up to `options.lock_wait`), repair an interrupted publish, open the
     /// ledger and the source.
     pub fn open(job: &'j Job, options: &RunOptions) -> Result<Session<'j>, RunError> {
-        let output = options.output.clone().unwrap_or_else(|| job.output.clone());
-        let lock = OutputLock::acquire(&output, options.lock_wait)?;
-        let rolled = publish::recover(&output)?;
+        let output = job.output_or(
+            options
+                .output
+                .as_deref()
+                .map(|p| p.to_string_lossy())
+                .as_deref(),
+        )?;
+        let warehouse = output.open()?;
+        let lock = warehouse.lock(options.lock_wait)?;
+        let rolled = warehouse.recover()?;
         if !rolled.is_empty() {
             warn!(dates = ?rolled, "completed publishes interrupted earlier");
         }
         let ledger = Ledger::open(&job.ledger_path(&output))?;
         ledger.close_interrupted_runs(&job.name)?;
-        let blobs = BlobStore::for_output(&output);
+        let blobs = warehouse.blobs();
         let puller = match &job.source {
             Source::Dir { base, template } => {
                 Puller::Dir(DirSource::new(base.clone(), template.clone()))
@@ -244,6 +257,7 @@ impl<'j> Session<'j> {
         Ok(Session {
             job,
             output,
+            warehouse,
             ledger,
             puller,
             blobs,
@@ -436,10 +450,10 @@ impl<'j> Session<'j> {
                 .collect(),
         );
         // Automatic runs keep what a failed pull cannot replace: the published version's submission.
-        let live = publish::read_manifest_if_published(&self.output, date)?;
+        let live = self.warehouse.manifest(date)?;
         let keep_from = live.as_ref().filter(|_| options.trigger.is_automatic());
         let reader = Reader::new(&options.isolation, &job.schema);
-        let mut tx = Transaction::begin(&self.output, job.keep_versions)?;
+        let mut tx = self.warehouse.begin(job.keep_versions)?;
         let mut writer = records::EnterpriseWriter::new(&job.schema, date);
         let mut districts: Vec<DistrictResult> = Vec::with_capacity(job.districts.len());
         let mut retries = 0u32;
@@ -484,7 +498,7 @@ impl<'j> Session<'j> {
                         &d.district,
                         file_name.as_deref().unwrap_or(""),
                         rows,
-                        &mut |part, batch| stage_part(&mut tx, date, &mut parts, part, &batch),
+                        &mut |part, batch| stage_part(tx.as_mut(), date, &mut parts, part, &batch),
                     )?;
                 }
                 districts.push(d);
@@ -492,7 +506,7 @@ impl<'j> Session<'j> {
             },
         )?;
         let rows_published = writer
-            .finish(&mut |part, batch| stage_part(&mut tx, date, &mut parts, part, &batch))?;
+            .finish(&mut |part, batch| stage_part(tx.as_mut(), date, &mut parts, part, &batch))?;
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
@@ -541,7 +555,7 @@ impl<'j> Session<'j> {
         }
 
         let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = previous_rates(&self.output, date);
+        let previous = previous_rates(&*self.warehouse, date);
         let comparison = compare::aggregate(&day, &previous);
         stage("compare");
         let (district_daily, city_daily, rejects) = records::build_summaries(&day, &comparison)?;
@@ -563,7 +577,7 @@ impl<'j> Session<'j> {
             tables.push(publish::encode_table(table, &[batch])?);
         }
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
-        stage_change_refresh(&mut tx, &self.output, date, &comparison.cities)?;
+        stage_change_refresh(tx.as_mut(), &*self.warehouse, date, &comparison.cities)?;
         tx.commit()?;
         stage("publish");
 
@@ -607,7 +621,7 @@ impl<'j> Session<'j> {
         );
         Ok(RunReport {
             report_date: date,
-            output: self.output.clone(),
+            output: self.warehouse.location(),
             districts: summaries(&day),
             comparison,
             rows_published,
@@ -624,7 +638,7 @@ impl<'j> Session<'j> {
 
 /// Encode one `enterprise_daily` part and write it to the transaction's staging at once.
 fn stage_part(
-    tx: &mut Transaction,
+    tx: &mut dyn Publication,
     date: NaiveDate,
     parts: &mut Vec<publish::StagedFile>,
     part: usize,
@@ -832,15 +846,12 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
 /// with other figures). When that change differs, the next date's `city_daily` is staged in the same
 /// transaction as a new version of it (trigger `refresh`), so both land together or neither does.
 pub fn stage_change_refresh(
-    tx: &mut Transaction,
-    output: &Path,
+    tx: &mut dyn Publication,
+    output: &dyn Warehouse,
     date: NaiveDate,
     cities_now: &[CityAggregate],
 ) -> Result<(), RunError> {
-    let Some(next) = publish::published_dates(output)
-        .into_iter()
-        .find(|d| *d > date)
-    else {
+    let Some(next) = output.published_dates()?.into_iter().find(|d| *d > date) else {
         return Ok(());
     };
     let mut cities = match compare::table::read_cities(output, next) {
@@ -867,7 +878,9 @@ pub fn stage_change_refresh(
     }
     info!(next = %next, "refreshing the day-over-day change of the next published date");
     let batch = records::city_daily_batch(&cities, next)?;
-    let mut manifest = publish::read_manifest(output, next)?;
+    let Some(mut manifest) = output.manifest(next)? else {
+        return Ok(());
+    };
     manifest.trigger = Some("refresh".into());
     manifest.restored_version = None;
     manifest.note = Some(format!(
@@ -882,8 +895,10 @@ pub fn stage_change_refresh(
 }
 
 /// city_code → the exact 开工率 of the nearest earlier published date.
-fn previous_rates(output: &Path, date: NaiveDate) -> compare::PreviousRates {
-    let Some(previous) = publish::published_dates(output)
+fn previous_rates(output: &dyn Warehouse, date: NaiveDate) -> compare::PreviousRates {
+    let Some(previous) = output
+        .published_dates()
+        .unwrap_or_default()
         .into_iter()
         .rev()
         .find(|d| *d < date)

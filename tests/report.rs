@@ -45,7 +45,9 @@ fn publish(province: &Province, date: NaiveDate, resumed: u32) {
 }
 
 fn render(warehouse: &Path, date: NaiveDate, days: u32) -> String {
-    let data = fugong::report::data::load(warehouse, date, days).expect("report data");
+    let data =
+        fugong::report::data::load(&fugong::publish::LocalWarehouse::new(warehouse), date, days)
+            .expect("report data");
     fugong::report::render(&data).expect("render")
 }
 
@@ -328,8 +330,12 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
     let d = date(2020, 2, 24);
     fugong::run_job(&job, d, &options).expect("published");
     let folder = out.path().join("feedback");
-    let files =
-        fugong::report::feedback::write_all(&out.path().join("wh"), d, &folder).expect("feedback");
+    let files = fugong::report::feedback::write_all(
+        &fugong::publish::LocalWarehouse::new(out.path().join("wh")),
+        d,
+        &folder,
+    )
+    .expect("feedback");
 
     // What the rejects table holds: (district, cell or the file marker, code, message).
     let rejects = read_table(&out.path().join("wh"), "rejects", d);

@@ -86,7 +86,12 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("--from {} is after --to {}", args.from, args.to)).into());
     }
     let job = Job::load(&args.job)?;
-    let output = args.output.clone().unwrap_or_else(|| job.output.clone());
+    let output = job.output_or(
+        args.output
+            .as_deref()
+            .map(|p| p.to_string_lossy())
+            .as_deref(),
+    )?;
     if args.dry_run {
         return dry_run(&job, &args, &output);
     }
@@ -100,7 +105,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         } else {
             subprocess_isolation(job.limits.max_reader_memory_bytes)
         },
-        output: Some(output.clone()),
+        output: args.output.clone(),
         lock_wait: Duration::from_secs(args.lock_wait_secs),
         trigger: Trigger::Backfill,
         allow_regression: args.allow_regression,
@@ -265,7 +270,11 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-fn dry_run(job: &Job, args: &BackfillArgs, output: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn dry_run(
+    job: &Job,
+    args: &BackfillArgs,
+    output: &crate::config::job::Output,
+) -> anyhow::Result<ExitCode> {
     let ledger_path = job.ledger_path(output);
     let ledger = if ledger_path.exists() {
         Some(Ledger::open(&ledger_path)?)
@@ -284,7 +293,7 @@ fn dry_run(job: &Job, args: &BackfillArgs, output: &std::path::Path) -> anyhow::
     super::out::line(format!(
         "dry run: {} date(s) would be processed into {}",
         dates.len(),
-        output.display()
+        output.describe()
     ))?;
     for date in &dates {
         super::out::line(date)?;

@@ -59,7 +59,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             sj.job.districts.len(),
             sj.schedule,
             sj.timezone,
-            sj.job.output.display()
+            sj.job.output.describe()
         ))?;
     }
     if problems.is_empty() {

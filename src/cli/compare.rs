@@ -4,21 +4,21 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{PathArg, parse_date};
+use super::{WarehouseArgs, parse_date};
 use crate::compare::table::{read_cities, render_ranking};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The warehouse folder.
-    #[arg(long)]
-    pub output: PathArg,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
     /// The report date, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let cities = read_cities(&args.output, args.date)?;
+    let (warehouse, _, _) = args.warehouse.open()?;
+    let cities = read_cities(&*warehouse, args.date)?;
     super::out::line(render_ranking(&cities, args.date))?;
     Ok(ExitCode::SUCCESS)
 }

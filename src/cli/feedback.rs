@@ -4,13 +4,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{PathArg, parse_date};
+use super::{PathArg, WarehouseArgs, parse_date};
 
 #[derive(Debug, Args)]
 pub struct FeedbackArgs {
-    /// The warehouse folder.
-    #[arg(long)]
-    pub output: PathArg,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
     /// The report date, YYYY-MM-DD (must be published).
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
@@ -20,7 +19,8 @@ pub struct FeedbackArgs {
 }
 
 pub fn run(args: FeedbackArgs) -> anyhow::Result<ExitCode> {
-    let files = crate::report::feedback::write_all(&args.output, args.date, &args.out)?;
+    let (warehouse, _, _) = args.warehouse.open()?;
+    let files = crate::report::feedback::write_all(&*warehouse, args.date, &args.out)?;
     for f in &files {
         super::out::line(format!("{}", f.display()))?;
     }

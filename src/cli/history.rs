@@ -29,7 +29,12 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         return Err(super::UsageError(format!("--from {from} is after --to {to}")).into());
     }
     let job = Job::load(&args.job)?;
-    let output = args.output.clone().unwrap_or_else(|| job.output.clone());
+    let output = job.output_or(
+        args.output
+            .as_deref()
+            .map(|p| p.to_string_lossy())
+            .as_deref(),
+    )?;
     let path = job.ledger_path(&output);
     anyhow::ensure!(
         path.exists(),

@@ -211,6 +211,52 @@ pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
 /// A path argument.
 pub type PathArg = PathBuf;
 
+/// `--output DIR|URL` or `--job FILE`: the warehouse a reading command works on (a job also gives its
+/// storage settings and ledger).
+#[derive(Debug, Clone, Args)]
+pub struct WarehouseArgs {
+    /// The warehouse: a folder, or the URL of Delta Lake tables (s3://bucket/prefix, file:///path).
+    #[arg(long, required_unless_present = "job")]
+    pub output: Option<String>,
+    /// The job file: its warehouse, storage settings and ledger.
+    #[arg(long)]
+    pub job: Option<PathArg>,
+}
+
+impl WarehouseArgs {
+    /// The output and the job, if one was given.
+    pub fn resolve(
+        &self,
+    ) -> anyhow::Result<(crate::config::job::Output, Option<crate::config::Job>)> {
+        let job = self
+            .job
+            .as_deref()
+            .map(crate::config::Job::load)
+            .transpose()?;
+        let output = match (&self.output, &job) {
+            (Some(text), Some(job)) => job.output_or(Some(text))?,
+            (Some(text), None) => crate::config::job::Output::parse(text).map_err(UsageError)?,
+            (None, Some(job)) => job.output.clone(),
+            (None, None) => {
+                return Err(UsageError("give --output DIR|URL or --job FILE".into()).into());
+            }
+        };
+        Ok((output, job))
+    }
+
+    /// The open warehouse, the output it is, and the job.
+    pub fn open(
+        &self,
+    ) -> anyhow::Result<(
+        std::sync::Arc<dyn crate::publish::Warehouse>,
+        crate::config::job::Output,
+        Option<crate::config::Job>,
+    )> {
+        let (output, job) = self.resolve()?;
+        Ok((output.open()?, output, job))
+    }
+}
+
 /// `--parallel N`: at least 1.
 pub fn parse_parallel(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

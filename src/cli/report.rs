@@ -5,13 +5,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use super::{PathArg, parse_date};
+use super::{PathArg, WarehouseArgs, parse_date};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The warehouse folder.
-    #[arg(long)]
-    pub output: PathArg,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
     /// The report date, YYYY-MM-DD (must be published).
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
@@ -24,7 +23,8 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let data = crate::report::data::load(&args.output, args.date, args.days)?;
+    let (warehouse, _, _) = args.warehouse.open()?;
+    let data = crate::report::data::load(&*warehouse, args.date, args.days)?;
     let html =
         crate::report::render(&data).map_err(|e| anyhow::anyhow!("cannot draw the report: {e}"))?;
     std::fs::write(&args.out, html)

@@ -1,5 +1,6 @@
-//! `fugong rollback --output DIR | --job FILE --date D --to N`: restore version N of a date, byte for
-//! byte, with the same journalled protocol as any publish. The restore is itself a new version (trigger
+//! `fugong rollback --output DIR|URL | --job FILE --date D --to N`: restore version N of a date, byte for
+//! byte, with the same protocol as any publish (a journal for a local folder, commits re-adding the
+//! version's files for Delta Lake). The restore is itself a new version (trigger
 //! `rollback`) and a run in the ledger; the next date's day-over-day change is refreshed in the same
 //! transaction.
 
@@ -8,22 +9,16 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::versions::warehouse;
-use super::{PathArg, UsageError, out, parse_date};
+use super::{UsageError, WarehouseArgs, out, parse_date};
 use crate::ledger::{Ledger, RunCounts, RunStatus, Trigger};
 use crate::pipeline::{RunError, stage_change_refresh};
-use crate::publish::{
-    self, FileContent, OutputLock, StagedFile, StagedTable, Transaction, versions,
-};
+use crate::publish::Warehouse;
+use crate::publish::versions::VersionInfo;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The warehouse folder.
-    #[arg(long, required_unless_present = "job")]
-    pub output: Option<PathArg>,
-    /// The job file (its warehouse, ledger and keep_versions).
-    #[arg(long)]
-    pub job: Option<PathArg>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
     /// The report date, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
@@ -36,18 +31,19 @@ pub struct RollbackArgs {
 }
 
 pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    let (output, job) = warehouse(&args.output, &args.job)?;
+    let (warehouse, output, job) = args.warehouse.open()?;
     let date = args.date;
-    let _lock = OutputLock::acquire(&output, Duration::from_secs(args.lock_wait_secs))
+    let _lock = warehouse
+        .lock(Duration::from_secs(args.lock_wait_secs))
         .map_err(RunError::from)?;
-    publish::recover(&output).map_err(RunError::from)?;
-    let list = versions::list(&output, date)?;
+    warehouse.recover().map_err(RunError::from)?;
+    let list = warehouse.versions(date)?;
     let Some(target) = list.iter().find(|v| v.version == args.to) else {
         let known: Vec<String> = list.iter().map(|v| v.version.to_string()).collect();
         return Err(UsageError(format!(
             "{date} has no version {} in {} (versions kept: {})",
             args.to,
-            output.display(),
+            warehouse.location(),
             if known.is_empty() {
                 "none".to_string()
             } else {
@@ -67,14 +63,16 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|j| j.keep_versions)
         .unwrap_or(crate::config::job::DEFAULT_KEEP_VERSIONS);
-    let ledger_path = match &job {
-        Some(j) => j.ledger_path(&output),
-        None => output.join("_state").join("ledger.sqlite"),
+    let ledger_path = match (&job, &output) {
+        (Some(j), _) => j.ledger_path(&output),
+        (None, crate::config::job::Output::Local(dir)) => dir.join("_state").join("ledger.sqlite"),
+        (None, crate::config::job::Output::Delta { .. }) => std::path::PathBuf::from(".fugong")
+            .join(format!("{}.ledger.sqlite", target.manifest.job)),
     };
     let ledger = Ledger::open(&ledger_path)?;
     let job_name = target.manifest.job.clone();
     let run_id = ledger.start_run(&job_name, date, Trigger::Rollback)?;
-    let result = restore(&output, date, target, keep);
+    let result = restore(&*warehouse, date, target, keep);
     let (status, error) = match &result {
         Ok(_) => (RunStatus::Published, None),
         Err(e) => (RunStatus::Failed, Some(format!("{e:#}"))),
@@ -94,43 +92,31 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     out::line(format!(
         "{date}: version {} restored as version {version} in {}",
         args.to,
-        output.display()
+        warehouse.location()
     ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Stage version `target`'s files as they are, refresh the next date's change, commit.
 fn restore(
-    output: &std::path::Path,
+    warehouse: &dyn Warehouse,
     date: chrono::NaiveDate,
-    target: &versions::VersionInfo,
+    target: &VersionInfo,
     keep: u32,
 ) -> anyhow::Result<u32> {
-    let mut tx = Transaction::begin(output, keep)?;
-    let mut tables = Vec::new();
-    for (table, entry) in &target.manifest.tables {
-        let dir = target.partition(output, table, date);
-        tables.push(StagedTable {
-            table: table.clone(),
-            files: entry
-                .files
-                .iter()
-                .map(|name| StagedFile {
-                    name: name.clone(),
-                    content: FileContent::Existing(dir.join(name)),
-                })
-                .collect(),
-            rows: entry.rows,
-        });
-    }
+    let mut tx = warehouse.begin(keep)?;
+    let tables = warehouse.version_tables(date, target)?;
     let mut manifest = target.manifest.clone();
     manifest.trigger = Some(Trigger::Rollback.as_str().to_string());
     manifest.restored_version = Some(target.version);
     manifest.note = None;
     let version = tx.stage(date, tables, manifest)?;
-    let cities =
-        crate::compare::table::read_cities_in(&target.partition(output, "city_daily", date))?;
-    stage_change_refresh(&mut tx, output, date, &cities)?;
+    let cities = crate::compare::table::cities_of_batches(&warehouse.read_version_table(
+        date,
+        target,
+        "city_daily",
+    )?)?;
+    stage_change_refresh(tx.as_mut(), warehouse, date, &cities)?;
     tx.commit()?;
     Ok(version)
 }

@@ -115,7 +115,7 @@ fn print_summary(report: &RunReport) -> std::io::Result<()> {
         "published {} version {} to {} ({} enterprise rows, {:.2}s)",
         report.report_date,
         report.version,
-        report.output.display(),
+        report.output,
         report.rows_published,
         report.elapsed.as_secs_f64()
     ))?;

@@ -6,9 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{PathArg, UsageError, out, parse_date};
-use crate::config::Job;
-use crate::publish::versions;
+use super::{WarehouseArgs, out, parse_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -18,12 +16,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct VersionsArgs {
-    /// The warehouse folder.
-    #[arg(long, required_unless_present = "job")]
-    pub output: Option<PathArg>,
-    /// The job file, for its warehouse.
-    #[arg(long)]
-    pub job: Option<PathArg>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
     /// The report date, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
@@ -31,27 +25,14 @@ pub struct VersionsArgs {
     pub format: Format,
 }
 
-/// The warehouse a command works on: `--output`, else the job's `output`.
-pub fn warehouse(
-    output: &Option<PathArg>,
-    job: &Option<PathArg>,
-) -> anyhow::Result<(PathArg, Option<Job>)> {
-    let job = job.as_deref().map(Job::load).transpose()?;
-    match (output, &job) {
-        (Some(o), _) => Ok((o.clone(), job)),
-        (None, Some(j)) => Ok((j.output.clone(), job)),
-        (None, None) => Err(UsageError("give --output DIR or --job FILE".into()).into()),
-    }
-}
-
 pub fn run(args: VersionsArgs) -> anyhow::Result<ExitCode> {
-    let (output, _) = warehouse(&args.output, &args.job)?;
-    let list = versions::list(&output, args.date)?;
+    let (warehouse, _, _) = args.warehouse.open()?;
+    let list = warehouse.versions(args.date)?;
     if list.is_empty() {
         anyhow::bail!(
             "{} has never been published in {}",
             args.date,
-            output.display()
+            warehouse.location()
         );
     }
     match args.format {
@@ -100,7 +81,7 @@ pub fn run(args: VersionsArgs) -> anyhow::Result<ExitCode> {
                 "{} version(s) of {} in {}",
                 list.len(),
                 args.date,
-                output.display()
+                warehouse.location()
             ))?;
         }
     }

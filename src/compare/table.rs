@@ -1,13 +1,11 @@
 //! `fugong compare`: read a published date's `city_daily` back and print the provincial ranking.
 
-use std::path::Path;
-
 use arrow::array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::{CityAggregate, city_on_duty, city_resumption, display};
-use crate::publish::{manifest_path, parquet_io, partition_dir};
+use crate::publish::Warehouse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -43,27 +41,38 @@ fn opt_i32(a: &Int32Array, i: usize) -> Option<i32> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-/// The cities of a published date, in city-code order.
-pub fn read_cities(output: &Path, date: NaiveDate) -> Result<Vec<CityAggregate>, CompareError> {
-    let manifest = manifest_path(output, date);
-    if !manifest.is_file() {
+/// A table of a published date (an error that says so when the date is not published).
+pub fn read_published(
+    warehouse: &dyn Warehouse,
+    table: &str,
+    date: NaiveDate,
+) -> Result<Vec<RecordBatch>, CompareError> {
+    let read_err = |e: crate::publish::PublishError| CompareError::Read {
+        path: format!("{}/{table}", warehouse.location()),
+        message: e.to_string(),
+    };
+    if warehouse.manifest(date).map_err(read_err)?.is_none() {
         return Err(CompareError::NotPublished {
             date,
-            output: output.display().to_string(),
-            manifest: manifest.display().to_string(),
+            output: warehouse.location(),
+            manifest: format!("_manifests/{date}.json"),
         });
     }
-    read_cities_in(&partition_dir(output, "city_daily", date))
+    warehouse.read_table(table, date).map_err(read_err)
 }
 
-/// The cities of a `city_daily` partition folder (a live one, or an archived version's).
-pub fn read_cities_in(dir: &Path) -> Result<Vec<CityAggregate>, CompareError> {
-    let batches = parquet_io::read_partition(dir).map_err(|e| CompareError::Read {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })?;
+/// The cities of a published date, in city-code order.
+pub fn read_cities(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Vec<CityAggregate>, CompareError> {
+    cities_of_batches(&read_published(warehouse, "city_daily", date)?)
+}
+
+/// The cities of `city_daily` batches (a live partition, or a kept version's).
+pub fn cities_of_batches(batches: &[RecordBatch]) -> Result<Vec<CityAggregate>, CompareError> {
     let mut cities = Vec::new();
-    for b in &batches {
+    for b in batches {
         let s = |n| column::<StringArray>(b, n);
         let i = |n| column::<Int64Array>(b, n);
         let f = |n| column::<Float64Array>(b, n);

@@ -20,8 +20,16 @@ pub struct JobConfig {
     /// Schema file; without it the built-in `enterprise_daily` schema applies.
     #[serde(default)]
     pub schema: Option<PathBuf>,
-    /// The warehouse folder (Hive-partitioned Parquet).
-    pub output: PathBuf,
+    /// The warehouse: a folder (the plain Hive-partitioned Parquet layout, or Delta Lake tables with
+    /// `table_format = "delta"`), or an object-store URL (`s3://bucket/prefix`, `file:///…`) for Delta
+    /// Lake tables.
+    pub output: String,
+    /// `parquet` (default: the plain layout of contract §4) or `delta` (Delta Lake tables, §10).
+    #[serde(default)]
+    pub table_format: Option<TableFormat>,
+    /// How to reach an object store (credentials come from the AWS_* environment variables).
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
     /// 6-field cron (seconds first) for `fugong serve`.
     #[serde(default)]
     pub schedule: Option<String>,
@@ -55,6 +63,83 @@ pub struct JobConfig {
     #[serde(default)]
     pub limits: LimitsConfig,
     pub districts: Vec<DistrictConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    Parquet,
+    Delta,
+}
+
+/// `[storage]`: the object store of an `s3://` output. Credentials are never here: they come from the
+/// standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`) variables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// S3 endpoint, e.g. `https://s3.cn-north-1.amazonaws.com.cn` or a MinIO/SeaweedFS address.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Allow `http://` endpoints (a store on the local network).
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+/// Where a job publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// The plain layout in a local folder.
+    Local(PathBuf),
+    /// Delta Lake tables under a URL.
+    Delta {
+        url: url::Url,
+        storage: crate::publish::delta::Storage,
+    },
+}
+
+impl Output {
+    /// An output as given on a command line: a URL is Delta Lake; a folder holding Delta tables is read
+    /// as Delta Lake; any other folder is the plain layout.
+    pub fn parse(text: &str) -> Result<Output, String> {
+        if text.contains("://") {
+            let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+            return Ok(Output::Delta {
+                url,
+                storage: crate::publish::delta::Storage::default(),
+            });
+        }
+        let path = PathBuf::from(text);
+        if path.join("city_daily").join("_delta_log").is_dir() {
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            let url = url::Url::from_directory_path(&absolute)
+                .map_err(|_| format!("`{text}` cannot be made a file:// URL"))?;
+            return Ok(Output::Delta {
+                url,
+                storage: crate::publish::delta::Storage::default(),
+            });
+        }
+        Ok(Output::Local(path))
+    }
+
+    /// Open the warehouse.
+    pub fn open(
+        &self,
+    ) -> Result<std::sync::Arc<dyn crate::publish::Warehouse>, crate::publish::PublishError> {
+        Ok(match self {
+            Output::Local(path) => std::sync::Arc::new(crate::publish::LocalWarehouse::new(path)),
+            Output::Delta { url, storage } => {
+                std::sync::Arc::new(crate::publish::delta::DeltaWarehouse::open(url, storage)?)
+            }
+        })
+    }
+
+    /// For messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Output::Local(path) => path.display().to_string(),
+            Output::Delta { url, .. } => url.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,7 +258,7 @@ pub struct Job {
     pub name: String,
     pub path: PathBuf,
     pub schema: Arc<Schema>,
-    pub output: PathBuf,
+    pub output: Output,
     pub province_code: String,
     pub province_name: String,
     pub source: Source,
@@ -199,11 +284,37 @@ impl Job {
         config.build(path)
     }
 
-    /// The run ledger's path for a warehouse.
-    pub fn ledger_path(&self, output: &Path) -> PathBuf {
-        match &self.config.ledger {
-            Some(p) => clean_path(&self.path.parent().unwrap_or(Path::new(".")).join(p)),
-            None => output.join("_state").join("ledger.sqlite"),
+    /// The run ledger's path for a warehouse: the job's `ledger`, else `<output>/_state/ledger.sqlite`
+    /// for a local folder, else `<job folder>/.fugong/<job name>.ledger.sqlite` (a ledger is a local
+    /// SQLite file; an object store cannot hold one).
+    pub fn ledger_path(&self, output: &Output) -> PathBuf {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        match (&self.config.ledger, output) {
+            (Some(p), _) => clean_path(&base.join(p)),
+            (None, Output::Local(dir)) => dir.join("_state").join("ledger.sqlite"),
+            (None, Output::Delta { .. }) => base
+                .join(".fugong")
+                .join(format!("{}.ledger.sqlite", self.name)),
+        }
+    }
+
+    /// The output a command works on: its `--output` if given, else the job's.
+    pub fn output_or(&self, over: Option<&str>) -> Result<Output, ConfigError> {
+        match over {
+            None => Ok(self.output.clone()),
+            Some(text) => {
+                let mut output = Output::parse(text).map_err(|message| ConfigError::Invalid {
+                    path: self.path.clone(),
+                    message: format!("--output: {message}"),
+                })?;
+                // Storage settings come from the job.
+                if let (Output::Delta { storage, .. }, Output::Delta { storage: mine, .. }) =
+                    (&self.output, &mut output)
+                {
+                    *mine = storage.clone();
+                }
+                Ok(output)
+            }
         }
     }
 
@@ -367,7 +478,55 @@ impl JobConfig {
                 }
             },
         };
-        let (Some(schema), Some(source), true) = (schema, source, problems.is_empty()) else {
+        let storage = self.storage.clone().unwrap_or_default();
+        let storage = crate::publish::delta::Storage {
+            endpoint: storage.endpoint,
+            region: storage.region,
+            allow_http: storage.allow_http,
+        };
+        let output = match (self.output.contains("://"), self.table_format) {
+            (true, Some(TableFormat::Delta)) => match url::Url::parse(&self.output) {
+                Ok(url) if matches!(url.scheme(), "s3" | "s3a" | "file") => {
+                    Some(Output::Delta { url, storage })
+                }
+                Ok(url) => {
+                    problems.push(format!(
+                        "output: `{}` is not supported; use s3://bucket/prefix or file:///path",
+                        url.scheme()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("output: `{}` is not a URL: {e}", self.output));
+                    None
+                }
+            },
+            (true, _) => {
+                problems.push(format!(
+                    "output: `{}` is an object-store URL: add table_format = \"delta\" (object stores hold Delta Lake tables)",
+                    self.output
+                ));
+                None
+            }
+            (false, Some(TableFormat::Delta)) => {
+                let dir = clean_path(&base.join(&self.output));
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                match url::Url::from_directory_path(&dir) {
+                    Ok(url) => Some(Output::Delta { url, storage }),
+                    Err(()) => {
+                        problems.push(format!(
+                            "output: `{}` cannot be made a file:// URL",
+                            dir.display()
+                        ));
+                        None
+                    }
+                }
+            }
+            (false, _) => Some(Output::Local(clean_path(&base.join(&self.output)))),
+        };
+        let (Some(schema), Some(source), Some(output), true) =
+            (schema, source, output, problems.is_empty())
+        else {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message: problems.join("\n"),
@@ -393,7 +552,7 @@ impl JobConfig {
             name: self.name.clone(),
             path: path.to_path_buf(),
             schema: Arc::new(schema),
-            output: clean_path(&base.join(&self.output)),
+            output,
             province_code: self.province.code.clone(),
             province_name: self.province.name.clone(),
             source,
@@ -435,7 +594,10 @@ city = "济南市"
             .expect("build");
         assert_eq!(job.districts[0].city_code, "370100");
         assert_eq!(job.districts[0].province_code, "370000");
-        assert_eq!(job.output, PathBuf::from("/etc/fugong/jobs/wh"));
+        assert_eq!(
+            job.output,
+            Output::Local(PathBuf::from("/etc/fugong/jobs/wh"))
+        );
         assert_eq!(
             clean_path(Path::new("jobs/../data/warehouse")),
             PathBuf::from("data/warehouse")

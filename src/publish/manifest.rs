@@ -44,6 +44,9 @@ pub const SUBMISSION_NONE: &str = "none";
 pub struct ManifestTable {
     pub rows: u64,
     pub files: Vec<String>,
+    /// Delta Lake: the table's version this date's partition is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,11 +20,17 @@
 //! (every step above is idempotent: a table is taken as swapped only when its live file set equals the
 //! journal's) and removes staging folders that no journal names (rolled back).
 
+pub mod delta;
 pub mod fsx;
+pub mod local;
 pub mod lock;
 pub mod manifest;
 pub mod parquet_io;
 pub mod versions;
+pub mod warehouse;
+
+pub use local::LocalWarehouse;
+pub use warehouse::{Publication, Warehouse};
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -66,6 +72,10 @@ pub enum PublishError {
     ManifestUnreadable { path: PathBuf, message: String },
     #[error("publish stopped by an injected failure at {step}")]
     Injected { step: String },
+    #[error(
+        "the Delta Lake warehouse failed at {what}: {message} (check the store's address, the AWS_* credentials and that the bucket exists; what was published before is unchanged)"
+    )]
+    Delta { what: String, message: String },
 }
 
 /// A failpoint of the publish protocol (the `fail` crate, compiled in only with the `failpoints`
@@ -126,6 +136,13 @@ pub enum FileContent {
     Existing(PathBuf),
     /// Already written to this transaction's staging with `Transaction::write_part`.
     InStaging,
+    /// A file a Delta table already holds (a rollback adds it again as it is).
+    Published {
+        path: String,
+        size: i64,
+        rows: u64,
+        stats: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -252,6 +269,12 @@ impl Transaction {
                             message: "a part written to staging is gone".into(),
                         });
                     }
+                    FileContent::Published { .. } => {
+                        return Err(PublishError::Journal {
+                            path,
+                            message: "a Delta file cannot be published to a local warehouse".into(),
+                        });
+                    }
                 }
             }
             sync_dir(&dir)?;
@@ -264,6 +287,7 @@ impl Transaction {
                 manifest::ManifestTable {
                     rows: t.rows,
                     files: t.files.iter().map(|f| f.name.clone()).collect(),
+                    delta_version: None,
                 },
             );
         }

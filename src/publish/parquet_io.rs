@@ -99,6 +99,35 @@ pub fn read_partition(dir: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
     Ok(batches)
 }
 
+/// Every batch of one Parquet file held in memory.
+pub fn read_bytes(bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, ParquetError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    let schema = Arc::clone(builder.schema());
+    let mut batches = Vec::new();
+    for batch in builder.build()? {
+        batches.push(batch?);
+    }
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
+}
+
+/// The rows a Parquet file holds, from its footer.
+pub fn row_count(bytes: &[u8]) -> Result<u64, ParquetError> {
+    use parquet::file::reader::FileReader;
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))?;
+    Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
+/// The Arrow schema a Parquet file was written with.
+pub fn arrow_schema(bytes: &[u8]) -> Option<arrow::datatypes::SchemaRef> {
+    ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .ok()
+        .map(|b| Arc::clone(b.schema()))
+}
+
 /// One schema for all batches (for callers that concatenate).
 pub fn concat(batches: &[RecordBatch]) -> Option<RecordBatch> {
     let schema = batches.first()?.schema();

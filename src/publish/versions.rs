@@ -60,7 +60,7 @@ pub struct VersionInfo {
 }
 
 impl VersionInfo {
-    fn of(manifest: Manifest, live: bool, dir: Option<PathBuf>) -> VersionInfo {
+    pub fn of(manifest: Manifest, live: bool, dir: Option<PathBuf>) -> VersionInfo {
         let [accepted, partial, rejected, missing, kept_previous] = manifest.status_counts();
         VersionInfo {
             version: manifest.effective_version(),

@@ -8,43 +8,143 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use object_store::ObjectStoreExt;
+
 use super::sha256_hex;
 
 pub const DEFAULT_KEEP_BLOB_DAYS: u32 = 90;
 
 const PRUNE_MARKER: &str = ".last-pruned";
 
-/// The blob folder of a warehouse.
-#[derive(Debug, Clone)]
-pub struct BlobStore {
-    dir: PathBuf,
+/// Where a warehouse keeps its blobs: a local folder, or a prefix of its object store.
+#[derive(Clone)]
+pub enum BlobStore {
+    Local {
+        dir: PathBuf,
+    },
+    Object {
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: String,
+        runtime: std::sync::Arc<tokio::runtime::Runtime>,
+    },
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlobStore({})", self.describe())
+    }
+}
+
+/// Only a hex digest names a blob: a value read from a manifest is never used as a path otherwise.
+fn is_digest(sha256: &str) -> bool {
+    sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl BlobStore {
     pub fn new(dir: PathBuf) -> BlobStore {
-        BlobStore { dir }
+        BlobStore::Local { dir }
     }
 
     pub fn for_output(output: &Path) -> BlobStore {
         BlobStore::new(output.join("_state").join("blobs"))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    pub fn object(
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: String,
+        runtime: std::sync::Arc<tokio::runtime::Runtime>,
+    ) -> BlobStore {
+        BlobStore::Object {
+            store,
+            prefix,
+            runtime,
+        }
     }
 
-    pub fn path(&self, sha256: &str) -> Option<PathBuf> {
-        // Only a hex digest names a blob: a value read from a manifest is never used as a path otherwise.
-        (sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| self.dir.join(sha256))
+    /// Where the blobs are, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            BlobStore::Local { dir } => dir.display().to_string(),
+            BlobStore::Object { prefix, .. } => format!("{prefix}/ in the object store"),
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            BlobStore::Local { dir } => dir.clone(),
+            BlobStore::Object { prefix, .. } => PathBuf::from(prefix),
+        }
+    }
+
+    /// Whether a blob is kept.
+    pub fn has(&self, sha256: &str) -> bool {
+        if !is_digest(sha256) {
+            return false;
+        }
+        match self {
+            BlobStore::Local { dir } => dir.join(sha256).is_file(),
+            BlobStore::Object { .. } => self.object_get(sha256).is_ok_and(|b| b.is_some()),
+        }
+    }
+
+    /// Run an object-store call from any thread (a fresh thread, so that no runtime is entered twice).
+    fn run<T: Send>(
+        runtime: &tokio::runtime::Runtime,
+        f: impl std::future::Future<Output = T> + Send,
+    ) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| runtime.block_on(f))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+
+    fn object_get(&self, sha256: &str) -> std::io::Result<Option<Vec<u8>>> {
+        let BlobStore::Object {
+            store,
+            prefix,
+            runtime,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let path = object_store::path::Path::from(format!("{prefix}/{sha256}"));
+        Self::run(runtime, async {
+            match store.get(&path).await {
+                Ok(r) => r
+                    .bytes()
+                    .await
+                    .map(|b| Some(b.to_vec()))
+                    .map_err(std::io::Error::other),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        })
     }
 
     /// Keep `bytes` under their digest, durably (written, fsynced, renamed into place, folder fsynced).
     /// An existing blob only has its time refreshed.
     pub fn put(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self
-            .path(sha256)
-            .ok_or_else(|| std::io::Error::other(format!("`{sha256}` is not a sha256 digest")))?;
+        if !is_digest(sha256) {
+            return Err(std::io::Error::other(format!(
+                "`{sha256}` is not a sha256 digest"
+            )));
+        }
+        let dir = match self {
+            BlobStore::Local { dir } => dir,
+            BlobStore::Object {
+                store,
+                prefix,
+                runtime,
+            } => {
+                let path = object_store::path::Path::from(format!("{prefix}/{sha256}"));
+                let payload = object_store::PutPayload::from(bytes.to_vec());
+                return Self::run(runtime, async { store.put(&path, payload).await })
+                    .map(|_| ())
+                    .map_err(std::io::Error::other);
+            }
+        };
+        let path = dir.join(sha256);
         if path.is_file() {
             let _ = fs::File::options()
                 .write(true)
@@ -52,8 +152,8 @@ impl BlobStore {
                 .and_then(|f| f.set_modified(SystemTime::now()));
             return Ok(());
         }
-        fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(
+        fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(
             ".{sha256}.{}.{:?}",
             std::process::id(),
             std::thread::current().id()
@@ -63,7 +163,7 @@ impl BlobStore {
             f.write_all(bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, &path)?;
-            fs::File::open(&self.dir)?.sync_all()
+            fs::File::open(dir)?.sync_all()
         })();
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -73,9 +173,16 @@ impl BlobStore {
 
     /// The bytes of a blob, if it is there and still has its digest.
     pub fn get(&self, sha256: &str) -> std::io::Result<Option<Vec<u8>>> {
-        let Some(path) = self.path(sha256) else {
+        if !is_digest(sha256) {
             return Ok(None);
+        }
+        let dir = match self {
+            BlobStore::Local { dir } => dir,
+            BlobStore::Object { .. } => {
+                return Ok(self.object_get(sha256)?.filter(|b| sha256_hex(b) == sha256));
+            }
         };
+        let path = dir.join(sha256);
         match fs::read(&path) {
             Ok(bytes) if sha256_hex(&bytes) == sha256 => Ok(Some(bytes)),
             Ok(_) => {
@@ -87,16 +194,20 @@ impl BlobStore {
         }
     }
 
-    /// `prune`, at most once a day (a marker file remembers the last time).
+    /// `prune`, at most once a day (a marker file remembers the last time). Blobs on an object store
+    /// are left to the bucket's lifecycle rules.
     pub fn prune_if_due(&self, keep_days: u32) -> std::io::Result<Option<usize>> {
-        let marker = self.dir.join(PRUNE_MARKER);
+        let BlobStore::Local { dir } = self else {
+            return Ok(None);
+        };
+        let marker = dir.join(PRUNE_MARKER);
         let due = match fs::metadata(&marker).and_then(|m| m.modified()) {
             Ok(t) => SystemTime::now()
                 .duration_since(t)
                 .is_ok_and(|age| age > Duration::from_secs(86_400)),
             Err(_) => true,
         };
-        if !due || !self.dir.is_dir() {
+        if !due || !dir.is_dir() {
             return Ok(None);
         }
         let removed = self.prune(keep_days)?;
@@ -107,10 +218,13 @@ impl BlobStore {
     /// Remove blobs unused for more than `keep_days` days (and temporary files of interrupted writes).
     /// Returns how many were removed.
     pub fn prune(&self, keep_days: u32) -> std::io::Result<usize> {
+        let BlobStore::Local { dir } = self else {
+            return Ok(0);
+        };
         let horizon = Duration::from_secs(u64::from(keep_days) * 86_400);
         let now = SystemTime::now();
         let mut removed = 0;
-        let entries = match fs::read_dir(&self.dir) {
+        let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
@@ -151,7 +265,7 @@ mod tests {
         let old = SystemTime::now() - Duration::from_secs(91 * 86_400);
         fs::File::options()
             .write(true)
-            .open(store.path(&sha).expect("path"))
+            .open(dir.path().join("blobs").join(&sha))
             .and_then(|f| f.set_modified(old))
             .expect("age it");
         let fresh = sha256_hex(b"new");

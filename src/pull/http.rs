@@ -122,8 +122,7 @@ impl HttpSource {
         let url = expand_template(&self.settings.url, district_code, date);
         let stored = previous.and_then(|p| {
             let sha = p.sha256.as_ref()?;
-            let path = self.blobs.path(sha)?;
-            path.is_file().then(|| (p.clone(), sha.clone()))
+            self.blobs.has(sha).then(|| (p.clone(), sha.clone()))
         });
         let mut retries = 0;
         let mut last_problem = String::new();

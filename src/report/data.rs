@@ -1,14 +1,13 @@
 //! What the report shows, read from the published Parquet snapshots (never recomputed from workbooks).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 
-use crate::compare::table::{CompareError, read_cities};
+use crate::compare::table::{CompareError, read_cities, read_published};
 use crate::compare::{CityAggregate, Fraction};
-use crate::publish::{parquet_io, partition_dir, published_dates};
+use crate::publish::Warehouse;
 
 /// One row of `district_daily`, as the report needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,12 +66,12 @@ fn ints<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a Int64Array, CompareErr
         })
 }
 
-fn read(output: &Path, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, CompareError> {
-    let dir = partition_dir(output, table, date);
-    parquet_io::read_partition(&dir).map_err(|e| CompareError::Read {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })
+fn read(
+    warehouse: &dyn Warehouse,
+    table: &str,
+    date: NaiveDate,
+) -> Result<Vec<RecordBatch>, CompareError> {
+    read_published(warehouse, table, date)
 }
 
 /// Pooled province rates from the cities (sum of numerators over sum of denominators).
@@ -115,7 +114,12 @@ fn province_capacity(batches: &[RecordBatch]) -> Result<Option<f64>, CompareErro
 }
 
 /// Load the report's data for `date` and the `days` dates ending with it.
-pub fn load(output: &Path, date: NaiveDate, days: u32) -> Result<ReportData, CompareError> {
+pub fn load(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    days: u32,
+) -> Result<ReportData, CompareError> {
+    let output = warehouse;
     let cities = read_cities(output, date)?;
     let mut districts = Vec::new();
     for b in read(output, "district_daily", date)? {
@@ -156,7 +160,10 @@ pub fn load(output: &Path, date: NaiveDate, days: u32) -> Result<ReportData, Com
             });
         }
     }
-    let published = published_dates(output);
+    let published = output.published_dates().map_err(|e| CompareError::Read {
+        path: output.location(),
+        message: e.to_string(),
+    })?;
     let first = date - chrono::Days::new(u64::from(days.max(1) - 1));
     let mut trend = Vec::new();
     for d in first.iter_days().take_while(|d| *d <= date) {

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
 use crate::compare::table::CompareError;
-use crate::publish::{manifest_path, parquet_io, partition_dir};
+use crate::compare::table::read_published;
+use crate::publish::Warehouse;
 
 /// One finding as the feedback workbook lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,12 +68,12 @@ fn opt_str(a: &StringArray, i: usize) -> Option<String> {
     a.is_valid(i).then(|| a.value(i).to_string())
 }
 
-fn read(output: &Path, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, CompareError> {
-    let dir = partition_dir(output, table, date);
-    parquet_io::read_partition(&dir).map_err(|e| CompareError::Read {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })
+fn read(
+    output: &dyn Warehouse,
+    table: &str,
+    date: NaiveDate,
+) -> Result<Vec<RecordBatch>, CompareError> {
+    read_published(output, table, date)
 }
 
 /// Findings per district code.
@@ -81,14 +82,10 @@ pub type Findings = BTreeMap<String, Vec<FeedbackRow>>;
 pub type Summaries = BTreeMap<String, DistrictSummary>;
 
 /// Findings per district, sorted by row (file-level first), and each district's summary.
-pub fn load(output: &Path, date: NaiveDate) -> Result<(Findings, Summaries), CompareError> {
-    if !manifest_path(output, date).is_file() {
-        return Err(CompareError::NotPublished {
-            date,
-            output: output.display().to_string(),
-            manifest: manifest_path(output, date).display().to_string(),
-        });
-    }
+pub fn load(
+    output: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<(Findings, Summaries), CompareError> {
     let mut summaries: BTreeMap<String, DistrictSummary> = BTreeMap::new();
     for b in read(output, "district_daily", date)? {
         let (code, city, name, status) = (
@@ -172,7 +169,7 @@ fn status_words(status: &str) -> &'static str {
 
 /// Write one workbook per district with findings into `folder`; returns the files written.
 pub fn write_all(
-    output: &Path,
+    output: &dyn Warehouse,
     date: NaiveDate,
     folder: &Path,
 ) -> Result<Vec<PathBuf>, FeedbackError> {

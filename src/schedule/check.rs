@@ -101,8 +101,22 @@ pub fn check_file(path: &Path) -> (Option<ScheduledJob>, Vec<Problem>) {
             }
         }
     }
-    if let Err(m) = writable(&job.output) {
-        problems.push(problem(format!("output: {m}")));
+    match &job.output {
+        crate::config::job::Output::Local(dir) => {
+            if let Err(m) = writable(dir) {
+                problems.push(problem(format!("output: {m}")));
+            }
+        }
+        crate::config::job::Output::Delta { .. } => {
+            // Reaching the store is checked by opening it (credentials, endpoint, bucket).
+            if let Err(e) = job
+                .output
+                .open()
+                .and_then(|w| w.published_dates().map(|_| ()))
+            {
+                problems.push(problem(format!("output: {e}")));
+            }
+        }
     }
     let ledger = job.ledger_path(&job.output);
     if let Err(m) = writable(ledger.parent().unwrap_or(Path::new("."))) {
