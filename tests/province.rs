@@ -44,7 +44,7 @@ fn jinan_rows() -> Vec<Vec<Vec<C>>> {
     out
 }
 
-fn publish_jinan_and_qingdao(province: &Province) {
+pub fn publish_jinan_and_qingdao(province: &Province) {
     let date = report_date();
     for ((code, name), rows) in JINAN.iter().zip(jinan_rows()) {
         province.submit(

@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod delta;
 mod example_data;
 mod formats;
 mod hostile;

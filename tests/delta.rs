@@ -1,0 +1,418 @@
+//! Delta Lake warehouses (contract §10) on a local `file://` URL and on a real S3 server (SeaweedFS on
+//! loopback, started by `tests/run.sh`): the seed's figures through every Delta reader, versions and
+//! rollback, and many writers — real processes — with no lock but the store's conditional writes.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::NaiveDate;
+use fugong::config::job::Output as JobOutput;
+use fugong::publish::Warehouse;
+
+use crate::province::publish_jinan_and_qingdao;
+use crate::publish::text;
+use crate::support::*;
+
+/// The S3 endpoint `tests/run.sh` started. An S3 test without it fails: it never skips.
+fn s3_endpoint() -> String {
+    std::env::var("FUGONG_S3_ENDPOINT").expect(
+        "FUGONG_S3_ENDPOINT is not set: run the suite with `bash tests/run.sh`, which starts SeaweedFS",
+    )
+}
+
+/// A new, empty bucket. SeaweedFS answers on its S3 port a little before its filer is ready to create
+/// buckets, so the creation is retried for up to a minute before the test fails.
+fn new_bucket() -> String {
+    let name = format!("fugong-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let outcome = client.put(format!("{}/{name}", s3_endpoint())).send();
+        match outcome {
+            Ok(response) if response.status().is_success() => return name,
+            other if std::time::Instant::now() > deadline => {
+                panic!("bucket {name} could not be created within a minute: {other:?}")
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(250)),
+        }
+    }
+}
+
+/// Point a province's job at a Delta Lake warehouse.
+fn delta_job(province: &Province, url: &str, extra_top: &str) {
+    let job = std::fs::read_to_string(province.job_path()).expect("job");
+    let mut job = job.replace(
+        "output = \"../warehouse\"",
+        &format!("output = \"{url}\"\ntable_format = \"delta\"\n{extra_top}"),
+    );
+    if url.starts_with("s3://") {
+        job = job.replace(
+            "[province]",
+            &format!(
+                "[storage]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nallow_http = true\n\n[province]",
+                s3_endpoint()
+            ),
+        );
+    }
+    std::fs::write(province.job_path(), job).expect("job");
+}
+
+fn open(url: &str) -> Arc<dyn Warehouse> {
+    let storage = fugong::publish::delta::Storage {
+        endpoint: url.starts_with("s3://").then(s3_endpoint),
+        region: Some("us-east-1".into()),
+        allow_http: true,
+    };
+    JobOutput::Delta {
+        url: url::Url::parse(url).expect("url"),
+        storage,
+    }
+    .open()
+    .expect("warehouse")
+}
+
+fn fugong(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(args)
+        .output()
+        .expect("fugong")
+}
+
+fn run(job: &Path, date: NaiveDate) -> Output {
+    fugong(&[
+        "run",
+        "--quiet",
+        "--in-process",
+        "--job",
+        job.to_str().expect("utf8"),
+        "--date",
+        &date.to_string(),
+    ])
+}
+
+fn python() -> String {
+    std::env::var("FUGONG_PYTHON").expect("FUGONG_PYTHON: run the suite with `bash tests/run.sh`")
+}
+
+fn enterprise_rows(warehouse: &dyn Warehouse, date: NaiveDate) -> usize {
+    warehouse
+        .read_table("enterprise_daily", date)
+        .expect("read")
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+#[test]
+fn the_seed_figures_read_the_same_in_deltalake_polars_and_duckdb_on_s3_and_file() {
+    let local = tempfile::tempdir().expect("tmp");
+    let file_url = url::Url::from_directory_path(local.path().join("wh"))
+        .expect("file url")
+        .to_string();
+    let s3_url = format!("s3://{}/warehouse", new_bucket());
+    for url in [file_url.as_str(), s3_url.as_str()] {
+        let province = Province::jinan_qingdao();
+        publish_jinan_and_qingdao(&province);
+        delta_job(&province, url, "");
+        let o = run(&province.job_path(), report_date());
+        assert!(o.status.success(), "{url}: {}", text(&o));
+        let mut check = Command::new(python());
+        check
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/check_delta.py"))
+            .args([url, "2020-02-24", "济南市", "98.78", "1"]);
+        if url.starts_with("s3://") {
+            check.arg(s3_endpoint());
+        }
+        let o = check.output().expect("python");
+        assert!(o.status.success(), "{url}: {}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        for client in ["deltalake", "polars", "duckdb"] {
+            assert!(
+                out.contains(&format!("{client}: 济南市 98.78% rank 1")),
+                "{out}"
+            );
+        }
+        // fugong's own commands read it through the job.
+        let o = fugong(&[
+            "compare",
+            "--job",
+            province.job_path().to_str().expect("utf8"),
+            "--date",
+            "2020-02-24",
+        ]);
+        assert!(
+            text(&o).contains("济南市规上工业企业开工率98.78%"),
+            "{url}: {}",
+            text(&o)
+        );
+        // Tables are Delta tables, partitioned by snapshot_date, with the manifest beside them.
+        let w = open(url);
+        let manifest = w
+            .manifest(report_date())
+            .expect("manifest")
+            .expect("published");
+        assert_eq!(manifest.version, 1);
+        assert!(manifest.tables["city_daily"].delta_version.is_some());
+        assert_eq!(enterprise_rows(&*w, report_date()), 1885 + 300);
+    }
+}
+
+/// Two districts; `rows` enterprises each, for the date.
+fn submit(province: &Province, date: NaiveDate, rows: u32, base: u32) {
+    for (i, (code, name)) in [("370102", "历下区"), ("370103", "市中区")]
+        .iter()
+        .enumerate()
+    {
+        let mut r = report_for(
+            name,
+            (1..=rows)
+                .map(|k| standard_row(base + i as u32 * 1000 + k, k % 3 != 0, 10, 8))
+                .collect(),
+        );
+        r.date_text = Some(format!(
+            "{}年{}月{}日",
+            chrono::Datelike::year(&date),
+            chrono::Datelike::month(&date),
+            chrono::Datelike::day(&date)
+        ));
+        province.submit(date, &format!("{code}.xlsx"), &r.to_xlsx());
+    }
+}
+
+fn two_districts() -> Province {
+    Province::new(&[
+        ("370102", "历下区", "济南市"),
+        ("370103", "市中区", "济南市"),
+    ])
+}
+
+#[test]
+fn versions_and_rollback_use_the_delta_tables_own_versions() {
+    let local = tempfile::tempdir().expect("tmp");
+    let url = url::Url::from_directory_path(local.path().join("wh"))
+        .expect("url")
+        .to_string();
+    let province = two_districts();
+    delta_job(&province, &url, "");
+    let w = open(&url);
+    let live_files = |w: &dyn Warehouse| -> BTreeSet<String> {
+        let m = w.manifest(report_date()).expect("m").expect("published");
+        m.tables["enterprise_daily"].files.iter().cloned().collect()
+    };
+    submit(&province, report_date(), 4, 0);
+    assert!(run(&province.job_path(), report_date()).status.success());
+    let v1 = live_files(&*w);
+    submit(&province, report_date(), 6, 0);
+    assert!(run(&province.job_path(), report_date()).status.success());
+    assert_eq!(enterprise_rows(&*w, report_date()), 12);
+    let job = province.job_path();
+    let job = job.to_str().expect("utf8");
+    let o = fugong(&[
+        "rollback",
+        "--job",
+        job,
+        "--date",
+        "2020-02-24",
+        "--to",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("restored as version 3"), "{}", text(&o));
+    assert_eq!(enterprise_rows(&*w, report_date()), 8, "version 1's rows");
+    assert_eq!(live_files(&*w), v1, "version 1's very files");
+    let o = fugong(&[
+        "versions",
+        "--job",
+        job,
+        "--date",
+        "2020-02-24",
+        "--format",
+        "json",
+    ]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[2]["trigger"], "rollback");
+    assert_eq!(list[2]["restored_version"], 1);
+    assert_eq!(list[2]["live"], true);
+}
+
+/// Jobs publishing to the same tables from their own processes, `rounds` times over.
+fn backfill(job: &Path, from: NaiveDate, to: NaiveDate) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(["backfill", "--in-process", "--allow-regression", "--job"])
+        .arg(job)
+        .args(["--from", &from.to_string(), "--to", &to.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("backfill")
+}
+
+#[test]
+fn two_jobs_publishing_different_dates_at_once_all_land() {
+    let url = format!("s3://{}/national", new_bucket());
+    let days =
+        |first: u32| -> Vec<NaiveDate> { (first..first + 3).map(|d| date(2020, 2, d)).collect() };
+    let (a_days, b_days) = (days(10), days(20));
+    let a = two_districts();
+    let b = two_districts();
+    for (province, name, dates, rows) in
+        [(&a, "half-a", &a_days, 3u32), (&b, "half-b", &b_days, 5u32)]
+    {
+        let job = std::fs::read_to_string(province.job_path())
+            .expect("job")
+            .replace("test-province", name);
+        std::fs::write(province.job_path(), job).expect("job");
+        delta_job(province, &url, "");
+        for (i, d) in dates.iter().enumerate() {
+            submit(province, *d, rows + i as u32, 0);
+        }
+    }
+    let w = open(&url);
+    for round in 1..=2 {
+        let ca = backfill(&a.job_path(), a_days[0], a_days[2]);
+        let cb = backfill(&b.job_path(), b_days[0], b_days[2]);
+        for (who, child) in [("a", ca), ("b", cb)] {
+            let o = child.wait_with_output().expect("wait");
+            assert!(o.status.success(), "round {round}, job {who}: {}", text(&o));
+        }
+        for (dates, rows) in [(&a_days, 3usize), (&b_days, 5usize)] {
+            for (i, d) in dates.iter().enumerate() {
+                assert_eq!(
+                    enterprise_rows(&*w, *d),
+                    2 * (rows + i),
+                    "round {round}: {d} holds exactly its rows"
+                );
+                let versions = w.versions(*d).expect("versions");
+                assert!(versions.len() >= round, "round {round}: {d}: {versions:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
+    let url = format!("s3://{}/same-date", new_bucket());
+    let x = two_districts();
+    let y = two_districts();
+    for (province, name, rows) in [(&x, "writer-x", 3u32), (&y, "writer-y", 7u32)] {
+        let job = std::fs::read_to_string(province.job_path())
+            .expect("job")
+            .replace("test-province", name);
+        std::fs::write(province.job_path(), job).expect("job");
+        delta_job(province, &url, "");
+        submit(
+            province,
+            report_date(),
+            rows,
+            if rows == 3 { 0 } else { 500 },
+        );
+    }
+    let w = open(&url);
+    let (x_rows, y_rows) = (6usize, 14usize);
+    // A race on a date nobody has published yet (an empty partition: nothing to remove, so only the
+    // application transaction tells the writers apart).
+    let fresh = date(2020, 2, 25);
+    submit(&x, fresh, 3, 0);
+    submit(&y, fresh, 7, 500);
+    let children: Vec<_> = [&x, &y]
+        .iter()
+        .map(|p| {
+            Command::new(env!("CARGO_BIN_EXE_fugong"))
+                .args([
+                    "run",
+                    "--quiet",
+                    "--in-process",
+                    "--date",
+                    "2020-02-25",
+                    "--job",
+                ])
+                .arg(p.job_path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run")
+        })
+        .collect();
+    let mut exits = Vec::new();
+    for child in children {
+        exits.push(child.wait_with_output().expect("wait"));
+    }
+    let rows = enterprise_rows(&*w, fresh);
+    assert!(
+        rows == x_rows || rows == y_rows,
+        "the first publish of a date mixed both writers: {rows} rows"
+    );
+    // The later writer republishes what the earlier one published first: a regression by row count when
+    // Y lost to X, refused for a manual run (exit 4), never a mix.
+    for o in &exits {
+        assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", text(o));
+    }
+    assert!(run(&x.job_path(), report_date()).status.success());
+    assert_eq!(enterprise_rows(&*w, report_date()), x_rows);
+
+    let stop = AtomicBool::new(false);
+    let seen = std::sync::Mutex::new(BTreeSet::new());
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let w = open(&url);
+            while !stop.load(Ordering::SeqCst) {
+                seen.lock()
+                    .expect("lock")
+                    .insert(enterprise_rows(&*w, report_date()));
+            }
+        });
+        for round in 1..=3 {
+            let before = w.versions(report_date()).expect("versions").len();
+            let children: Vec<_> = [&x, &y]
+                .iter()
+                .map(|p| {
+                    Command::new(env!("CARGO_BIN_EXE_fugong"))
+                        .args([
+                            "run",
+                            "--quiet",
+                            "--in-process",
+                            "--allow-regression",
+                            "--date",
+                            "2020-02-24",
+                            "--job",
+                        ])
+                        .arg(p.job_path())
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped())
+                        .spawn()
+                        .expect("run")
+                })
+                .collect();
+            for child in children {
+                let o = child.wait_with_output().expect("wait");
+                assert!(o.status.success(), "round {round}: {}", text(&o));
+            }
+            let rows = enterprise_rows(&*w, report_date());
+            assert!(
+                rows == x_rows || rows == y_rows,
+                "round {round}: a mix of both writers: {rows} rows"
+            );
+            let after = w.versions(report_date()).expect("versions");
+            assert_eq!(
+                after.len(),
+                before + 2,
+                "round {round}: both publishes are versions"
+            );
+            let numbers: BTreeSet<u32> = after.iter().map(|v| v.version).collect();
+            assert_eq!(numbers.len(), after.len(), "no version number taken twice");
+        }
+        stop.store(true, Ordering::SeqCst);
+        reader.join().expect("reader");
+    });
+    let seen = seen.into_inner().expect("seen");
+    assert!(
+        seen.iter().all(|n| *n == x_rows || *n == y_rows),
+        "the reader saw a partial or mixed date: {seen:?}"
+    );
+}
