@@ -113,6 +113,8 @@ pub enum RunError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
+    SchemaChange(#[from] crate::records::evolution::SchemaChangeError),
+    #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("cannot build the tables: {0}")]
     Records(#[from] arrow::error::ArrowError),
@@ -241,6 +243,11 @@ impl<'j> Session<'j> {
         let rolled = warehouse.recover()?;
         if !rolled.is_empty() {
             warn!(dates = ?rolled, "completed publishes interrupted earlier");
+        }
+        let published = warehouse.published_schema()?;
+        let added = crate::records::evolution::check(published.as_ref(), &job.schema)?;
+        if !added.is_empty() {
+            info!(columns = ?added, schema_version = job.schema.version, "the schema adds columns to enterprise_daily; dates published before read them as null");
         }
         let ledger = Ledger::open(&job.ledger_path(&output))?;
         ledger.close_interrupted_runs(&job.name)?;

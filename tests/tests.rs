@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod clients;
 mod delta;
+mod evolution;
 mod example_data;
 mod formats;
 mod hostile;

@@ -158,6 +158,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 RunError::Lock(LockError::Busy { .. }) => exit::BUSY,
                 RunError::Regression { .. } => exit::REFUSED,
                 RunError::Abandoned { .. } => exit::INTERRUPTED,
+                RunError::SchemaChange(_) => exit::USAGE,
                 _ => exit::FAILED,
             };
         }

@@ -21,7 +21,9 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake_core::kernel::{Action, Add, Remove, StructField, StructType, Transaction};
+use deltalake_core::kernel::{
+    Action, Add, MetadataExt, Remove, StructField, StructType, Transaction,
+};
 use deltalake_core::logstore::{
     LogStore, LogStoreFactory, ObjectStoreFactory, ObjectStoreRef, StorageConfig, default_logstore,
     logstore_factories, object_store_factories,
@@ -39,6 +41,7 @@ use super::versions::VersionInfo;
 use super::warehouse::{Publication, Warehouse};
 use super::{FileContent, Manifest, PublishError, StagedFile, StagedTable, parquet_io};
 use crate::pull::blobs::BlobStore;
+use crate::records::evolution::PublishedSchema;
 
 /// The partition column of every table.
 pub const PARTITION: &str = "snapshot_date";
@@ -376,6 +379,51 @@ fn delta_schema(schema: &arrow::datatypes::Schema) -> Result<Vec<StructField>, P
     Ok(kernel.fields().cloned().collect())
 }
 
+/// The table's schema with the columns of `file` it lacks (nullable) and any column `file` makes
+/// nullable relaxed; None when nothing changes. A column whose type changed is an error: the job's
+/// schema check refuses that before anything is read.
+fn merged_schema(
+    table: &str,
+    current: &StructType,
+    file: &arrow::datatypes::Schema,
+) -> Result<Option<StructType>, PublishError> {
+    let mut fields: Vec<StructField> = current.fields().cloned().collect();
+    let mut changed = false;
+    for new in delta_schema(file)? {
+        match fields.iter_mut().find(|f| f.name() == new.name()) {
+            None => {
+                fields.push(StructField::nullable(
+                    new.name().clone(),
+                    new.data_type().clone(),
+                ));
+                changed = true;
+            }
+            Some(old) if old.data_type() != new.data_type() => {
+                return Err(delta_err(
+                    table,
+                    format!(
+                        "column {} is {:?} in the table and {:?} in the new files; a published column's type cannot change",
+                        new.name(),
+                        old.data_type(),
+                        new.data_type()
+                    ),
+                ));
+            }
+            Some(old) if !old.is_nullable() && new.is_nullable() => {
+                *old = StructField::nullable(old.name().clone(), old.data_type().clone());
+                changed = true;
+            }
+            Some(_) => {}
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    StructType::try_new(fields)
+        .map(Some)
+        .map_err(|e| delta_err(table, e))
+}
+
 /// One staged file of a Delta publish.
 #[derive(Debug, Clone)]
 struct DeltaFile {
@@ -621,6 +669,20 @@ async fn commit_partition(
         let partition: HashMap<String, Option<String>> =
             HashMap::from([(PARTITION.to_string(), Some(date.to_string()))]);
         let mut actions: Vec<Action> = Vec::new();
+        // A column the table does not have yet (a field added to the schema) is merged in, nullable, so
+        // that the dates before it read it as null.
+        if let Some(schema) = &schema {
+            let snapshot = t.snapshot().map_err(|e| delta_err(table, e))?;
+            if let Some(merged) = merged_schema(table, &snapshot.schema(), schema)? {
+                tracing::info!(table, "adding the schema's new columns to the Delta table");
+                let metadata = snapshot
+                    .metadata()
+                    .clone()
+                    .with_schema(&merged)
+                    .map_err(|e| delta_err(table, e))?;
+                actions.push(Action::Metadata(metadata));
+            }
+        }
         for (path, size, _) in DeltaWarehouse::partition_files(&t, date)? {
             if files.iter().any(|f| f.path == path) {
                 continue;
@@ -848,5 +910,30 @@ impl Warehouse for DeltaWarehouse {
             "_state/blobs".into(),
             Arc::clone(&self.runtime),
         )
+    }
+
+    /// The table's own schema (merged over every version it was written with) and the highest schema
+    /// version among the manifests.
+    fn published_schema(&self) -> Result<Option<PublishedSchema>, PublishError> {
+        use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow;
+        let dates = self.published_dates()?;
+        let Some((version, _)) = super::warehouse::highest_schema_version(self, &dates)? else {
+            return Ok(None);
+        };
+        let Some(t) = self.block_on(self.load("enterprise_daily", None))? else {
+            return Ok(None);
+        };
+        let kernel = t
+            .snapshot()
+            .map_err(|e| delta_err("enterprise_daily", e))?
+            .schema();
+        let columns: arrow::datatypes::Schema = kernel
+            .as_ref()
+            .try_into_arrow()
+            .map_err(|e| delta_err("enterprise_daily", e))?;
+        Ok(Some(PublishedSchema {
+            version,
+            columns: Arc::new(columns),
+        }))
     }
 }

@@ -16,6 +16,7 @@ use super::{
     partition_dir,
 };
 use crate::pull::blobs::BlobStore;
+use crate::records::evolution::PublishedSchema;
 
 /// A local warehouse folder.
 #[derive(Debug, Clone)]
@@ -136,5 +137,30 @@ impl Warehouse for LocalWarehouse {
 
     fn blobs(&self) -> BlobStore {
         BlobStore::for_output(&self.root)
+    }
+
+    /// The footer of a part of the latest date published with the highest schema version: dates before
+    /// a field was added lack its column, so that date has every column.
+    fn published_schema(&self) -> Result<Option<PublishedSchema>, PublishError> {
+        let dates = self.published_dates()?;
+        let Some((version, date)) = super::warehouse::highest_schema_version(self, &dates)? else {
+            return Ok(None);
+        };
+        let manifest = self.manifest(date)?;
+        let dir = partition_dir(&self.root, "enterprise_daily", date);
+        let first = manifest
+            .as_ref()
+            .and_then(|m| m.tables.get("enterprise_daily"))
+            .and_then(|t| t.files.first())
+            .map(|name| dir.join(name));
+        let columns = match first {
+            Some(path) => parquet_io::file_schema(&path).map_err(|e| PublishError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?,
+            // A date with no enterprise row has no part to read: its schema is the job's own.
+            None => return Ok(None),
+        };
+        Ok(Some(PublishedSchema { version, columns }))
     }
 }

@@ -134,6 +134,14 @@ pub fn concat(batches: &[RecordBatch]) -> Option<RecordBatch> {
     arrow::compute::concat_batches(&Arc::clone(&schema), batches).ok()
 }
 
+/// The Arrow schema in a Parquet file's footer, read without its data.
+pub fn file_schema(path: &Path) -> Result<arrow::datatypes::SchemaRef, ParquetError> {
+    let file = std::fs::File::open(path).map_err(|e| ParquetError::External(Box::new(e)))?;
+    Ok(ParquetRecordBatchReaderBuilder::try_new(file)?
+        .schema()
+        .clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use super::lock::{LockError, OutputLock};
 use super::versions::VersionInfo;
 use super::{Manifest, PublishError, StagedTable};
 use crate::pull::blobs::BlobStore;
+use crate::records::evolution::PublishedSchema;
 
 /// A publish in preparation: parts written as they are built, dates staged, then one commit.
 pub trait Publication: Send {
@@ -88,4 +89,22 @@ pub trait Warehouse: Send + Sync {
 
     /// Where pulled submissions are kept.
     fn blobs(&self) -> BlobStore;
+
+    /// The `enterprise_daily` columns already published and the highest schema version they were
+    /// published with; None for a warehouse with no date yet.
+    fn published_schema(&self) -> Result<Option<PublishedSchema>, PublishError>;
+}
+
+/// The highest `schema_version` among the manifests of `dates`, and the latest date published with it.
+pub fn highest_schema_version(
+    warehouse: &dyn Warehouse,
+    dates: &[NaiveDate],
+) -> Result<Option<(u32, NaiveDate)>, PublishError> {
+    let mut best: Option<(u32, NaiveDate)> = None;
+    for &date in dates {
+        if let Some(m) = warehouse.manifest(date)? {
+            best = best.max(Some((m.schema_version, date)));
+        }
+    }
+    Ok(best)
 }

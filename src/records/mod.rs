@@ -17,6 +17,8 @@ use crate::day::DayResult;
 use crate::validate::Value;
 use crate::validate::row::epoch_days;
 
+pub mod evolution;
+
 /// The four tables of the warehouse, in publish order.
 pub const TABLES: [&str; 4] = [
     "enterprise_daily",

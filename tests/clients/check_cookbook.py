@@ -1,9 +1,11 @@
 """Run every query of docs/cookbook.md against a warehouse and compare with the documented result.
 
-Usage: check_cookbook.py COOKBOOK.md WAREHOUSE
+Usage: check_cookbook.py COOKBOOK.md WAREHOUSE [KIND]
 Blocks are fenced code blocks whose info string has `id=<recipe>` and `engine=duckdb|pandas|polars`; a
 `text id=<recipe> expected` block holds the expected rows (` | `-separated). Python blocks must leave their
 answer in `result`. The path `data/warehouse` in the queries is replaced by WAREHOUSE.
+Recipes marked `warehouse=KIND` need a warehouse of that kind (e.g. `two-schema-versions`) and run only
+when KIND is given; the others run against the example warehouse when it is not.
 """
 
 import datetime
@@ -14,6 +16,7 @@ import sys
 import duckdb
 
 cookbook, warehouse = sys.argv[1], sys.argv[2]
+kind = sys.argv[3] if len(sys.argv) > 3 else None
 text = open(cookbook, encoding="utf-8").read()
 blocks = re.findall(r"```(\w+)([^\n]*)\n(.*?)```", text, flags=re.S)
 
@@ -45,7 +48,7 @@ def rows_of(result):
 expected, runs = {}, []
 for lang, info, body in blocks:
     a = attrs(info)
-    if "id" not in a:
+    if "id" not in a or a.get("warehouse") != kind:
         continue
     if a.get("expected"):
         expected[a["id"]] = [[c.strip() for c in line.split("|")] for line in body.strip().splitlines()]
