@@ -90,7 +90,7 @@ pub struct DistrictResult {
     /// Accepted rows (set by `seal`).
     pub accepted: u64,
     /// Sums over the accepted rows, for the comparison (set by `seal`).
-    pub tally: crate::compare::Tally,
+    pub tally: crate::tally::Tally,
     /// (key, sheet row) of every accepted row, for duplicates across districts (set by `seal`).
     pub keys: Vec<(Box<str>, u32)>,
     pub origin: Origin,
@@ -111,7 +111,7 @@ impl DistrictResult {
             source,
             accepted: outcome.rows.len() as u64,
             outcome,
-            tally: crate::compare::Tally::default(),
+            tally: crate::tally::Tally::default(),
             keys: Vec::new(),
             origin: Origin::Pulled,
             pull_failure,
@@ -122,7 +122,7 @@ impl DistrictResult {
     pub fn seal(&mut self, schema: &crate::config::Schema) -> Vec<crate::validate::AcceptedRow> {
         let rows = std::mem::take(&mut self.outcome.rows);
         self.accepted = rows.len() as u64;
-        self.tally = crate::compare::tally(schema, &rows);
+        self.tally = crate::tally::tally(schema, &rows);
         let key = schema.key_field;
         self.keys = rows
             .iter()

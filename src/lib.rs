@@ -1,7 +1,8 @@
 //! fugong (复工): the nightly pipeline behind the provincial work-resumption comparison.
 //!
-//! pull → read → validate → compare → records → publish. Each stage is a module; `pipeline::run_job`
-//! strings them together for one job and one date.
+//! pull → read → validate → records → publish → compare. Each stage is a module and depends only on
+//! the stages before it (and `config`, `day`, `tally`, `text`, the shared types); `pipeline` strings
+//! them together for one job and one date, `metrics` observes the run reports it is handed.
 
 pub mod cli;
 pub mod compare;
@@ -16,6 +17,7 @@ pub mod read;
 pub mod records;
 pub mod report;
 pub mod schedule;
+pub mod tally;
 pub mod text;
 pub mod validate;
 

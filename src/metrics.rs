@@ -9,8 +9,7 @@ use prometheus::{
     IntCounterVec, IntGaugeVec, Opts, register_int_counter_vec, register_int_gauge_vec,
 };
 
-use crate::ledger::RunStatus;
-use crate::pipeline::{RunError, RunReport};
+use crate::pipeline::{RunError, RunReport, run_status};
 
 static RUNS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -74,8 +73,9 @@ static RETRIES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     .ok()
 });
 
-/// Count a finished run.
-pub fn record_run(job: &str, status: RunStatus, result: &Result<RunReport, RunError>) {
+/// Count a finished run from what it returned (`serve` hands every run here).
+pub fn record_run(job: &str, result: &Result<RunReport, RunError>) {
+    let status = run_status(result);
     if let Some(runs) = RUNS.as_ref() {
         runs.with_label_values(&[job, status.as_str()]).inc();
     }

@@ -212,6 +212,16 @@ pub struct DistrictSummary {
     pub kept_previous: bool,
 }
 
+/// How a run ended, as the ledger and the metrics record it.
+pub fn run_status(result: &Result<RunReport, RunError>) -> RunStatus {
+    match result {
+        Ok(_) => RunStatus::Published,
+        Err(RunError::Abandoned { .. }) => RunStatus::Abandoned,
+        Err(RunError::Regression { .. }) => RunStatus::Refused,
+        Err(_) => RunStatus::Failed,
+    }
+}
+
 /// A job's open warehouse: the lock (one writer per local warehouse), the ledger, the source and the
 /// blobs.
 pub struct Session<'j> {
@@ -238,7 +248,7 @@ impl<'j> Session<'j> {
                 .map(|p| p.to_string_lossy())
                 .as_deref(),
         )?;
-        let warehouse = output.open()?;
+        let warehouse = crate::publish::open(&output)?;
         let lock = warehouse.lock(options.lock_wait)?;
         let rolled = warehouse.recover()?;
         if !rolled.is_empty() {
@@ -286,15 +296,11 @@ impl<'j> Session<'j> {
         let _enter = span.enter();
         let run_id = self.ledger.start_run(&job.name, date, options.trigger)?;
         let result = self.process(date, options);
-        let (status, counts, error) = match &result {
-            Ok(report) => (RunStatus::Published, report.counts(), None),
-            Err(RunError::Abandoned { .. }) => (RunStatus::Abandoned, RunCounts::default(), None),
-            Err(e @ RunError::Regression { .. }) => (
-                RunStatus::Refused,
-                RunCounts::default(),
-                Some(e.to_string()),
-            ),
-            Err(e) => (RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
+        let status = run_status(&result);
+        let (counts, error) = match &result {
+            Ok(report) => (report.counts(), None),
+            Err(RunError::Abandoned { .. }) => (RunCounts::default(), None),
+            Err(e) => (RunCounts::default(), Some(e.to_string())),
         };
         if let Err(e) = self
             .ledger
@@ -302,7 +308,6 @@ impl<'j> Session<'j> {
         {
             warn!(error = %e, status = status.as_str(), "cannot record the end of the run in the ledger");
         }
-        crate::metrics::record_run(&job.name, status, &result);
         result
     }
 
@@ -565,7 +570,9 @@ impl<'j> Session<'j> {
         let previous = previous_rates(&*self.warehouse, date);
         let comparison = compare::aggregate(&day, &previous);
         stage("compare");
-        let (district_daily, city_daily, rejects) = records::build_summaries(&day, &comparison)?;
+        let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
+        let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
+        let rejects = records::rejects_batch(&day)?;
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
@@ -884,7 +891,7 @@ pub fn stage_change_refresh(
         return Ok(());
     }
     info!(next = %next, "refreshing the day-over-day change of the next published date");
-    let batch = records::city_daily_batch(&cities, next)?;
+    let batch = compare::table::city_daily_batch(&cities, next)?;
     let Some(mut manifest) = output.manifest(next)? else {
         return Ok(());
     };

@@ -67,11 +67,10 @@ fn open(url: &str) -> Arc<dyn Warehouse> {
         region: Some("us-east-1".into()),
         allow_http: true,
     };
-    JobOutput::Delta {
+    fugong::publish::open(&JobOutput::Delta {
         url: url::Url::parse(url).expect("url"),
         storage,
-    }
-    .open()
+    })
     .expect("warehouse")
 }
 
@@ -415,4 +414,69 @@ fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
         seen.iter().all(|n| *n == x_rows || *n == y_rows),
         "the reader saw a partial or mixed date: {seen:?}"
     );
+}
+
+/// The log entries of a `file://` table that define it (hold a `metaData` action).
+fn definitions(table_dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(table_dir.join("_delta_log"))
+        .expect("log")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter(|e| {
+            std::fs::read_to_string(e.path())
+                .expect("entry")
+                .lines()
+                .any(|l| l.starts_with("{\"metaData\""))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn two_writers_creating_the_tables_at_once_make_one_definition_and_both_publish() {
+    let local = tempfile::tempdir().expect("tmp");
+    let root = local.path().join("wh");
+    let url = url::Url::from_directory_path(&root)
+        .expect("url")
+        .to_string();
+    let (a, b) = (two_districts(), two_districts());
+    let (a_day, b_day) = (date(2020, 3, 1), date(2020, 3, 2));
+    for (province, name, day, rows) in [(&a, "maker-a", a_day, 3u32), (&b, "maker-b", b_day, 4u32)]
+    {
+        let job = std::fs::read_to_string(province.job_path())
+            .expect("job")
+            .replace("test-province", name);
+        std::fs::write(province.job_path(), job).expect("job");
+        delta_job(province, &url, "");
+        submit(province, day, rows, 0);
+    }
+    // Both writers find no table, wait, then both write its first log entry: one wins.
+    let spawn = |province: &Province, day: NaiveDate| {
+        Command::new(env!("CARGO_BIN_EXE_fugong"))
+            .args(["run", "--quiet", "--in-process", "--job"])
+            .arg(province.job_path())
+            .args(["--date", &day.to_string()])
+            .env("FAILPOINTS", "delta::before-create=sleep(1500)")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run")
+    };
+    let (ca, cb) = (spawn(&a, a_day), spawn(&b, b_day));
+    for (who, child) in [("a", ca), ("b", cb)] {
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{who}: {}", text(&o));
+    }
+    for table in fugong::records::TABLES {
+        assert_eq!(
+            definitions(&root.join(table)),
+            vec!["00000000000000000000.json".to_string()],
+            "{table} is defined once"
+        );
+    }
+    let w = open(&url);
+    assert_eq!(enterprise_rows(&*w, a_day), 6);
+    assert_eq!(enterprise_rows(&*w, b_day), 8);
 }

@@ -344,7 +344,10 @@ fn an_automatic_run_keeps_a_failed_pull_and_publishes_a_newly_worse_file_with_a_
 
     // 市中区 sends a worse file: published (it is what the district sent), logged and counted.
     answers.set("370103", 200, workbook("市中区", 100, 2));
-    let worse = run_job(&job, report_date(), &lookback).expect("published");
+    let worse = run_job(&job, report_date(), &lookback);
+    // What serve does with every run: hand the result to the metrics.
+    fugong::metrics::record_run(&job.name, &worse);
+    let worse = worse.expect("published");
     assert_eq!(worse.rows_published, 10);
     assert_eq!(worse.regressions.len(), 1);
     assert_eq!(worse.regressions[0].district_code, "370103");
@@ -361,7 +364,9 @@ fn an_automatic_run_keeps_a_failed_pull_and_publishes_a_newly_worse_file_with_a_
     answers.set("370102", 503, Vec::new());
     answers.set("370103", 503, Vec::new());
     let before = published(&province.warehouse());
-    let down = run_job(&job, report_date(), &lookback).expect_err("failed");
+    let down = run_job(&job, report_date(), &lookback);
+    fugong::metrics::record_run(&job.name, &down);
+    let down = down.expect_err("failed");
     assert!(matches!(down, fugong::RunError::Source(_)), "{down}");
     assert!(
         down.to_string()

@@ -289,7 +289,7 @@ fn dry_run(
         args.only_missing,
         args.only_failed,
     )?;
-    let describe = |code: &str, date: chrono::NaiveDate| job.source_location(code, date);
+    let describe = |code: &str, date: chrono::NaiveDate| crate::pull::describe(job, code, date);
     super::out::line(format!(
         "dry run: {} date(s) would be processed into {}",
         dates.len(),

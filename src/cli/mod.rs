@@ -254,7 +254,7 @@ impl WarehouseArgs {
         Option<crate::config::Job>,
     )> {
         let (output, job) = self.resolve()?;
-        Ok((output.open()?, output, job))
+        Ok((crate::publish::open(&output)?, output, job))
     }
 }
 

@@ -12,101 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{District, Schema};
+use crate::config::District;
 use crate::day::{DayResult, SubmissionStatus};
-use crate::validate::Value;
-
-/// An exact rate `numerator / denominator` (both counts, denominator > 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fraction {
-    pub numerator: i64,
-    pub denominator: i64,
-}
-
-impl Fraction {
-    /// None when the denominator is not positive (a rate of nothing).
-    pub fn new(numerator: i64, denominator: i64) -> Option<Fraction> {
-        (denominator > 0).then_some(Fraction {
-            numerator,
-            denominator,
-        })
-    }
-
-    /// The float64 nearest to the fraction (one correctly rounded division for counts below 2^53).
-    pub fn value(self) -> f64 {
-        self.numerator as f64 / self.denominator as f64
-    }
-
-    /// `self − earlier`, computed exactly in integers and rounded once.
-    pub fn minus(self, earlier: Fraction) -> f64 {
-        let num = i128::from(self.numerator) * i128::from(earlier.denominator)
-            - i128::from(earlier.numerator) * i128::from(self.denominator);
-        let den = i128::from(self.denominator) * i128::from(earlier.denominator);
-        num as f64 / den as f64
-    }
-}
-
-impl PartialOrd for Fraction {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Fraction {
-    /// Exact comparison by cross-multiplication (denominators are positive).
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (i128::from(self.numerator) * i128::from(other.denominator))
-            .cmp(&(i128::from(other.numerator) * i128::from(self.denominator)))
-    }
-}
-
-fn rate(numerator: i64, denominator: i64) -> Option<f64> {
-    Fraction::new(numerator, denominator).map(Fraction::value)
-}
-
-/// Pooled sums over accepted rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Tally {
-    pub enterprises_total: i64,
-    pub enterprises_resumed: i64,
-    pub employees_total: i64,
-    pub employees_on_duty: i64,
-    /// Σ capacity_utilization × employees_total over resumed enterprises that report it.
-    pub capacity_weighted: f64,
-    /// Σ employees_total over the same enterprises.
-    pub capacity_weight: i64,
-}
-
-impl Tally {
-    fn add(&mut self, other: &Tally) {
-        self.enterprises_total += other.enterprises_total;
-        self.enterprises_resumed += other.enterprises_resumed;
-        self.employees_total += other.employees_total;
-        self.employees_on_duty += other.employees_on_duty;
-        self.capacity_weighted += other.capacity_weighted;
-        self.capacity_weight += other.capacity_weight;
-    }
-
-    pub fn resumption_rate(&self) -> Option<f64> {
-        rate(self.enterprises_resumed, self.enterprises_total)
-    }
-
-    pub fn on_duty_rate(&self) -> Option<f64> {
-        rate(self.employees_on_duty, self.employees_total)
-    }
-
-    pub fn capacity_utilization_avg(&self) -> Option<f64> {
-        (self.capacity_weight > 0).then(|| self.capacity_weighted / self.capacity_weight as f64)
-    }
-
-    pub fn resumption(&self) -> Option<Fraction> {
-        Fraction::new(self.enterprises_resumed, self.enterprises_total)
-    }
-
-    pub fn on_duty(&self) -> Option<Fraction> {
-        Fraction::new(self.employees_on_duty, self.employees_total)
-    }
-}
+pub use crate::tally::{Fraction, Tally, tally};
 
 /// One row of `district_daily`.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,51 +54,6 @@ pub struct Comparison {
     pub districts: Vec<DistrictAggregate>,
     /// In city-code order.
     pub cities: Vec<CityAggregate>,
-}
-
-/// Field indexes the tally reads.
-struct TallyFields {
-    resumed: usize,
-    employees_total: usize,
-    employees_on_duty: usize,
-    capacity: usize,
-}
-
-/// Sums over one district's accepted rows.
-pub fn tally(schema: &Schema, rows: &[crate::validate::AcceptedRow]) -> Tally {
-    let fields = TallyFields {
-        resumed: schema.comparison_field("resumed"),
-        employees_total: schema.comparison_field("employees_total"),
-        employees_on_duty: schema.comparison_field("employees_on_duty"),
-        capacity: schema.comparison_field("capacity_utilization"),
-    };
-    tally_rows(&fields, rows)
-}
-
-fn tally_rows(fields: &TallyFields, rows: &[crate::validate::AcceptedRow]) -> Tally {
-    let mut t = Tally::default();
-    for row in rows {
-        let get_int = |i: usize| match row.values.get(i) {
-            Some(Some(Value::Int(v))) => *v,
-            _ => 0,
-        };
-        let resumed = matches!(
-            row.values.get(fields.resumed),
-            Some(Some(Value::Bool(true)))
-        );
-        let employees = get_int(fields.employees_total);
-        t.enterprises_total += 1;
-        t.employees_total += employees;
-        t.employees_on_duty += get_int(fields.employees_on_duty);
-        if resumed {
-            t.enterprises_resumed += 1;
-            if let Some(Some(Value::Ratio(cu))) = row.values.get(fields.capacity) {
-                t.capacity_weighted += cu * employees as f64;
-                t.capacity_weight += employees;
-            }
-        }
-    }
-    t
 }
 
 /// Competition ranks (1 = highest; ties share a rank and the next rank skips: 1,2,2,4); None stays None.
@@ -341,14 +204,6 @@ mod tests {
     fn ties_share_a_rank_and_the_next_skips() {
         let ranks = competition_ranks(&[Some(0.9), Some(0.8), Some(0.8), Some(0.7), None]);
         assert_eq!(ranks, vec![Some(1), Some(2), Some(2), Some(4), None]);
-    }
-
-    #[test]
-    fn rates_are_the_nearest_float_to_the_exact_fraction() {
-        assert_eq!(rate(1862, 1885), Some(1862.0 / 1885.0));
-        assert_ne!(rate(1862, 1885), Some(0.9878));
-        assert_eq!(rate(200_010, 300_021), Some(200_010.0 / 300_021.0));
-        assert_eq!(rate(1, 0), None);
     }
 
     #[test]

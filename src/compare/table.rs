@@ -1,11 +1,129 @@
-//! `fugong compare`: read a published date's `city_daily` back and print the provincial ranking.
+//! The comparison's tables: `district_daily` and `city_daily` written from the aggregates (columns by
+//! name, in `records`' schemas), `city_daily` read back from a published date, and the provincial ranking
+//! as `fugong compare` prints it.
 
-use arrow::array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::error::ArrowError;
 use chrono::NaiveDate;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{CityAggregate, city_on_duty, city_resumption, display};
+use super::{
+    CityAggregate, Comparison, DistrictAggregate, Tally, city_on_duty, city_resumption, display,
+};
 use crate::publish::Warehouse;
+use crate::records::{batch_by_name, city_daily_schema, date_column, district_daily_schema};
+
+/// `district_daily` of one date, in district-code order.
+pub fn district_daily_batch(
+    comparison: &Comparison,
+    date: NaiveDate,
+) -> Result<RecordBatch, ArrowError> {
+    let mut districts: Vec<&DistrictAggregate> = comparison.districts.iter().collect();
+    districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
+    let text = |get: &dyn Fn(&DistrictAggregate) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            districts.iter().map(|d| get(d)),
+        ))
+    };
+    let count = |get: &dyn Fn(&Tally) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(
+            districts.iter().map(|d| d.tally.as_ref().map(get)),
+        ))
+    };
+    let rate = |get: &dyn Fn(&Tally) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(
+            districts.iter().map(|d| d.tally.as_ref().and_then(get)),
+        ))
+    };
+    batch_by_name(
+        district_daily_schema(),
+        vec![
+            ("report_date", date_column(date, districts.len())),
+            ("province_code", text(&|d| &d.district.province_code)),
+            ("city_code", text(&|d| &d.district.city_code)),
+            ("city_name", text(&|d| &d.district.city_name)),
+            ("district_code", text(&|d| &d.district.code)),
+            ("district_name", text(&|d| &d.district.name)),
+            ("submission_status", text(&|d| d.status.as_str())),
+            ("enterprises_total", count(&|t| t.enterprises_total)),
+            ("enterprises_resumed", count(&|t| t.enterprises_resumed)),
+            ("resumption_rate", rate(&|t| t.resumption_rate())),
+            ("employees_total", count(&|t| t.employees_total)),
+            ("employees_on_duty", count(&|t| t.employees_on_duty)),
+            ("on_duty_rate", rate(&|t| t.on_duty_rate())),
+            (
+                "capacity_utilization_avg",
+                rate(&|t| t.capacity_utilization_avg()),
+            ),
+            (
+                "rows_rejected",
+                Arc::new(Int64Array::from_iter_values(
+                    districts.iter().map(|d| d.rows_rejected),
+                )),
+            ),
+            (
+                "warnings",
+                Arc::new(Int64Array::from_iter_values(
+                    districts.iter().map(|d| d.warnings),
+                )),
+            ),
+        ],
+    )
+}
+
+/// `city_daily` of one date from its city aggregates (in the order given: city-code order).
+pub fn city_daily_batch(
+    cities: &[CityAggregate],
+    date: NaiveDate,
+) -> Result<RecordBatch, ArrowError> {
+    let text = |get: &dyn Fn(&CityAggregate) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(cities.iter().map(get)))
+    };
+    let count = |get: &dyn Fn(&CityAggregate) -> Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(cities.iter().map(get)))
+    };
+    let rate = |get: &dyn Fn(&CityAggregate) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(cities.iter().map(get)))
+    };
+    let rank = |get: &dyn Fn(&CityAggregate) -> Option<i32>| -> ArrayRef {
+        Arc::new(Int32Array::from_iter(cities.iter().map(get)))
+    };
+    batch_by_name(
+        city_daily_schema(),
+        vec![
+            ("report_date", date_column(date, cities.len())),
+            ("province_code", text(&|c| &c.province_code)),
+            ("city_code", text(&|c| &c.city_code)),
+            ("city_name", text(&|c| &c.city_name)),
+            ("districts_expected", count(&|c| Some(c.districts_expected))),
+            ("districts_reported", count(&|c| Some(c.districts_reported))),
+            ("enterprises_total", count(&|c| c.enterprises_total)),
+            ("enterprises_resumed", count(&|c| c.enterprises_resumed)),
+            ("resumption_rate", rate(&|c| c.resumption_rate)),
+            ("employees_total", count(&|c| c.employees_total)),
+            ("employees_on_duty", count(&|c| c.employees_on_duty)),
+            ("on_duty_rate", rate(&|c| c.on_duty_rate)),
+            (
+                "capacity_utilization_avg",
+                rate(&|c| c.capacity_utilization_avg),
+            ),
+            ("resumption_rate_rank", rank(&|c| c.resumption_rate_rank)),
+            ("on_duty_rate_rank", rank(&|c| c.on_duty_rate_rank)),
+            (
+                "capacity_utilization_rank",
+                rank(&|c| c.capacity_utilization_rank),
+            ),
+            (
+                "resumption_rate_change",
+                rate(&|c| c.resumption_rate_change),
+            ),
+        ],
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{ConfigError, Schema};
-use crate::read::ReadLimits;
 
 /// A job file exactly as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +84,28 @@ pub struct StorageConfig {
     pub allow_http: bool,
 }
 
+/// The limits that protect one run from one submission (contract §7, job table `[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReadLimits {
+    pub max_file_bytes: u64,
+    pub max_inflated_bytes: u64,
+    pub max_cells: u64,
+    pub max_cell_chars: u32,
+    pub max_read_secs: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_file_bytes: 64 * 1024 * 1024,
+            max_inflated_bytes: 512 * 1024 * 1024,
+            max_cells: 5_000_000,
+            max_cell_chars: 32_767,
+            max_read_secs: 60,
+        }
+    }
+}
+
 /// Where a job publishes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
@@ -93,7 +114,7 @@ pub enum Output {
     /// Delta Lake tables under a URL.
     Delta {
         url: url::Url,
-        storage: crate::publish::delta::Storage,
+        storage: super::source::Storage,
     },
 }
 
@@ -105,7 +126,7 @@ impl Output {
             let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
             return Ok(Output::Delta {
                 url,
-                storage: crate::publish::delta::Storage::default(),
+                storage: super::source::Storage::default(),
             });
         }
         let path = PathBuf::from(text);
@@ -115,22 +136,10 @@ impl Output {
                 .map_err(|_| format!("`{text}` cannot be made a file:// URL"))?;
             return Ok(Output::Delta {
                 url,
-                storage: crate::publish::delta::Storage::default(),
+                storage: super::source::Storage::default(),
             });
         }
         Ok(Output::Local(path))
-    }
-
-    /// Open the warehouse.
-    pub fn open(
-        &self,
-    ) -> Result<std::sync::Arc<dyn crate::publish::Warehouse>, crate::publish::PublishError> {
-        Ok(match self {
-            Output::Local(path) => std::sync::Arc::new(crate::publish::LocalWarehouse::new(path)),
-            Output::Delta { url, storage } => {
-                std::sync::Arc::new(crate::publish::delta::DeltaWarehouse::open(url, storage)?)
-            }
-        })
     }
 
     /// For messages.
@@ -246,7 +255,7 @@ pub enum Source {
         base: PathBuf,
         template: String,
     },
-    Http(crate::pull::http::HttpSettings),
+    Http(super::source::HttpSettings),
 }
 
 /// Default of `keep_versions`.
@@ -315,17 +324,6 @@ impl Job {
                 }
                 Ok(output)
             }
-        }
-    }
-
-    /// Where a district's submission for a date is looked for (a path or a URL).
-    pub fn source_location(&self, district_code: &str, date: chrono::NaiveDate) -> String {
-        match &self.source {
-            Source::Dir { base, template } => {
-                crate::pull::dir::DirSource::new(base.clone(), template.clone())
-                    .describe(district_code, date)
-            }
-            Source::Http(s) => crate::pull::expand_template(&s.url, district_code, date),
         }
     }
 
@@ -438,7 +436,7 @@ impl JobConfig {
                     None
                 }
                 Some(template) => {
-                    if let Err(m) = crate::pull::check_template(template) {
+                    if let Err(m) = super::source::check_template(template) {
                         problems.push(format!("[source] path: {m}"));
                     }
                     // Manifests name sources by absolute paths, never relative to the working directory.
@@ -455,13 +453,13 @@ impl JobConfig {
                     None
                 }
                 Some(url) => {
-                    if let Err(m) = crate::pull::check_template(&url) {
+                    if let Err(m) = super::source::check_template(&url) {
                         problems.push(format!("[source] url: {m}"));
                     }
-                    let defaults = crate::pull::http::HttpSettings::default();
+                    let defaults = super::source::HttpSettings::default();
                     let src = &self.source;
                     let secs = std::time::Duration::from_secs;
-                    Some(Source::Http(crate::pull::http::HttpSettings {
+                    Some(Source::Http(super::source::HttpSettings {
                         url,
                         token_env: src.token_env.clone(),
                         connect_timeout: src
@@ -479,7 +477,7 @@ impl JobConfig {
             },
         };
         let storage = self.storage.clone().unwrap_or_default();
-        let storage = crate::publish::delta::Storage {
+        let storage = super::source::Storage {
             endpoint: storage.endpoint,
             region: storage.region,
             allow_http: storage.allow_http,
@@ -561,7 +559,7 @@ impl JobConfig {
             keep_versions: self.keep_versions.unwrap_or(DEFAULT_KEEP_VERSIONS).max(1),
             keep_blob_days: self
                 .keep_blob_days
-                .unwrap_or(crate::pull::blobs::DEFAULT_KEEP_BLOB_DAYS),
+                .unwrap_or(super::source::DEFAULT_KEEP_BLOB_DAYS),
             config: self,
         })
     }

@@ -5,6 +5,7 @@
 
 pub mod job;
 pub mod schema;
+pub mod source;
 
 pub use job::{District, Job, JobConfig, Limits, SourceKind};
 pub use schema::{FieldType, Schema, SchemaConfig};

@@ -38,59 +38,51 @@ use url::Url;
 use super::lock::{LockError, OutputLock};
 use super::manifest::ManifestTable;
 use super::versions::VersionInfo;
+use super::warehouse::PublishedSchema;
 use super::warehouse::{Publication, Warehouse};
-use super::{FileContent, Manifest, PublishError, StagedFile, StagedTable, parquet_io};
+use super::{FileContent, Manifest, PublishError, StagedFile, StagedTable, failpoint, parquet_io};
 use crate::pull::blobs::BlobStore;
-use crate::records::evolution::PublishedSchema;
 
 /// The partition column of every table.
 pub const PARTITION: &str = "snapshot_date";
 
-/// `[storage]` of a job: how to reach the object store. Credentials come from the standard `AWS_*`
-/// environment variables, never from the job file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Storage {
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    pub allow_http: bool,
-}
+pub use crate::config::source::Storage;
 
-impl Storage {
-    /// Options for the object store (and delta-rs), credentials from the environment.
-    fn options(&self) -> HashMap<String, String> {
-        let mut options = HashMap::new();
-        for (env, key) in [
-            ("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
-            ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
-            ("AWS_SESSION_TOKEN", "aws_session_token"),
-            ("AWS_REGION", "aws_region"),
-            ("AWS_DEFAULT_REGION", "aws_region"),
-            ("AWS_ENDPOINT_URL", "aws_endpoint"),
-            ("AWS_ENDPOINT", "aws_endpoint"),
-            ("AWS_ALLOW_HTTP", "aws_allow_http"),
-        ] {
-            if let Ok(value) = std::env::var(env)
-                && !options.contains_key(key)
-            {
-                options.insert(key.to_string(), value);
-            }
+/// Options for the object store (and delta-rs) from a job's `[storage]`, credentials from the
+/// environment.
+fn storage_options(storage: &Storage) -> HashMap<String, String> {
+    let mut options = HashMap::new();
+    for (env, key) in [
+        ("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+        ("AWS_SESSION_TOKEN", "aws_session_token"),
+        ("AWS_REGION", "aws_region"),
+        ("AWS_DEFAULT_REGION", "aws_region"),
+        ("AWS_ENDPOINT_URL", "aws_endpoint"),
+        ("AWS_ENDPOINT", "aws_endpoint"),
+        ("AWS_ALLOW_HTTP", "aws_allow_http"),
+    ] {
+        if let Ok(value) = std::env::var(env)
+            && !options.contains_key(key)
+        {
+            options.insert(key.to_string(), value);
         }
-        if let Some(endpoint) = &self.endpoint {
-            options.insert("aws_endpoint".into(), endpoint.clone());
-        }
-        if let Some(region) = &self.region {
-            options.insert("aws_region".into(), region.clone());
-        }
-        if self.allow_http {
-            options.insert("aws_allow_http".into(), "true".into());
-        }
-        options
-            .entry("aws_region".into())
-            .or_insert_with(|| "us-east-1".into());
-        // Commits are `PutMode::Create`: `If-None-Match: *` on S3.
-        options.insert("aws_conditional_put".into(), "etag".into());
-        options
     }
+    if let Some(endpoint) = &storage.endpoint {
+        options.insert("aws_endpoint".into(), endpoint.clone());
+    }
+    if let Some(region) = &storage.region {
+        options.insert("aws_region".into(), region.clone());
+    }
+    if storage.allow_http {
+        options.insert("aws_allow_http".into(), "true".into());
+    }
+    options
+        .entry("aws_region".into())
+        .or_insert_with(|| "us-east-1".into());
+    // Commits are `PutMode::Create`: `If-None-Match: *` on S3.
+    options.insert("aws_conditional_put".into(), "etag".into());
+    options
 }
 
 /// Build an S3 store for a URL from options (`aws_*` keys).
@@ -186,7 +178,7 @@ impl DeltaWarehouse {
         let root = Url::parse(&format!("{}/", root.as_str().trim_end_matches('/')))
             .map_err(|e| delta_err("the warehouse URL", e))?;
         let options = match root.scheme() {
-            "s3" | "s3a" => storage.options(),
+            "s3" | "s3a" => storage_options(storage),
             _ => HashMap::new(),
         };
         let store: Arc<dyn ObjectStore> = match root.scheme() {
@@ -751,13 +743,20 @@ async fn commit_partition(
     }
 }
 
+/// Another writer committed first: read the table again and retry. A metadata change (another
+/// writer's schema merge) is one too: after reading again there is nothing left to merge.
 fn is_conflict(e: &DeltaTableError) -> bool {
     let text = e.to_string().to_lowercase();
-    text.contains("conflict") || text.contains("concurrent") || text.contains("already exists")
+    text.contains("conflict")
+        || text.contains("concurrent")
+        || text.contains("already exists")
+        || text.contains("metadata changed")
 }
 
-/// Create a table (version 0) with the columns of its first file and the partition column. Another
-/// writer creating it at the same moment is not an error: the table is loaded.
+/// Create a table (version 0) with the columns of its first file and the partition column: one
+/// conditional write of the first log entry. When another writer creates the table first, its table is
+/// used. (delta-rs's own `CreateBuilder` would commit the creation again as version 1 in that race, a
+/// second table definition that then fails every writer who read version 0 with "metadata changed".)
 async fn create_table(
     warehouse: &DeltaWarehouse,
     table: &str,
@@ -765,20 +764,37 @@ async fn create_table(
 ) -> Result<DeltaTable, PublishError> {
     let schema =
         schema.ok_or_else(|| delta_err(table, "no file to take the table's columns from"))?;
+    failpoint!("delta::before-create");
     let t = warehouse.table(table)?;
-    let created = deltalake_core::operations::create::CreateBuilder::new()
-        .with_log_store(t.log_store())
-        .with_columns(delta_schema(&schema)?)
-        .with_partition_columns([PARTITION])
-        .with_save_mode(SaveMode::Ignore)
+    let columns = StructType::try_new(delta_schema(&schema)?).map_err(|e| delta_err(table, e))?;
+    let protocol: deltalake_core::kernel::Protocol = serde_json::from_value(serde_json::json!({
+        "minReaderVersion": 1,
+        "minWriterVersion": 2
+    }))
+    .map_err(|e| delta_err(table, e))?;
+    let metadata = deltalake_core::kernel::new_metadata(
+        &columns,
+        [PARTITION],
+        std::iter::empty::<(String, String)>(),
+    )
+    .map_err(|e| delta_err(table, e))?;
+    let operation = DeltaOperation::Create {
+        mode: SaveMode::ErrorIfExists,
+        location: warehouse.table_url(table)?,
+        protocol: protocol.clone(),
+        metadata: metadata.clone(),
+    };
+    let created = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+        .with_actions(vec![Action::Protocol(protocol), Action::Metadata(metadata)])
+        .build(None, t.log_store(), operation)
         .await;
-    match created {
-        Ok(t) => Ok(t),
-        Err(e) if is_conflict(&e) => warehouse
-            .load(table, None)
-            .await?
-            .ok_or_else(|| delta_err(table, e)),
-        Err(e) => Err(delta_err(table, e)),
+    match (created, warehouse.load(table, None).await?) {
+        (_, Some(t)) => Ok(t),
+        (Err(e), None) => Err(delta_err(table, e)),
+        (Ok(_), None) => Err(delta_err(
+            table,
+            "the table was created but cannot be read back",
+        )),
     }
 }
 

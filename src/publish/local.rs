@@ -10,13 +10,13 @@ use chrono::NaiveDate;
 
 use super::lock::{LockError, OutputLock};
 use super::versions::{self, VersionInfo};
+use super::warehouse::PublishedSchema;
 use super::warehouse::{Publication, Warehouse};
 use super::{
     FileContent, Manifest, PublishError, StagedFile, StagedTable, Transaction, parquet_io,
     partition_dir,
 };
 use crate::pull::blobs::BlobStore;
-use crate::records::evolution::PublishedSchema;
 
 /// A local warehouse folder.
 #[derive(Debug, Clone)]

@@ -30,7 +30,20 @@ pub mod versions;
 pub mod warehouse;
 
 pub use local::LocalWarehouse;
-pub use warehouse::{Publication, Warehouse};
+
+/// Open the warehouse a job's `output` names.
+pub fn open(
+    output: &crate::config::job::Output,
+) -> Result<std::sync::Arc<dyn Warehouse>, PublishError> {
+    use crate::config::job::Output;
+    Ok(match output {
+        Output::Local(path) => std::sync::Arc::new(LocalWarehouse::new(path)),
+        Output::Delta { url, storage } => {
+            std::sync::Arc::new(delta::DeltaWarehouse::open(url, storage)?)
+        }
+    })
+}
+pub use warehouse::{Publication, PublishedSchema, Warehouse};
 
 use std::collections::BTreeSet;
 use std::fs;

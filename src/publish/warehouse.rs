@@ -17,7 +17,15 @@ use super::lock::{LockError, OutputLock};
 use super::versions::VersionInfo;
 use super::{Manifest, PublishError, StagedTable};
 use crate::pull::blobs::BlobStore;
-use crate::records::evolution::PublishedSchema;
+
+/// The `enterprise_daily` columns a warehouse holds: from the date published with the highest schema
+/// version (or the Delta table's own, merged schema).
+#[derive(Debug, Clone)]
+pub struct PublishedSchema {
+    /// The highest `schema_version` in the warehouse's manifests.
+    pub version: u32,
+    pub columns: arrow::datatypes::SchemaRef,
+}
 
 /// A publish in preparation: parts written as they are built, dates staged, then one commit.
 pub trait Publication: Send {

@@ -12,7 +12,7 @@ use object_store::ObjectStoreExt;
 
 use super::sha256_hex;
 
-pub const DEFAULT_KEEP_BLOB_DAYS: u32 = 90;
+pub use crate::config::source::DEFAULT_KEEP_BLOB_DAYS;
 
 const PRUNE_MARKER: &str = ".last-pruned";
 

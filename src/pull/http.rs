@@ -21,31 +21,7 @@ use crate::day::SourceInfo;
 use crate::ledger::SubmissionRecord;
 use crate::validate::{Code, Finding};
 
-/// Settings of the HTTP source, from the job file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpSettings {
-    pub url: String,
-    /// Name of the environment variable holding a bearer token.
-    pub token_env: Option<String>,
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub attempts: u32,
-    pub base_delay: Duration,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            url: String::new(),
-            token_env: None,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-            // 1 s, 2 s, 4 s with jitter: about 10 seconds over 4 attempts.
-            attempts: 4,
-            base_delay: Duration::from_millis(1000),
-        }
-    }
-}
+pub use crate::config::source::HttpSettings;
 
 /// Why the HTTP source cannot be set up.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+pub use crate::config::source::{check_template, expand_template};
 use crate::day::SourceInfo;
 use crate::validate::Finding;
 
@@ -53,39 +54,15 @@ pub enum SourceError {
     HttpUnreachable { districts: usize, example: String },
 }
 
-/// The placeholders a path or URL template may hold.
-pub const PLACEHOLDERS: [&str; 3] = ["date", "yyyymmdd", "district_code"];
-
-/// Every `{name}` of a template must be a known placeholder, and `{district_code}` must be there.
-pub fn check_template(template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err(format!(
-                "`{template}` has a `{{` without its `}}`; placeholders are {{date}}, {{yyyymmdd}} and {{district_code}}"
-            ));
-        };
-        let name = &after[..close];
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "`{template}` has the unknown placeholder {{{name}}}; the placeholders are {{date}} (YYYY-MM-DD), {{yyyymmdd}} and {{district_code}}"
-            ));
+/// Where a district's submission for a date is looked for (a path or a URL), without opening the
+/// source: for `backfill --dry-run`.
+pub fn describe(job: &crate::config::Job, district_code: &str, date: NaiveDate) -> String {
+    match &job.source {
+        crate::config::job::Source::Dir { base, template } => {
+            dir::DirSource::new(base.clone(), template.clone()).describe(district_code, date)
         }
-        rest = &after[close + 1..];
+        crate::config::job::Source::Http(s) => expand_template(&s.url, district_code, date),
     }
-    if !template.contains("{district_code}") {
-        return Err(format!("`{template}` must contain {{district_code}}"));
-    }
-    Ok(())
-}
-
-/// Fill `{date}`, `{yyyymmdd}` and `{district_code}` in a path or URL template.
-pub fn expand_template(template: &str, district_code: &str, date: NaiveDate) -> String {
-    template
-        .replace("{date}", &date.format("%Y-%m-%d").to_string())
-        .replace("{yyyymmdd}", &date.format("%Y%m%d").to_string())
-        .replace("{district_code}", district_code)
 }
 
 /// Lower-case hex sha256.
@@ -152,16 +129,6 @@ impl Puller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn templates_hold_only_known_placeholders() {
-        assert!(check_template("../inbox/{date}/{district_code}.*").is_ok());
-        assert!(check_template("https://r/{yyyymmdd}/{district_code}.xlsx").is_ok());
-        let e = check_template("../inbox/{datum}/{district_code}.*").expect_err("unknown");
-        assert!(e.contains("{datum}"), "{e}");
-        assert!(check_template("../inbox/{date}/x.xlsx").is_err());
-        assert!(check_template("../inbox/{date/{district_code}").is_err());
-    }
 
     #[test]
     fn file_names_of_paths_and_urls() {

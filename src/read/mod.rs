@@ -27,27 +27,7 @@ use chrono::NaiveDate;
 
 pub use guard::{Format, Inspection};
 
-/// The limits that protect one run from one submission (contract §7, job table `[limits]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReadLimits {
-    pub max_file_bytes: u64,
-    pub max_inflated_bytes: u64,
-    pub max_cells: u64,
-    pub max_cell_chars: u32,
-    pub max_read_secs: u64,
-}
-
-impl Default for ReadLimits {
-    fn default() -> Self {
-        ReadLimits {
-            max_file_bytes: 64 * 1024 * 1024,
-            max_inflated_bytes: 512 * 1024 * 1024,
-            max_cells: 5_000_000,
-            max_cell_chars: 32_767,
-            max_read_secs: 60,
-        }
-    }
-}
+pub use crate::config::job::ReadLimits;
 
 /// Why a workbook cannot be read. `message` is for the district clerk (Chinese, says what to do);
 /// `detail` is the underlying library's own words, for a developer (the `detail` column of `rejects`).

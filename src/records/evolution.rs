@@ -13,18 +13,10 @@ use arrow::datatypes::{DataType, Schema as ArrowSchema};
 
 use super::enterprise_daily_schema;
 use crate::config::Schema;
+pub use crate::publish::PublishedSchema;
 
 /// The partition column a Delta table's schema carries beside the data columns.
 const PARTITION: &str = "snapshot_date";
-
-/// The `enterprise_daily` columns a warehouse holds: from the date published with the highest schema
-/// version (or the Delta table's own, merged schema).
-#[derive(Debug, Clone)]
-pub struct PublishedSchema {
-    /// The highest `schema_version` in the warehouse's manifests.
-    pub version: u32,
-    pub columns: arrow::datatypes::SchemaRef,
-}
 
 /// A schema change the warehouse cannot take.
 #[derive(Debug, thiserror::Error)]

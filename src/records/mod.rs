@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
-    Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder, Float64Builder,
+    Int32Array, Int32Builder, Int64Builder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
 use arrow::error::ArrowError;
 
-use crate::compare::Comparison;
 use crate::config::Schema;
 use crate::config::schema::FieldType;
 use crate::day::DayResult;
@@ -129,18 +128,38 @@ fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-/// The three small tables of one date (`enterprise_daily` is written as it streams, by
-/// `EnterpriseWriter`).
-pub fn build_summaries(
-    day: &DayResult,
-    comparison: &Comparison,
-) -> Result<(RecordBatch, RecordBatch, RecordBatch), ArrowError> {
-    let date = epoch_days(day.report_date);
-    Ok((
-        district_daily(comparison, date)?,
-        city_daily(&comparison.cities, date)?,
-        rejects(day, date)?,
-    ))
+/// A record batch from named columns, put in the schema's order. A schema column no builder filled, or
+/// a built column the schema does not have, is an error: a column is never shifted into its
+/// neighbour's place.
+pub fn batch_by_name<S: AsRef<str>>(
+    schema: SchemaRef,
+    columns: Vec<(S, ArrayRef)>,
+) -> Result<RecordBatch, ArrowError> {
+    let mut columns: Vec<(S, Option<ArrayRef>)> =
+        columns.into_iter().map(|(n, a)| (n, Some(a))).collect();
+    let mut arrays = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let array = columns
+            .iter_mut()
+            .find(|(name, _)| name.as_ref() == field.name())
+            .and_then(|(_, a)| a.take())
+            .ok_or_else(|| {
+                ArrowError::SchemaError(format!("no values were built for column {}", field.name()))
+            })?;
+        arrays.push(array);
+    }
+    if let Some((extra, _)) = columns.iter().find(|(_, a)| a.is_some()) {
+        return Err(ArrowError::SchemaError(format!(
+            "column {} was built but is not in the table's schema",
+            extra.as_ref()
+        )));
+    }
+    RecordBatch::try_new(schema, arrays)
+}
+
+/// A `report_date` column of `n` rows.
+pub fn date_column(date: chrono::NaiveDate, n: usize) -> ArrayRef {
+    Arc::new(Date32Array::from(vec![epoch_days(date); n]))
 }
 
 /// `enterprise_daily`, built as districts finish: each district's accepted rows, sorted by key, are
@@ -224,23 +243,38 @@ impl<'s> EnterpriseWriter<'s> {
 struct PartBuilder {
     len: usize,
     report_date: Date32Builder,
-    geo: Vec<StringBuilder>,
-    fields: Vec<(usize, ColumnBuilder)>,
+    /// The district's columns, by name.
+    district: Vec<(&'static str, StringBuilder)>,
+    /// The schema's output fields: index in the row, column name, builder.
+    fields: Vec<(usize, String, ColumnBuilder)>,
     source_file: StringBuilder,
     source_row: Int32Builder,
 }
+
+/// The district columns of `enterprise_daily`, each with how to read it from the district.
+/// Reads one of a district's names or codes.
+type DistrictText = fn(&crate::config::District) -> &str;
+
+const DISTRICT_COLUMNS: [(&str, DistrictText); 5] = [
+    ("province_code", |d| &d.province_code),
+    ("city_code", |d| &d.city_code),
+    ("city_name", |d| &d.city_name),
+    ("district_code", |d| &d.code),
+    ("district_name", |d| &d.name),
+];
 
 impl PartBuilder {
     fn new(schema: &Schema, n: usize) -> PartBuilder {
         PartBuilder {
             len: 0,
             report_date: Date32Builder::with_capacity(n),
-            geo: (0..5)
-                .map(|_| StringBuilder::with_capacity(n, n * 8))
+            district: DISTRICT_COLUMNS
+                .iter()
+                .map(|(name, _)| (*name, StringBuilder::with_capacity(n, n * 8)))
                 .collect(),
             fields: schema
                 .output_fields()
-                .map(|(i, f)| (i, ColumnBuilder::new(f.field_type, n)))
+                .map(|(i, f)| (i, f.name.clone(), ColumnBuilder::new(f.field_type, n)))
                 .collect(),
             source_file: StringBuilder::with_capacity(n, n * 12),
             source_row: Int32Builder::with_capacity(n),
@@ -256,16 +290,10 @@ impl PartBuilder {
     ) {
         self.len += 1;
         self.report_date.append_value(date);
-        for (b, v) in self.geo.iter_mut().zip([
-            &d.province_code,
-            &d.city_code,
-            &d.city_name,
-            &d.code,
-            &d.name,
-        ]) {
-            b.append_value(v);
+        for ((_, builder), (_, value_of)) in self.district.iter_mut().zip(DISTRICT_COLUMNS) {
+            builder.append_value(value_of(d));
         }
-        for (field, builder) in &mut self.fields {
+        for (field, _, builder) in &mut self.fields {
             builder.append(row.values.get(*field).and_then(Option::as_ref));
         }
         self.source_file.append_value(source_file);
@@ -273,18 +301,17 @@ impl PartBuilder {
     }
 
     fn finish(mut self, schema: &Schema) -> Result<RecordBatch, ArrowError> {
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.report_date.finish())];
-        arrays.extend(
-            self.geo
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
-        for (_, c) in self.fields {
-            arrays.push(c.finish()?);
+        let mut columns: Vec<(String, ArrayRef)> =
+            vec![("report_date".into(), Arc::new(self.report_date.finish()))];
+        for (name, mut builder) in self.district {
+            columns.push((name.into(), Arc::new(builder.finish())));
         }
-        arrays.push(Arc::new(self.source_file.finish()));
-        arrays.push(Arc::new(self.source_row.finish()));
-        RecordBatch::try_new(enterprise_daily_schema(schema), arrays)
+        for (_, name, builder) in self.fields {
+            columns.push((name, builder.finish()?));
+        }
+        columns.push(("source_file".into(), Arc::new(self.source_file.finish())));
+        columns.push(("source_row".into(), Arc::new(self.source_row.finish())));
+        batch_by_name(enterprise_daily_schema(schema), columns)
     }
 }
 
@@ -340,227 +367,76 @@ impl ColumnBuilder {
     }
 }
 
-fn district_daily(comparison: &Comparison, date: i32) -> Result<RecordBatch, ArrowError> {
-    let n = comparison.districts.len();
-    let mut s: Vec<StringBuilder> = (0..6)
-        .map(|_| StringBuilder::with_capacity(n, n * 8))
-        .collect();
-    let mut ints: Vec<Int64Builder> = (0..4).map(|_| Int64Builder::with_capacity(n)).collect();
-    let mut rates: Vec<Float64Builder> = (0..3).map(|_| Float64Builder::with_capacity(n)).collect();
-    let mut rows_rejected = Int64Builder::with_capacity(n);
-    let mut warnings = Int64Builder::with_capacity(n);
-    let mut report_date = Date32Builder::with_capacity(n);
-    let mut districts: Vec<&crate::compare::DistrictAggregate> =
-        comparison.districts.iter().collect();
-    districts.sort_by(|a, b| a.district.code.cmp(&b.district.code));
-    for d in districts {
-        report_date.append_value(date);
-        for (b, v) in s.iter_mut().zip([
-            d.district.province_code.as_str(),
-            &d.district.city_code,
-            &d.district.city_name,
-            &d.district.code,
-            &d.district.name,
-            d.status.as_str(),
-        ]) {
-            b.append_value(v);
-        }
-        let t = d.tally.as_ref();
-        for (b, v) in ints.iter_mut().zip([
-            t.map(|t| t.enterprises_total),
-            t.map(|t| t.enterprises_resumed),
-            t.map(|t| t.employees_total),
-            t.map(|t| t.employees_on_duty),
-        ]) {
-            b.append_option(v);
-        }
-        for (b, v) in rates.iter_mut().zip([
-            t.and_then(|t| t.resumption_rate()),
-            t.and_then(|t| t.on_duty_rate()),
-            t.and_then(|t| t.capacity_utilization_avg()),
-        ]) {
-            b.append_option(v);
-        }
-        rows_rejected.append_value(d.rows_rejected);
-        warnings.append_value(d.warnings);
-    }
-    let mut s = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let mut ints = ints
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let mut rates = rates
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let next = |it: &mut dyn Iterator<Item = ArrayRef>| {
-        it.next()
-            .ok_or_else(|| ArrowError::SchemaError("column count".into()))
-    };
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(report_date.finish()),
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut ints)?,
-        next(&mut ints)?,
-        next(&mut rates)?,
-        next(&mut ints)?,
-        next(&mut ints)?,
-        next(&mut rates)?,
-        next(&mut rates)?,
-        Arc::new(rows_rejected.finish()),
-        Arc::new(warnings.finish()),
-    ];
-    RecordBatch::try_new(district_daily_schema(), arrays)
-}
-
-/// `city_daily` of one date from its city aggregates.
-pub fn city_daily_batch(
-    cities: &[crate::compare::CityAggregate],
-    date: chrono::NaiveDate,
-) -> Result<RecordBatch, ArrowError> {
-    city_daily(cities, epoch_days(date))
-}
-
-fn city_daily(
-    cities: &[crate::compare::CityAggregate],
-    date: i32,
-) -> Result<RecordBatch, ArrowError> {
-    let n = cities.len();
-    let mut report_date = Date32Builder::with_capacity(n);
-    let mut s: Vec<StringBuilder> = (0..3)
-        .map(|_| StringBuilder::with_capacity(n, n * 8))
-        .collect();
-    let mut expected = Int64Builder::with_capacity(n);
-    let mut reported = Int64Builder::with_capacity(n);
-    let mut counts: Vec<Int64Builder> = (0..4).map(|_| Int64Builder::with_capacity(n)).collect();
-    let mut rates: Vec<Float64Builder> = (0..3).map(|_| Float64Builder::with_capacity(n)).collect();
-    let mut ranks: Vec<Int32Builder> = (0..3).map(|_| Int32Builder::with_capacity(n)).collect();
-    let mut change = Float64Builder::with_capacity(n);
-    for c in cities {
-        report_date.append_value(date);
-        for (b, v) in s
-            .iter_mut()
-            .zip([&c.province_code, &c.city_code, &c.city_name])
-        {
-            b.append_value(v);
-        }
-        expected.append_value(c.districts_expected);
-        reported.append_value(c.districts_reported);
-        for (b, v) in counts.iter_mut().zip([
-            c.enterprises_total,
-            c.enterprises_resumed,
-            c.employees_total,
-            c.employees_on_duty,
-        ]) {
-            b.append_option(v);
-        }
-        for (b, v) in rates.iter_mut().zip([
-            c.resumption_rate,
-            c.on_duty_rate,
-            c.capacity_utilization_avg,
-        ]) {
-            b.append_option(v);
-        }
-        for (b, v) in ranks.iter_mut().zip([
-            c.resumption_rate_rank,
-            c.on_duty_rate_rank,
-            c.capacity_utilization_rank,
-        ]) {
-            b.append_option(v);
-        }
-        change.append_option(c.resumption_rate_change);
-    }
-    let mut s = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let mut counts = counts
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let mut rates = rates
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let mut ranks = ranks
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
-    let next = |it: &mut dyn Iterator<Item = ArrayRef>| {
-        it.next()
-            .ok_or_else(|| ArrowError::SchemaError("column count".into()))
-    };
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(report_date.finish()),
-        next(&mut s)?,
-        next(&mut s)?,
-        next(&mut s)?,
-        Arc::new(expected.finish()),
-        Arc::new(reported.finish()),
-        next(&mut counts)?,
-        next(&mut counts)?,
-        next(&mut rates)?,
-        next(&mut counts)?,
-        next(&mut counts)?,
-        next(&mut rates)?,
-        next(&mut rates)?,
-        next(&mut ranks)?,
-        next(&mut ranks)?,
-        next(&mut ranks)?,
-        Arc::new(change.finish()),
-    ];
-    RecordBatch::try_new(city_daily_schema(), arrays)
-}
-
-fn rejects(day: &DayResult, date: i32) -> Result<RecordBatch, ArrowError> {
-    let n: usize = day.districts.iter().map(|d| d.outcome.findings.len()).sum();
-    let mut report_date = Date32Builder::with_capacity(n);
-    let mut district_code = StringBuilder::with_capacity(n, n * 6);
-    let mut source_file = StringBuilder::with_capacity(n, n * 12);
-    let mut sheet = StringBuilder::with_capacity(n, n * 8);
-    let mut row = Int32Builder::with_capacity(n);
-    let mut column = StringBuilder::with_capacity(n, n * 8);
-    let mut field = StringBuilder::with_capacity(n, n * 8);
-    let mut value = StringBuilder::with_capacity(n, n * 8);
-    let mut code = StringBuilder::with_capacity(n, n * 12);
-    let mut severity = StringBuilder::with_capacity(n, n * 6);
-    let mut message = StringBuilder::with_capacity(n, n * 64);
-    let mut cell = StringBuilder::with_capacity(n, n * 4);
-    let mut expected = StringBuilder::with_capacity(n, n * 16);
-    let mut detail = StringBuilder::with_capacity(n, 0);
+/// `rejects` of one date: every finding of every district, file-level ones first, then by row.
+pub fn rejects_batch(day: &DayResult) -> Result<RecordBatch, ArrowError> {
+    let mut found: Vec<(&crate::day::DistrictResult, &crate::validate::Finding)> = Vec::new();
     for d in &day.districts {
         let mut findings: Vec<&crate::validate::Finding> = d.outcome.findings.iter().collect();
         // File-level findings first, then by row; the order within a row is the order found.
         findings.sort_by_key(|f| f.row.map_or(0, |r| u64::from(r) + 1));
-        for f in findings {
-            report_date.append_value(date);
-            district_code.append_value(&d.district.code);
-            source_file.append_option(d.source.as_ref().map(|s| s.file_name.as_str()));
-            sheet.append_option(d.outcome.sheet.as_deref());
-            row.append_option(f.row.map(i32_of));
-            column.append_option(f.column.as_deref());
-            field.append_option(f.field.as_deref());
-            value.append_option(f.value.as_deref());
-            code.append_value(f.code.as_str());
-            severity.append_value(f.severity.as_str());
-            message.append_value(&f.message);
-            cell.append_option(f.cell.as_deref());
-            expected.append_option(f.expected.as_deref());
-            detail.append_option(f.detail.as_deref());
-        }
+        found.extend(findings.into_iter().map(|f| (d, f)));
     }
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(report_date.finish()),
-        Arc::new(district_code.finish()),
-        Arc::new(source_file.finish()),
-        Arc::new(sheet.finish()),
-        Arc::new(row.finish()),
-        Arc::new(column.finish()),
-        Arc::new(field.finish()),
-        Arc::new(value.finish()),
-        Arc::new(code.finish()),
-        Arc::new(severity.finish()),
-        Arc::new(message.finish()),
-        Arc::new(cell.finish()),
-        Arc::new(expected.finish()),
-        Arc::new(detail.finish()),
-    ];
-    RecordBatch::try_new(rejects_schema(), arrays)
+    let text = |get: &dyn Fn(
+        &crate::day::DistrictResult,
+        &crate::validate::Finding,
+    ) -> Option<String>|
+     -> ArrayRef {
+        Arc::new(StringArray::from_iter(found.iter().map(|(d, f)| get(d, f))))
+    };
+    batch_by_name(
+        rejects_schema(),
+        vec![
+            ("report_date", date_column(day.report_date, found.len())),
+            ("district_code", text(&|d, _| Some(d.district.code.clone()))),
+            (
+                "source_file",
+                text(&|d, _| d.source.as_ref().map(|s| s.file_name.clone())),
+            ),
+            ("sheet", text(&|d, _| d.outcome.sheet.clone())),
+            (
+                "row",
+                Arc::new(Int32Array::from_iter(
+                    found.iter().map(|(_, f)| f.row.map(i32_of)),
+                )),
+            ),
+            ("column", text(&|_, f| f.column.clone())),
+            ("field", text(&|_, f| f.field.clone())),
+            ("value", text(&|_, f| f.value.clone())),
+            ("code", text(&|_, f| Some(f.code.as_str().to_string()))),
+            (
+                "severity",
+                text(&|_, f| Some(f.severity.as_str().to_string())),
+            ),
+            ("message", text(&|_, f| Some(f.message.clone()))),
+            ("cell", text(&|_, f| f.cell.clone())),
+            ("expected", text(&|_, f| f.expected.clone())),
+            ("detail", text(&|_, f| f.detail.clone())),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_placed_by_name_and_a_missing_or_extra_one_is_an_error() {
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new("a", DataType::Int32, false),
+            Field::new("b", DataType::Utf8, false),
+        ]));
+        let a: ArrayRef = Arc::new(Int32Array::from(vec![1]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
+        let batch = batch_by_name(
+            Arc::clone(&schema),
+            vec![("b", b.clone()), ("a", a.clone())],
+        )
+        .expect("by name");
+        assert_eq!(batch.column(0).as_ref(), a.as_ref());
+        let err = batch_by_name(Arc::clone(&schema), vec![("a", a.clone())]).expect_err("missing");
+        assert!(err.to_string().contains("column b"), "{err}");
+        let err =
+            batch_by_name(schema, vec![("a", a), ("b", b.clone()), ("c", b)]).expect_err("extra");
+        assert!(err.to_string().contains("column c"), "{err}");
+    }
 }

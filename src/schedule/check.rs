@@ -109,10 +109,8 @@ pub fn check_file(path: &Path) -> (Option<ScheduledJob>, Vec<Problem>) {
         }
         crate::config::job::Output::Delta { .. } => {
             // Reaching the store is checked by opening it (credentials, endpoint, bucket).
-            if let Err(e) = job
-                .output
-                .open()
-                .and_then(|w| w.published_dates().map(|_| ()))
+            if let Err(e) =
+                crate::publish::open(&job.output).and_then(|w| w.published_dates().map(|_| ()))
             {
                 problems.push(problem(format!("output: {e}")));
             }

@@ -370,6 +370,7 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                     return;
                 }
                 report(
+                    &sj.job.name,
                     date,
                     session.run_date(date, &run_options(sj, Trigger::CatchUp, options)),
                 );
@@ -377,6 +378,7 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
         }
         Work::Scheduled => {
             report(
+                &sj.job.name,
                 target,
                 session.run_date(target, &run_options(sj, Trigger::Schedule, options)),
             );
@@ -388,6 +390,7 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                 let date = target - chrono::Days::new(u64::from(back));
                 match needs_republish(&session, date) {
                     Ok(true) => report(
+                        &sj.job.name,
                         date,
                         session.run_date(date, &run_options(sj, Trigger::Lookback, options)),
                     ),
@@ -401,7 +404,8 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
     }
 }
 
-fn report(date: NaiveDate, result: Result<crate::pipeline::RunReport, RunError>) {
+fn report(job: &str, date: NaiveDate, result: Result<crate::pipeline::RunReport, RunError>) {
+    crate::metrics::record_run(job, &result);
     match result {
         Ok(r) => info!(date = %date, rows = r.rows_published, "published"),
         Err(RunError::Abandoned { .. }) => warn!(date = %date, "abandoned by shutdown"),
