@@ -8,6 +8,8 @@
 //! sheet, nothing else; on one thread and on two) and the whole `fugong run` process (read, validate,
 //! compare, write Parquet, publish), each median of 5 whole-process runs, with rows/s, the ratio to
 //! single-threaded calamine, and peak RSS (fugong and its largest reader worker, as fugong reports them).
+//! A is also run publishing Delta Lake tables to S3 (SeaweedFS on loopback, started here from the `weed`
+//! that `tests/run.sh` installs).
 //! The corpora are generated here (rust_xlsxwriter), under target/bench-corpus/, and reused.
 
 use std::path::{Path, PathBuf};
@@ -271,20 +273,145 @@ fn tree_rss_kib(pid: u32) -> u64 {
             .sum::<u64>()
 }
 
-fn time_fugong(corpus: &Corpus, extra: &[&str]) -> FugongRun {
+/// Where a run publishes: the corpus's local folder (emptied before each run), or a new prefix of an
+/// S3 bucket per run (so that every run is a first publish, as the local ones are).
+enum Target<'a> {
+    Local,
+    S3 { weed: &'a Weed, bucket: String },
+}
+
+impl Target<'_> {
+    /// Credentials for the S3 row (SeaweedFS without an identity file accepts any).
+    fn envs(&self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Target::Local => Vec::new(),
+            Target::S3 { .. } => vec![
+                ("AWS_ACCESS_KEY_ID", "fugong-bench"),
+                ("AWS_SECRET_ACCESS_KEY", "fugong-bench-secret"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        }
+    }
+
+    /// The job file of run `n`.
+    fn job(&self, corpus: &Corpus, n: usize) -> PathBuf {
+        match self {
+            Target::Local => {
+                let out = corpus
+                    .job
+                    .parent()
+                    .expect("corpus folder")
+                    .join("warehouse");
+                let _ = std::fs::remove_dir_all(&out);
+                corpus.job.clone()
+            }
+            Target::S3 { weed, bucket } => {
+                let text = std::fs::read_to_string(&corpus.job).expect("job").replace(
+                    "output = \"warehouse\"\n",
+                    &format!(
+                        "output = \"s3://{bucket}/run-{n}\"\ntable_format = \"delta\"\n[storage]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nallow_http = true\n",
+                        weed.endpoint
+                    ),
+                );
+                let path = corpus.job.with_file_name("job-s3.toml");
+                std::fs::write(&path, text).expect("job");
+                path
+            }
+        }
+    }
+}
+
+/// SeaweedFS's S3 server on loopback, from the `weed` binary `tests/run.sh` installs into
+/// target/py-clients (or `weed` on PATH); stopped when dropped.
+struct Weed {
+    child: std::process::Child,
+    endpoint: String,
+    dir: PathBuf,
+}
+
+impl Weed {
+    fn start() -> Option<Weed> {
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py-clients/bin/weed");
+        let exe = if venv.exists() {
+            venv
+        } else {
+            let found = std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join("weed"))
+                    .find(|p| p.exists())
+            });
+            found?
+        };
+        let port = |base: u16| -> u16 {
+            (base..base + 1000)
+                .find(|p| {
+                    std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                        && std::net::TcpListener::bind(("127.0.0.1", *p + 10_000)).is_ok()
+                })
+                .expect("a free port")
+        };
+        let (s3, master) = (port(21000), port(22000));
+        let (volume, filer) = (port(23000), port(24000));
+        let dir = corpus_root().join(format!("seaweedfs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let child = Command::new(exe)
+            .args(["server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3"])
+            .arg(format!("-dir={}", dir.display()))
+            .arg(format!("-master.port={master}"))
+            .arg("-master.volumeSizeLimitMB=64")
+            .arg(format!("-volume.port={volume}"))
+            .arg("-volume.max=200")
+            .arg(format!("-filer.port={filer}"))
+            .arg(format!("-s3.port={s3}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let weed = Weed {
+            child,
+            endpoint: format!("http://127.0.0.1:{s3}"),
+            dir,
+        };
+        Some(weed)
+    }
+
+    /// Create a bucket, waiting for the server to be ready.
+    fn bucket(&self, name: &str) -> String {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let ok = client
+                .put(format!("{}/{name}", self.endpoint))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return name.to_string();
+            }
+            assert!(Instant::now() < deadline, "SeaweedFS did not start");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn time_fugong(corpus: &Corpus, target: &Target<'_>, extra: &[&str]) -> FugongRun {
     let mut walls = Vec::new();
     let (mut peak_fugong, mut peak_reader, mut peak_tree) = (0f64, 0f64, 0u64);
-    for _ in 0..RUNS {
-        let out = corpus
-            .job
-            .parent()
-            .expect("corpus folder")
-            .join("warehouse");
-        let _ = std::fs::remove_dir_all(&out);
+    for n in 0..RUNS {
+        let job = target.job(corpus, n);
         let start = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_fugong"))
             .args(["run", "--quiet", "--date", "2020-02-24", "--job"])
-            .arg(&corpus.job)
+            .arg(&job)
+            .envs(target.envs())
             .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -379,18 +506,42 @@ fn main() {
         "RSS reader",
         "RSS all"
     );
+    // A on S3: the same run publishing Delta Lake tables to SeaweedFS on loopback.
+    let weed = if corpora.iter().any(|c| c.name == "A") {
+        let weed = Weed::start();
+        if weed.is_none() {
+            println!(
+                "(no SeaweedFS: run `bash tests/run.sh` once, which installs it into target/py-clients, for the A-on-S3 row)"
+            );
+        }
+        weed
+    } else {
+        None
+    };
     for corpus in &corpora {
         let single = time_calamine(&corpus.files, 1);
         let double = time_calamine(&corpus.files, 2);
-        for (label, extra) in [
-            ("", &[][..]),
-            (" (in-process)", &["--in-process"][..]),
+        let mut rows: Vec<(&str, Target<'_>, &[&str])> = vec![
+            ("", Target::Local, &[][..]),
+            (" (in-process)", Target::Local, &["--in-process"][..]),
             (
                 " (every file in a reader worker)",
+                Target::Local,
                 &["--all-in-workers"][..],
             ),
-        ] {
-            let run = time_fugong(corpus, extra);
+        ];
+        if let (Some(weed), "A") = (&weed, corpus.name) {
+            rows.push((
+                " (Delta Lake on S3: SeaweedFS on loopback)",
+                Target::S3 {
+                    weed,
+                    bucket: weed.bucket(&format!("bench-{}", std::process::id())),
+                },
+                &[][..],
+            ));
+        }
+        for (label, target, extra) in &rows {
+            let run = time_fugong(corpus, target, extra);
             println!(
                 "{:<3} {:>7} {:>11.3}s {:>11.3}s {:>11.3}s {:>10.0} {:>7.2}x {:>9.1}MiB {:>9.1}MiB {:>9.1}MiB{label}",
                 corpus.name,

@@ -940,6 +940,7 @@ fn manifest(job: &Job, day: &DayResult, trigger: Trigger) -> Manifest {
         trigger: Some(trigger.as_str().to_string()),
         restored_version: None,
         note: None,
+        publish_stamp: None,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         schema_id: job.schema.id.clone(),
         schema_version: job.schema.version,

@@ -155,7 +155,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<RunError>() {
             return match e {
-                RunError::Lock(LockError::Busy { .. }) => exit::BUSY,
+                RunError::Lock(LockError::Busy { .. })
+                | RunError::Publish(crate::publish::PublishError::Superseded { .. }) => exit::BUSY,
                 RunError::Regression { .. } => exit::REFUSED,
                 RunError::Abandoned { .. } => exit::INTERRUPTED,
                 RunError::SchemaChange(_) => exit::USAGE,

@@ -441,6 +441,10 @@ pub struct DeltaPublication<'w> {
     dates: Vec<DeltaDate>,
     schemas: HashMap<String, arrow::datatypes::SchemaRef>,
     published_at: String,
+    /// When this publish started, in microseconds (random low digits): the order of two publishes of
+    /// one date at once. It is each commit's application-transaction version, so a table never goes
+    /// back to an earlier-started publish.
+    stamp: i64,
 }
 
 impl DeltaPublication<'_> {
@@ -567,13 +571,32 @@ impl Publication for DeltaPublication<'_> {
         let mut out = Vec::new();
         for d in self.dates {
             let mut manifest = d.manifest.clone();
+            manifest.publish_stamp = Some(self.stamp);
+            let mut superseded = false;
             for (table, files) in &d.tables {
+                failpoint!("delta::before-table-commit");
                 let schema = schemas.get(table).cloned();
-                let version = warehouse
-                    .block_on(commit_partition(warehouse, table, d.date, files, schema))?;
-                if let Some(entry) = manifest.tables.get_mut(table) {
-                    entry.delta_version = Some(version);
+                match warehouse.block_on(commit_partition(
+                    warehouse, table, d.date, files, schema, self.stamp,
+                ))? {
+                    Committed::Version(version) => {
+                        if let Some(entry) = manifest.tables.get_mut(table) {
+                            entry.delta_version = Some(version);
+                        }
+                    }
+                    Committed::Superseded => {
+                        superseded = true;
+                        break;
+                    }
                 }
+            }
+            if superseded {
+                // A refresh of a later date's change is moot: that date was published again since.
+                if manifest.trigger.as_deref() == Some("refresh") {
+                    tracing::warn!(date = %d.date, "not refreshing the change: the date was published again meanwhile");
+                    continue;
+                }
+                return Err(PublishError::Superseded { date: d.date });
             }
             // Tables not in this publish keep their live version.
             if let Some(live) = warehouse.manifest(d.date)? {
@@ -582,17 +605,44 @@ impl Publication for DeltaPublication<'_> {
                 }
             }
             let version = warehouse.block_on(record_version(warehouse, d.date, &mut manifest))?;
-            let bytes = manifest
-                .to_json_bytes()
-                .map_err(|e| delta_err("a manifest", e))?;
-            let key = StorePath::from(DeltaWarehouse::manifest_key(d.date));
-            warehouse
-                .block_on(async { warehouse.store.put(&key, PutPayload::from(bytes)).await })
-                .map_err(|e| delta_err("a manifest", e))?;
+            warehouse.block_on(settle_manifest(warehouse, d.date))?;
             out.push((d.date, version));
         }
         Ok(out)
     }
+}
+
+/// Write the date's manifest last: the version record of the latest-started publish, which is the one
+/// live on every table. Every writer does this after its own record and checks again after its write,
+/// so that when two publishes of a date end together the manifest settles on the later-started one
+/// whichever write lands last.
+async fn settle_manifest(warehouse: &DeltaWarehouse, date: NaiveDate) -> Result<(), PublishError> {
+    let key = StorePath::from(DeltaWarehouse::manifest_key(date));
+    for _ in 0..5 {
+        let records = warehouse.version_records(date).await?;
+        let Some(latest) = records
+            .iter()
+            .max_by_key(|m| (m.publish_stamp.unwrap_or(0), m.version))
+        else {
+            return Ok(());
+        };
+        let current: Option<Manifest> = warehouse
+            .get(&DeltaWarehouse::manifest_key(date))
+            .await?
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if current.as_ref() == Some(latest) {
+            return Ok(());
+        }
+        let bytes = latest
+            .to_json_bytes()
+            .map_err(|e| delta_err("a manifest", e))?;
+        warehouse
+            .store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(|e| delta_err("a manifest", e))?;
+    }
+    Ok(())
 }
 
 /// The `_versions/<date>/<n>.json` record, created with a conditional write: two writers never take
@@ -642,14 +692,26 @@ async fn record_version(
     ))
 }
 
-/// Replace one date's partition of one table in one commit; returns the table's new Delta version.
+/// What committing a date's partition of a table gave.
+enum Committed {
+    /// The table's new Delta version.
+    Version(i64),
+    /// A publish of the same date that started later has already replaced this partition: it stays.
+    Superseded,
+}
+
+/// Replace one date's partition of one table in one commit. Same-date writers conflict on the
+/// application transaction `fugong:snapshot_date=<date>` and are serialised (the later committer reads
+/// the table again); a partition is never replaced by a publish that started before the live one.
 async fn commit_partition(
     warehouse: &DeltaWarehouse,
     table: &str,
     date: NaiveDate,
     files: &[DeltaFile],
     schema: Option<arrow::datatypes::SchemaRef>,
-) -> Result<i64, PublishError> {
+    stamp: i64,
+) -> Result<Committed, PublishError> {
+    let app_id = format!("fugong:{PARTITION}={date}");
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -657,6 +719,16 @@ async fn commit_partition(
             Some(t) => t,
             None => create_table(warehouse, table, schema.clone()).await?,
         };
+        let live_stamp = t
+            .snapshot()
+            .map_err(|e| delta_err(table, e))?
+            .transaction_version(t.log_store().as_ref(), &app_id)
+            .await
+            .map_err(|e| delta_err(table, e))?;
+        if live_stamp.is_some_and(|live| live > stamp) {
+            tracing::warn!(table, date = %date, "a publish of this date that started later is already live");
+            return Ok(Committed::Superseded);
+        }
         let now = chrono::Utc::now().timestamp_millis();
         let partition: HashMap<String, Option<String>> =
             HashMap::from([(PARTITION.to_string(), Some(date.to_string()))]);
@@ -716,8 +788,8 @@ async fn commit_partition(
         }
         // Same-date writers conflict on this application transaction and are serialised.
         actions.push(Action::Txn(Transaction {
-            app_id: format!("fugong:{PARTITION}={date}"),
-            version: now,
+            app_id: app_id.clone(),
+            version: stamp,
             last_updated: Some(now),
         }));
         let operation = DeltaOperation::Write {
@@ -732,7 +804,7 @@ async fn commit_partition(
             .build(Some(snapshot), t.log_store(), operation)
             .await;
         match committed {
-            Ok(done) => return Ok(done.version() as i64),
+            Ok(done) => return Ok(Committed::Version(done.version() as i64)),
             Err(e) if attempt < 20 && is_conflict(&e) => {
                 tracing::info!(table, date = %date, attempt, error = %e, "another writer committed first; reading the table again");
                 let jitter = rand::random::<u64>() % 200;
@@ -852,6 +924,8 @@ impl Warehouse for DeltaWarehouse {
             dates: Vec::new(),
             schemas: HashMap::new(),
             published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            stamp: chrono::Utc::now().timestamp_millis() * 1000
+                + i64::from(rand::random::<u16>() % 1000),
         }))
     }
 

@@ -70,6 +70,10 @@ pub struct Manifest {
     /// For a refresh: what caused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Delta Lake: when this publish started (microseconds since 1970, random low digits). Of two
+    /// publishes of one date at once, the later-started one is live on every table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_stamp: Option<i64>,
     pub tool_version: String,
     pub schema_id: String,
     pub schema_version: u32,

@@ -86,6 +86,10 @@ pub enum PublishError {
     #[error("publish stopped by an injected failure at {step}")]
     Injected { step: String },
     #[error(
+        "another writer published {date} while this run was publishing it, and started after this run did, so its snapshot is the live one and this run's is not (nothing of this run is left mixed in); run again if this run's inputs should be published"
+    )]
+    Superseded { date: NaiveDate },
+    #[error(
         "the Delta Lake warehouse failed at {what}: {message} (check the store's address, the AWS_* credentials and that the bucket exists; what was published before is unchanged)"
     )]
     Delta { what: String, message: String },
