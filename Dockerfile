@@ -4,7 +4,10 @@
 #   docker run -d --name fugong -v fugong-data:/var/lib/fugong -e FUGONG_TOKEN=... fugong
 #
 # Job files live in /etc/fugong/jobs (mount your own over it); their `output` and inbox paths should
-# point under /var/lib/fugong, the data volume.
+# point under /var/lib/fugong, the data volume. A job publishing Delta Lake tables to S3
+# (`output = "s3://…"`, `table_format = "delta"`) needs no volume for its tables: pass the store's
+# credentials as -e AWS_ACCESS_KEY_ID=… -e AWS_SECRET_ACCESS_KEY=… (never in the job file). The image is
+# the one binary; object storage and Delta Lake are compiled in (rustls, no OpenSSL).
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
