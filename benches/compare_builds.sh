@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare `fugong run` of several builds on the benchmark corpora, runs interleaved so that machine
-# noise hits every build alike: bench/compare_builds.sh CORPUS_DIR RUNS BIN...
+# noise hits every build alike: benches/compare_builds.sh CORPUS_DIR RUNS BIN...
 # (corpora: target/bench-corpus/A-v2 etc., made by `cargo bench --bench pipeline`). Prints the median
 # wall time of each build in seconds.
 set -euo pipefail
