@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod comforts;
 mod delta;
 mod evolution;
 mod example_data;

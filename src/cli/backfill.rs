@@ -32,6 +32,9 @@ pub struct BackfillArgs {
     /// Last report date (inclusive).
     #[arg(long, value_parser = parse_date)]
     pub to: chrono::NaiveDate,
+    /// Accept dates in the future or before 2000 (otherwise refused as a likely typo).
+    #[arg(long)]
+    pub force_date: bool,
     /// Dates processed at once (at least 1, at most the number of cores).
     #[arg(long, default_value_t = 1, value_parser = super::parse_parallel)]
     pub parallel: usize,
@@ -86,6 +89,8 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("--from {} is after --to {}", args.from, args.to)).into());
     }
     let job = Job::load(&args.job)?;
+    super::check_report_date(&job, args.from, args.force_date)?;
+    super::check_report_date(&job, args.to, args.force_date)?;
     let output = job.output_or(
         args.output
             .as_deref()

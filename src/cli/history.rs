@@ -1,10 +1,11 @@
-//! `fugong history --job FILE [--from D --to D] [--output DIR]`: the run ledger as a table.
+//! `fugong history --job FILE [--from D --to D] [--output DIR] [--format table|csv|json]`: the run
+//! ledger.
 
 use std::process::ExitCode;
 
 use clap::Args;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
+use super::tabular::{OutputFormat, Tabular};
 use super::{PathArg, parse_date};
 use crate::config::Job;
 use crate::ledger::Ledger;
@@ -20,6 +21,8 @@ pub struct HistoryArgs {
     /// The warehouse, if not the job's `output`.
     #[arg(long)]
     pub output: Option<PathArg>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
@@ -43,34 +46,34 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     );
     let ledger = Ledger::open(&path)?;
     let runs = ledger.history(&job.name, args.from, args.to)?;
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(vec![
+    let mut rows = Tabular::new(&[
         "run", "date", "trigger", "started", "finished", "status", "accepted", "partial",
         "rejected", "missing", "rows", "error",
     ]);
     for r in &runs {
-        table.add_row(vec![
-            r.id.to_string(),
-            r.report_date.to_string(),
-            r.trigger.clone(),
-            r.started_at.clone(),
-            r.finished_at.clone().unwrap_or_default(),
-            r.status.clone(),
-            r.counts.accepted.to_string(),
-            r.counts.partial.to_string(),
-            r.counts.rejected.to_string(),
-            r.counts.missing.to_string(),
-            r.counts.rows_published.to_string(),
-            r.error.clone().unwrap_or_default(),
+        rows.push(vec![
+            r.id.into(),
+            r.report_date.to_string().into(),
+            r.trigger.clone().into(),
+            r.started_at.clone().into(),
+            r.finished_at.clone().into(),
+            r.status.clone().into(),
+            r.counts.accepted.into(),
+            r.counts.partial.into(),
+            r.counts.rejected.into(),
+            r.counts.missing.into(),
+            r.counts.rows_published.into(),
+            r.error.clone().into(),
         ]);
     }
-    super::out::line(&table)?;
-    super::out::line(format!(
-        "{} run(s) of {} in {}",
-        runs.len(),
-        job.name,
-        path.display()
-    ))?;
+    rows.print(
+        args.format,
+        Some(format!(
+            "{} run(s) of {} in {}",
+            runs.len(),
+            job.name,
+            path.display()
+        )),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ pub mod report;
 pub mod rollback;
 pub mod run;
 pub mod serve;
+pub mod tabular;
 pub mod validate;
 pub mod versions;
 
@@ -21,7 +22,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "fugong",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("FUGONG_GIT_COMMIT"),
+        ", built ",
+        env!("FUGONG_BUILD_DATE"),
+        ")"
+    ),
     about = "复工: district work-resumption workbooks → daily Parquet snapshots and the provincial comparison"
 )]
 pub struct Cli {
@@ -71,6 +79,11 @@ pub enum Command {
     Versions(versions::VersionsArgs),
     /// Restore an earlier version of a date (recorded as a new version).
     Rollback(rollback::RollbackArgs),
+    /// Print a shell completion script: `fugong completions bash > /etc/bash_completion.d/fugong`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Internal: a reader worker process (see `fugong::worker`).
     #[command(name = "__reader-worker", hide = true)]
     ReaderWorker {
@@ -107,6 +120,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Versions(args) => versions::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fugong", &mut script);
+            out::line(String::from_utf8_lossy(&script).trim_end())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ReaderWorker { memory_bytes } => {
             fugong_worker(memory_bytes)?;
             Ok(ExitCode::SUCCESS)
@@ -147,6 +167,33 @@ pub mod exit {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// A report date typed by a person: a date in the future (in the job's time zone) or before 2000 is
+/// almost always a typo (2062 for 2026), so it needs `--force-date`.
+pub fn check_report_date(
+    job: &crate::config::Job,
+    date: chrono::NaiveDate,
+    force: bool,
+) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    let today = job.today(chrono::Utc::now())?;
+    let earliest = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    if date > today {
+        return Err(UsageError(format!(
+            "{date} is in the future (today is {today} in the job's time zone): check the date, or give --force-date if you mean it"
+        ))
+        .into());
+    }
+    if date < earliest {
+        return Err(UsageError(format!(
+            "{date} is before 2000: check the date, or give --force-date if you mean it"
+        ))
+        .into());
+    }
+    Ok(())
+}
 
 /// The exit code an error ends a command with: the first cause in its chain that says.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

@@ -1,4 +1,4 @@
-//! `fugong run --job FILE --date YYYY-MM-DD [--output DIR] [--allow-regression]`
+//! `fugong run --job FILE [--date YYYY-MM-DD] [--force-date] [--output DIR] [--allow-regression]`
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,9 +17,13 @@ pub struct RunArgs {
     /// The job file (jobs/*.toml).
     #[arg(long)]
     pub job: PathArg,
-    /// The report date, YYYY-MM-DD.
+    /// The report date, YYYY-MM-DD; without it, the job's `target` date (default yesterday) in its
+    /// time zone, as `serve` would process.
     #[arg(long, value_parser = parse_date)]
-    pub date: chrono::NaiveDate,
+    pub date: Option<chrono::NaiveDate>,
+    /// Accept a date in the future or before 2000 (otherwise refused as a likely typo).
+    #[arg(long)]
+    pub force_date: bool,
     /// Write the warehouse here instead of the job's `output`.
     #[arg(long)]
     pub output: Option<PathArg>,
@@ -44,6 +48,20 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let job = Job::load(&args.job)?;
+    let date = match args.date {
+        Some(date) => {
+            super::check_report_date(&job, date, args.force_date)?;
+            date
+        }
+        None => {
+            let date = job.target_date(chrono::Utc::now())?;
+            out::note(format!(
+                "no --date: processing {date}, the job's target date in {}",
+                job.timezone()?
+            ));
+            date
+        }
+    };
     let isolation = if args.in_process {
         Isolation::InProcess
     } else if args.all_in_workers {
@@ -64,8 +82,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cancel: Some(interrupt_flag()),
         ..RunOptions::default()
     };
-    let report = run_job(&job, args.date, &options)
-        .with_context(|| format!("{} was not published", args.date))?;
+    let report =
+        run_job(&job, date, &options).with_context(|| format!("{date} was not published"))?;
     print_summary(&report)?;
     if !args.quiet {
         out::line("")?;

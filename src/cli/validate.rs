@@ -1,19 +1,14 @@
-//! `fugong validate FILE [--schema FILE] [--district CODE] [--date D] [--format text|json] [--job FILE]`
+//! `fugong validate FILE [--schema FILE] [--district CODE] [--date D] [--format table|csv|json] [--job FILE]`
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
+use super::tabular::{OutputFormat, Tabular};
 use super::{PathArg, UsageError, out, parse_date};
 use crate::config::{Job, Schema};
 use crate::validate::{KnownDistrict, SubmissionContext};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -32,8 +27,9 @@ pub struct ValidateArgs {
     /// none, dates are not checked (and said so).
     #[arg(long, value_parser = parse_date)]
     pub date: Option<chrono::NaiveDate>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// `table` (alias `text`): a summary line and one line per finding; `csv` and `json`: the findings.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
     /// Read the workbook in this process instead of a reader worker process.
     #[arg(long)]
     pub in_process: bool,
@@ -135,7 +131,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     reader.finish();
     let errors = outcome.findings.iter().filter(|f| f.is_error()).count();
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let findings: Vec<serde_json::Value> = outcome
                 .findings
                 .iter()
@@ -160,7 +156,28 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             });
             out::line(serde_json::to_string_pretty(&doc)?)?;
         }
-        Format::Text => {
+        OutputFormat::Csv => {
+            let mut rows = Tabular::new(&[
+                "severity", "code", "cell", "row", "column", "field", "value", "expected",
+                "message", "detail",
+            ]);
+            for f in &outcome.findings {
+                rows.push(vec![
+                    f.severity.as_str().into(),
+                    f.code.as_str().into(),
+                    f.cell.clone().into(),
+                    f.row.into(),
+                    f.column.clone().into(),
+                    f.field.clone().into(),
+                    f.value.clone().into(),
+                    f.expected.clone().into(),
+                    f.message.clone().into(),
+                    f.detail.clone().into(),
+                ]);
+            }
+            rows.print(OutputFormat::Csv, None)?;
+        }
+        OutputFormat::Table => {
             if let Some(note) = &date_note {
                 out::line(note)?;
             }

@@ -1,18 +1,12 @@
-//! `fugong versions --output DIR | --job FILE --date D [--format table|json]`: the published versions of
+//! `fugong versions --output DIR | --job FILE --date D [--format table|csv|json]`: the published versions of
 //! a date, oldest first, the live one marked.
 
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use clap::Args;
 
+use super::tabular::{OutputFormat, Tabular};
 use super::{WarehouseArgs, out, parse_date};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct VersionsArgs {
@@ -21,8 +15,8 @@ pub struct VersionsArgs {
     /// The report date, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 pub fn run(args: VersionsArgs) -> anyhow::Result<ExitCode> {
@@ -35,55 +29,52 @@ pub fn run(args: VersionsArgs) -> anyhow::Result<ExitCode> {
             warehouse.location()
         );
     }
-    match args.format {
-        Format::Json => out::line(serde_json::to_string_pretty(&list)?)?,
-        Format::Table => {
-            let mut table = Table::new();
-            table.load_style(UTF8_FULL_CONDENSED);
-            table.set_header(vec![
-                "version",
-                "live",
-                "published at",
-                "trigger",
-                "accepted",
-                "partial",
-                "rejected",
-                "missing",
-                "kept-previous",
-                "enterprise rows",
-                "note",
-            ]);
-            for v in &list {
-                let note = match (v.restored_version, &v.note) {
-                    (Some(n), _) => format!("restores version {n}"),
-                    (None, Some(note)) => note.clone(),
-                    (None, None) => String::new(),
-                };
-                table.add_row(vec![
-                    v.version.to_string(),
-                    if v.live { "*".into() } else { String::new() },
-                    v.published_at.clone().unwrap_or_default(),
-                    v.trigger.clone().unwrap_or_default(),
-                    v.accepted.to_string(),
-                    v.partial.to_string(),
-                    v.rejected.to_string(),
-                    v.missing.to_string(),
-                    v.kept_previous.to_string(),
-                    v.rows
-                        .get("enterprise_daily")
-                        .map(u64::to_string)
-                        .unwrap_or_default(),
-                    note,
-                ]);
-            }
-            out::line(table)?;
-            out::line(format!(
-                "{} version(s) of {} in {}",
-                list.len(),
-                args.date,
-                warehouse.location()
-            ))?;
-        }
+    if args.format == OutputFormat::Json {
+        // The whole records, counts per table included.
+        out::line(serde_json::to_string_pretty(&list)?)?;
+        return Ok(ExitCode::SUCCESS);
     }
+    let mut rows = Tabular::new(&[
+        "version",
+        "live",
+        "published at",
+        "trigger",
+        "accepted",
+        "partial",
+        "rejected",
+        "missing",
+        "kept-previous",
+        "enterprise rows",
+        "note",
+    ]);
+    for v in &list {
+        let note = match (v.restored_version, &v.note) {
+            (Some(n), _) => format!("restores version {n}"),
+            (None, Some(note)) => note.clone(),
+            (None, None) => String::new(),
+        };
+        rows.push(vec![
+            v.version.into(),
+            (if v.live { "*" } else { "" }).into(),
+            v.published_at.clone().into(),
+            v.trigger.clone().into(),
+            v.accepted.into(),
+            v.partial.into(),
+            v.rejected.into(),
+            v.missing.into(),
+            v.kept_previous.into(),
+            v.rows.get("enterprise_daily").copied().into(),
+            note.into(),
+        ]);
+    }
+    rows.print(
+        args.format,
+        Some(format!(
+            "{} version(s) of {} in {}",
+            list.len(),
+            args.date,
+            warehouse.location()
+        )),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

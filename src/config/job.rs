@@ -290,7 +290,43 @@ impl Job {
             what: "job",
             message: super::toml_error(&text, &e),
         })?;
-        config.build(path)
+        // Every path the job names (inbox, output, schema, ledger) is resolved against the job file's
+        // absolute folder, so that the manifests' source paths never depend on the working directory.
+        let absolute =
+            std::path::absolute(path).map_or_else(|_| path.to_path_buf(), |p| clean_path(&p));
+        config.build(&absolute)
+    }
+
+    /// The job's time zone (`timezone`, default Asia/Shanghai).
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        let zone = self.config.timezone.as_deref().unwrap_or("Asia/Shanghai");
+        zone.parse().map_err(|_| ConfigError::Invalid {
+            path: self.path.clone(),
+            message: format!(
+                "timezone `{zone}` is not an IANA time zone name such as Asia/Shanghai"
+            ),
+        })
+    }
+
+    /// Today in the job's time zone.
+    pub fn today(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::NaiveDate, ConfigError> {
+        Ok(now.with_timezone(&self.timezone()?).date_naive())
+    }
+
+    /// The date a run without `--date` processes: the job's `target` (default yesterday) in its time
+    /// zone, as `serve` would.
+    pub fn target_date(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::NaiveDate, ConfigError> {
+        let today = self.today(now)?;
+        Ok(match self.config.target.unwrap_or(Target::Yesterday) {
+            Target::Today => today,
+            Target::Yesterday => today.pred_opt().unwrap_or(today),
+        })
     }
 
     /// The run ledger's path for a warehouse: the job's `ledger`, else `<output>/_state/ledger.sqlite`

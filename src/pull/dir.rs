@@ -49,7 +49,26 @@ pub struct DirSource {
 impl DirSource {
     /// `base` is the job file's folder; `template` is checked by `super::check_template` at load.
     pub fn new(base: PathBuf, template: String) -> DirSource {
-        DirSource { base, template }
+        // The template's leading literal folders (`../example/inbox/`) join the base, normalised, so
+        // that the paths found (and written to manifests) read `/srv/example/inbox/…`, not
+        // `/srv/jobs/../example/inbox/…`.
+        if Path::new(&template).is_absolute() {
+            return DirSource { base, template };
+        }
+        let parts: Vec<&str> = template.split('/').collect();
+        let literal = parts
+            .iter()
+            .take(parts.len().saturating_sub(1))
+            .take_while(|p| !p.contains(['{', '*', '?', '[']))
+            .count();
+        let mut folder = base;
+        for part in &parts[..literal] {
+            folder.push(part);
+        }
+        DirSource {
+            base: crate::config::job::clean_path(&folder),
+            template: parts[literal..].join("/"),
+        }
     }
 
     /// The folder every submission lies under: the template's part before its first placeholder or
@@ -207,7 +226,11 @@ mod tests {
         let s = |t: &str| DirSource::new(PathBuf::from("/etc/fugong/jobs"), t.into());
         assert_eq!(
             s("../inbox/{date}/{district_code}.*").fixed_folder(),
-            PathBuf::from("/etc/fugong/jobs/../inbox")
+            PathBuf::from("/etc/fugong/inbox")
+        );
+        assert_eq!(
+            s("../inbox/{date}/{district_code}.*").describe("370102", chrono::NaiveDate::default()),
+            "/etc/fugong/inbox/1970-01-01/370102.*"
         );
         assert_eq!(
             s("/srv/inbox/d{yyyymmdd}/{district_code}.xlsx").fixed_folder(),

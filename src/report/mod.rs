@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod data;
 pub mod feedback;
+pub mod ranking;
 
 use std::collections::BTreeMap;
 
