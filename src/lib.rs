@@ -11,6 +11,7 @@ pub mod day;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
+pub mod problems;
 pub mod publish;
 pub mod pull;
 pub mod read;

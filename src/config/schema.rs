@@ -46,6 +46,79 @@ pub struct SchemaConfig {
     pub fields: Vec<FieldConfig>,
     #[serde(default)]
     pub checks: Vec<CheckConfig>,
+    /// How `issues_text` is read into problems (contract §11); the defaults when absent.
+    #[serde(default)]
+    pub problems: Option<ProblemsConfig>,
+    /// Problem categories in order; the defaults (用工, 原材料, 物流, 资金, 防疫物资, 订单) when absent.
+    #[serde(default)]
+    pub problem_categories: Vec<ProblemCategoryConfig>,
+}
+
+/// `[problems]`: the text field and the markers that mean "no problem" or "solved".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemsConfig {
+    /// The field whose text is classified (default `issues_text`).
+    #[serde(default = "default_problem_field")]
+    pub field: String,
+    /// A whole text (after punctuation and filler words) equal to one of these means no problem: 无.
+    pub none_markers: Vec<String>,
+    /// A clause containing one of these reports a problem solved: it opens nothing (已解决).
+    pub solved_markers: Vec<String>,
+    /// Words that add nothing after a none marker (暂无问题, 没有困难).
+    #[serde(default)]
+    pub filler_words: Vec<String>,
+    /// The category of a problem that matches no keyword.
+    #[serde(default = "default_other_category")]
+    pub other_category: String,
+}
+
+fn default_problem_field() -> String {
+    "issues_text".into()
+}
+
+fn default_other_category() -> String {
+    "其他".into()
+}
+
+/// `[[problem_categories]]`: a category and the keywords that put a text in it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemCategoryConfig {
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+/// The run-time problem rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemRules {
+    /// Index of the text field in the schema's fields.
+    pub field: usize,
+    pub categories: Vec<ProblemCategoryConfig>,
+    pub none_markers: Vec<String>,
+    pub solved_markers: Vec<String>,
+    pub filler_words: Vec<String>,
+    pub other_category: String,
+}
+
+/// The default problem rules: the built-in schema file's own tables, so that the defaults and the
+/// shipped file cannot drift (a unit test checks the file has them).
+fn default_problems() -> (Option<ProblemsConfig>, Vec<ProblemCategoryConfig>) {
+    #[derive(Deserialize)]
+    struct Tables {
+        problems: Option<ProblemsConfig>,
+        #[serde(default)]
+        problem_categories: Vec<ProblemCategoryConfig>,
+    }
+    let text = BUILTIN_SCHEMA_TOML
+        .split_once("\n[problems]")
+        .map(|(_, rest)| format!("[problems]{rest}"))
+        .unwrap_or_default();
+    // Only the problem tables are parsed: they are the end of the built-in file.
+    match toml::from_str::<Tables>(&text) {
+        Ok(t) => (t.problems, t.problem_categories),
+        Err(_) => (None, Vec::new()),
+    }
 }
 
 const fn default_header_search_rows() -> u32 {
@@ -213,6 +286,8 @@ pub struct Schema {
     pub end_markers: Vec<String>,
     pub unit_labels: Vec<String>,
     pub date_labels: Vec<String>,
+    /// How `issues_text` becomes problems (contract §11).
+    pub problems: ProblemRules,
     /// The TOML this schema was built from (sent to reader worker processes).
     pub source_toml: String,
 }
@@ -400,6 +475,49 @@ impl SchemaConfig {
             });
         }
         let keys_of = |v: &[String]| v.iter().map(|s| header_key(s).key).collect::<HashSet<_>>();
+        let (default_rules, default_categories) = default_problems();
+        let Some(rules) = self.problems.or(default_rules) else {
+            return Err(invalid(
+                "the schema has no [problems] table and the built-in one is missing".into(),
+            ));
+        };
+        let categories = if self.problem_categories.is_empty() {
+            default_categories
+        } else {
+            self.problem_categories
+        };
+        let problem_field = fields
+            .iter()
+            .position(|f| f.name == rules.field && f.field_type == FieldType::Text)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "[problems] field = \"{}\" must name a text field of the schema",
+                    rules.field
+                ))
+            })?;
+        let mut seen = HashSet::new();
+        for c in &categories {
+            if c.name.trim().is_empty() || c.keywords.iter().any(|k| k.trim().is_empty()) {
+                return Err(invalid(format!(
+                    "problem category `{}` has an empty name or keyword",
+                    c.name
+                )));
+            }
+            if !seen.insert(c.name.clone()) || c.name == rules.other_category {
+                return Err(invalid(format!(
+                    "problem category `{}` is named twice (or is the other_category)",
+                    c.name
+                )));
+            }
+        }
+        let problems = ProblemRules {
+            field: problem_field,
+            categories,
+            none_markers: rules.none_markers,
+            solved_markers: rules.solved_markers,
+            filler_words: rules.filler_words,
+            other_category: rules.other_category,
+        };
         Ok(Schema {
             id: self.id,
             version: self.version,
@@ -415,6 +533,7 @@ impl SchemaConfig {
             end_markers: self.rows.end_markers,
             unit_labels: self.header_block.unit_labels,
             date_labels: self.header_block.date_labels,
+            problems,
             source_toml: String::new(),
         })
     }
@@ -423,6 +542,25 @@ impl SchemaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_without_problem_tables_gets_the_built_in_ones() {
+        let builtin = Schema::builtin().expect("schema");
+        assert_eq!(builtin.problems.categories.len(), 6);
+        assert_eq!(builtin.problems.categories[0].name, "用工");
+        let cut = BUILTIN_SCHEMA_TOML
+            .split_once("\n# Problems")
+            .map(|(head, _)| head)
+            .expect("the problem tables are last");
+        assert!(!cut.contains("[problems]"));
+        let older = Schema::from_toml_str(cut, Path::new("older.toml")).expect("schema");
+        assert_eq!(older.problems, builtin.problems);
+        let bad = format!(
+            "{cut}\n[problems]\nfield = \"employees_total\"\nnone_markers = []\nsolved_markers = []\n"
+        );
+        let err = Schema::from_toml_str(&bad, Path::new("bad.toml")).expect_err("not text");
+        assert!(err.to_string().contains("must name a text field"), "{err}");
+    }
 
     #[test]
     fn builtin_schema_builds_and_maps_aliases() {

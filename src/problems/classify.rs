@@ -1,0 +1,220 @@
+//! Reading a 存在问题及诉求 text into problems: deterministic keyword rules from the schema, each match
+//! keeping the keyword that made it, so that a clerk can see why a text is in a category.
+
+use crate::config::schema::ProblemRules;
+
+/// One category a text is in, and the keyword that put it there (None for the other category).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub category: String,
+    pub keyword: Option<String>,
+}
+
+/// What a text says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// Empty, or only a none marker (无, 暂无问题): no problem.
+    Nothing,
+    /// Every clause reports something solved (已解决): no open problem.
+    Solved,
+    /// The categories it names, in the schema's category order, each once.
+    Problems(Vec<Match>),
+}
+
+impl Reading {
+    pub fn matches(&self) -> &[Match] {
+        match self {
+            Reading::Problems(m) => m,
+            _ => &[],
+        }
+    }
+}
+
+const CLAUSE_BREAKS: [char; 14] = [
+    '，', ',', '；', ';', '。', '、', '\n', '\r', '！', '!', '？', '?', '：', ':',
+];
+
+fn is_punctuation(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || CLAUSE_BREAKS.contains(&c)
+        || "（）【】《》“”‘’…—·".contains(c)
+        || c.is_ascii_digit()
+}
+
+/// Classify one text.
+pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
+    let text = text.trim();
+    if is_none(rules, text) {
+        return Reading::Nothing;
+    }
+    let mut found: Vec<Match> = Vec::new();
+    let mut open_clauses = 0;
+    for clause in text.split(CLAUSE_BREAKS) {
+        let clause = clause.trim();
+        if clause.is_empty() || is_none(rules, clause) {
+            continue;
+        }
+        if rules
+            .solved_markers
+            .iter()
+            .any(|m| clause.contains(m.as_str()))
+        {
+            continue;
+        }
+        open_clauses += 1;
+        for category in &rules.categories {
+            if found.iter().any(|m| m.category == category.name) {
+                continue;
+            }
+            if let Some(keyword) = category
+                .keywords
+                .iter()
+                .find(|k| clause.contains(k.as_str()))
+            {
+                found.push(Match {
+                    category: category.name.clone(),
+                    keyword: Some(keyword.clone()),
+                });
+            }
+        }
+    }
+    if found.is_empty() {
+        return if open_clauses == 0 {
+            Reading::Solved
+        } else {
+            Reading::Problems(vec![Match {
+                category: rules.other_category.clone(),
+                keyword: None,
+            }])
+        };
+    }
+    // The schema's category order, whatever order the clauses named them in.
+    found.sort_by_key(|m| {
+        rules
+            .categories
+            .iter()
+            .position(|c| c.name == m.category)
+            .unwrap_or(usize::MAX)
+    });
+    Reading::Problems(found)
+}
+
+/// Whether a text (or clause) says nothing but "none": punctuation and filler words removed, it is empty
+/// or one of the none markers.
+fn is_none(rules: &ProblemRules, text: &str) -> bool {
+    let mut rest: String = text.chars().filter(|c| !is_punctuation(*c)).collect();
+    // Longest filler first, so that 需要协调 goes before 需求 could split it.
+    let mut fillers: Vec<&String> = rules.filler_words.iter().collect();
+    fillers.sort_by_key(|f| std::cmp::Reverse(f.chars().count()));
+    for filler in fillers {
+        rest = rest.replace(filler.as_str(), "");
+    }
+    rest.is_empty() || rules.none_markers.contains(&rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schema;
+
+    fn rules() -> ProblemRules {
+        Schema::builtin().expect("schema").problems
+    }
+
+    fn categories(text: &str) -> Vec<String> {
+        match classify(&rules(), text) {
+            Reading::Nothing => vec!["-".into()],
+            Reading::Solved => vec!["solved".into()],
+            Reading::Problems(m) => m.into_iter().map(|m| m.category).collect(),
+        }
+    }
+
+    /// Real-looking texts as districts write them, and what each must read as.
+    const CASES: &[(&str, &[&str])] = &[
+        ("", &["-"]),
+        ("无", &["-"]),
+        ("暂无", &["-"]),
+        ("暂无问题", &["-"]),
+        ("没有困难", &["-"]),
+        ("无。", &["-"]),
+        ("目前无困难和问题", &["-"]),
+        ("生产经营正常", &["-"]),
+        ("一切正常", &["-"]),
+        ("/", &["-"]),
+        ("已解决", &["solved"]),
+        ("口罩问题已协调解决", &["solved"]),
+        ("原材料供应问题已经解决", &["solved"]),
+        ("缺少口罩和消毒液，员工返岗困难", &["用工", "防疫物资"]),
+        ("员工返岗难，外地员工无法返回", &["用工"]),
+        ("招工难，缺少熟练技工", &["用工"]),
+        ("部分员工仍在隔离期", &["用工"]),
+        ("无法招工", &["用工"]),
+        ("原材料短缺", &["原材料"]),
+        ("上游供应商未复工，零部件供应不上", &["原材料"]),
+        ("芯片缺货", &["原材料"]),
+        ("物流不畅，运输成本高", &["物流"]),
+        ("货车通行证办理难", &["物流"]),
+        ("快递停运，产品发不出去", &["物流"]),
+        ("道路封闭，原料运不进来", &["原材料", "物流"]),
+        ("资金紧张，需要贷款支持", &["资金"]),
+        ("流动资金周转困难", &["资金"]),
+        ("希望减免社保和房屋租金", &["资金"]),
+        ("银行贷款到期需续贷", &["资金"]),
+        ("应收账款回款慢", &["资金"]),
+        ("缺少测温枪", &["防疫物资"]),
+        ("防护服、酒精不足", &["防疫物资"]),
+        ("口罩缺口大", &["防疫物资"]),
+        ("订单减少", &["订单"]),
+        ("出口订单被取消，客户推迟提货", &["订单"]),
+        ("市场需求不足，销售下滑", &["订单"]),
+        ("担心合同违约", &["订单"]),
+        ("口罩已解决，但缺少员工", &["用工"]),
+        ("资金问题已落实；物流仍不畅", &["物流"]),
+        ("需要政府协调", &["其他"]),
+        ("设备检修中", &["其他"]),
+        ("电力供应不稳定", &["其他"]),
+        (
+            "缺少口罩，资金紧张，订单下滑，员工不足",
+            &["用工", "资金", "防疫物资", "订单"],
+        ),
+        ("员工不足；口罩不足", &["用工", "防疫物资"]),
+        ("无！", &["-"]),
+    ];
+
+    #[test]
+    fn real_looking_texts_read_as_a_clerk_would() {
+        assert!(CASES.len() >= 40);
+        let mut wrong = Vec::new();
+        for (text, want) in CASES {
+            let got = categories(text);
+            if got != want.iter().map(|s| s.to_string()).collect::<Vec<_>>() {
+                wrong.push(format!("{text:?}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_matched_keyword_explains_the_category() {
+        let reading = classify(&rules(), "缺少口罩和消毒液，员工返岗困难");
+        assert_eq!(
+            reading.matches(),
+            &[
+                Match {
+                    category: "用工".into(),
+                    keyword: Some("返岗".into())
+                },
+                Match {
+                    category: "防疫物资".into(),
+                    keyword: Some("口罩".into())
+                },
+            ]
+        );
+        assert_eq!(
+            classify(&rules(), "需要政府协调").matches()[0].keyword,
+            None,
+            "the other category has no keyword"
+        );
+    }
+}
