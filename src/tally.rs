@@ -64,6 +64,12 @@ pub struct Tally {
     pub capacity_weighted: f64,
     /// Σ employees_total over the same enterprises.
     pub capacity_weight: i64,
+    /// Σ 口罩日产能 (an empty cell counts 0).
+    pub mask_daily_capacity: i64,
+    /// Enterprises whose 融资需求 is above 0.
+    pub financing_enterprises: i64,
+    /// Σ 融资需求, in fen (yuan × 100).
+    pub financing_fen: i64,
 }
 
 impl Tally {
@@ -74,6 +80,9 @@ impl Tally {
         self.employees_on_duty += other.employees_on_duty;
         self.capacity_weighted += other.capacity_weighted;
         self.capacity_weight += other.capacity_weight;
+        self.mask_daily_capacity += other.mask_daily_capacity;
+        self.financing_enterprises += other.financing_enterprises;
+        self.financing_fen += other.financing_fen;
     }
 
     pub fn resumption_rate(&self) -> Option<f64> {
@@ -103,6 +112,9 @@ struct TallyFields {
     employees_total: usize,
     employees_on_duty: usize,
     capacity: usize,
+    /// Supply fields a province's schema may not have.
+    mask: Option<usize>,
+    financing: Option<usize>,
 }
 
 /// Sums over one district's accepted rows.
@@ -112,6 +124,8 @@ pub fn tally(schema: &Schema, rows: &[crate::validate::AcceptedRow]) -> Tally {
         employees_total: schema.comparison_field("employees_total"),
         employees_on_duty: schema.comparison_field("employees_on_duty"),
         capacity: schema.comparison_field("capacity_utilization"),
+        mask: schema.field_index("mask_daily_capacity"),
+        financing: schema.field_index("financing_need_cny"),
     };
     tally_rows(&fields, rows)
 }
@@ -131,6 +145,15 @@ fn tally_rows(fields: &TallyFields, rows: &[crate::validate::AcceptedRow]) -> Ta
         t.enterprises_total += 1;
         t.employees_total += employees;
         t.employees_on_duty += get_int(fields.employees_on_duty);
+        if let Some(i) = fields.mask {
+            t.mask_daily_capacity += get_int(i);
+        }
+        if let Some(Some(Value::Money(fen))) = fields.financing.and_then(|i| row.values.get(i))
+            && *fen > 0
+        {
+            t.financing_enterprises += 1;
+            t.financing_fen += fen;
+        }
         if resumed {
             t.enterprises_resumed += 1;
             if let Some(Some(Value::Ratio(cu))) = row.values.get(fields.capacity) {

@@ -15,7 +15,32 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn rows(base: u32, count: u32, not_resumed: &[u32]) -> Vec<Vec<C>> {
+/// What an enterprise writes under 存在问题及诉求 on the 24th (day 0) and the 25th (day 1): most repeat
+/// their problem, every third reports it solved, some report a new one; so the example's problem
+/// ledger opens, keeps and closes problems.
+fn issues_text(k: u32, day: u32) -> &'static str {
+    const TEXTS: [&str; 12] = [
+        "",
+        "无",
+        "缺少口罩和消毒液",
+        "员工返岗困难",
+        "原材料供应不足",
+        "物流运输不畅",
+        "资金紧张，需要贷款支持",
+        "订单减少",
+        "缺少口罩和消毒液，员工返岗困难",
+        "暂无",
+        "希望减免社保",
+        "上游供应商未复工",
+    ];
+    match (day, k % 3, k % 5) {
+        (1, 0, _) => "已解决",
+        (1, _, 0) => "货车通行证办理难",
+        _ => TEXTS[(k % 12) as usize],
+    }
+}
+
+fn rows(base: u32, count: u32, not_resumed: &[u32], day: u32) -> Vec<Vec<C>> {
     (1..=count)
         .map(|i| {
             let resumed = !not_resumed.contains(&i);
@@ -46,24 +71,29 @@ fn rows(base: u32, count: u32, not_resumed: &[u32]) -> Vec<Vec<C>> {
                 "计算机、通信和其他电子设备制造业",
             ][((base + i) % 5) as usize]);
             row[8] = n(f64::from(50 + (base + i * 7) % 50));
-            row[9] = if (base + i).is_multiple_of(11) {
-                n(20000.0)
-            } else {
-                C::E
-            };
-            row[10] = if (base + i).is_multiple_of(4) {
-                n(f64::from(50 * ((base + i) % 9 + 1)))
-            } else {
-                C::E
-            };
+            // 口罩日产能 and 融资需求 are set per city below (the seed's shape); empty here.
+            row[9] = C::E;
+            row[10] = C::E;
             row[11] = if resumed {
-                C::E
+                s(issues_text(base + i, day))
             } else {
                 s("员工返岗难，原料供应不足")
             };
             row
         })
         .collect()
+}
+
+/// The seed's supply figures in the example's shape: 济南市's 口罩日产能 goes from 7万只 (24th) to 50万只
+/// (25th), and 43 of its enterprises need financing of 2 700万元 each (11.6亿元); 青岛市's every fourth
+/// enterprise needs 300万元. Rows that a district's errors reject on the 24th are left out.
+fn set_supply(rows: &mut [Vec<C>], masks: &[(usize, f64)], financing: usize, each: f64) {
+    for (i, amount) in masks {
+        rows[*i][9] = n(*amount);
+    }
+    for row in rows.iter_mut().take(financing) {
+        row[10] = n(each);
+    }
 }
 
 fn total_row(rows: &[Vec<C>]) -> Vec<C> {
@@ -98,14 +128,31 @@ fn example_workbooks() -> Vec<(chrono::NaiveDate, &'static str, Vec<u8>)> {
         // 历下区: a clean report with its 合计 row.
         let mut lixia = report_for(
             "历下区",
-            rows(100, 24, if extra_resumed == 1 { &[7] } else { &[7, 19] }),
+            rows(
+                100,
+                24,
+                if extra_resumed == 1 { &[7] } else { &[7, 19] },
+                extra_resumed,
+            ),
         );
+        let lixia_masks: &[(usize, f64)] = if extra_resumed == 0 {
+            &[(0, 40_000.0)]
+        } else {
+            &[(0, 200_000.0)]
+        };
+        set_supply(&mut lixia.rows, lixia_masks, 18, 2_700.0);
         lixia.total = Some(total_row(&lixia.rows));
         lixia.date_text = Some(date_text.into());
         out.push((day, "370102.xlsx", lixia.to_xlsx()));
         // 市中区: a two-row header; a mistyped credit code and a count written as words.
-        let mut shizhong = report_for("市中区", rows(200, 18, &[3]));
+        let mut shizhong = report_for("市中区", rows(200, 18, &[3], extra_resumed));
         shizhong.two_row_header = true;
+        let shizhong_masks: &[(usize, f64)] = if extra_resumed == 0 {
+            &[]
+        } else {
+            &[(1, 150_000.0)]
+        };
+        set_supply(&mut shizhong.rows, shizhong_masks, 13, 2_700.0);
         shizhong.date_text = Some(date_text.into());
         if extra_resumed == 0 {
             let mut wrong = uscc(205);
@@ -120,8 +167,14 @@ fn example_workbooks() -> Vec<(chrono::NaiveDate, &'static str, Vec<u8>)> {
             out.push((day, "370112.xls", b"<!DOCTYPE html><html><head><title>500</title></head><body>Internal Server Error</body></html>".to_vec()));
         }
         // 章丘区: instructions on the first sheet, aliases and shuffled columns on the second.
-        let mut zhangqiu = report_for("章丘区", rows(300, 15, &[]));
+        let mut zhangqiu = report_for("章丘区", rows(300, 15, &[], extra_resumed));
         zhangqiu.preface_sheet = true;
+        let zhangqiu_masks: &[(usize, f64)] = if extra_resumed == 0 {
+            &[(0, 30_000.0)]
+        } else {
+            &[(0, 150_000.0)]
+        };
+        set_supply(&mut zhangqiu.rows, zhangqiu_masks, 12, 2_700.0);
         zhangqiu.date_text = Some(date_text.into());
         zhangqiu.headers[1] = "社会信用代码".into();
         zhangqiu.headers[4] = "复工情况".into();
@@ -136,9 +189,12 @@ fn example_workbooks() -> Vec<(chrono::NaiveDate, &'static str, Vec<u8>)> {
         }
         out.push((day, "370114.xlsx", zhangqiu.to_xlsx()));
         // 市南区: full-width digits and percent text; one on-duty count above the headcount.
-        let mut shinan = report_for("市南区", rows(400, 20, &[2, 11]));
+        let mut shinan = report_for("市南区", rows(400, 20, &[2, 11], extra_resumed));
         shinan.title = Some("青岛市市南区规模以上工业企业复工复产情况日报表".into());
         shinan.date_text = Some(date_text.into());
+        for row in shinan.rows.iter_mut().step_by(4) {
+            row[10] = n(300.0);
+        }
         shinan.rows[0][6] = s("３２０");
         shinan.rows[0][7] = s("２５６");
         shinan.rows[5][8] = s("72%");
@@ -147,7 +203,7 @@ fn example_workbooks() -> Vec<(chrono::NaiveDate, &'static str, Vec<u8>)> {
         }
         out.push((day, "370202.xlsx", shinan.to_xlsx()));
         // 市北区: sent yesterday's report on the 24th.
-        let mut shibei = report_for("市北区", rows(500, 16, &[4, 8, 9]));
+        let mut shibei = report_for("市北区", rows(500, 16, &[4, 8, 9], extra_resumed));
         shibei.title = Some("青岛市市北区规模以上工业企业复工复产情况日报表".into());
         shibei.date_text = Some(if extra_resumed == 0 {
             "2020年2月23日".into()
@@ -224,6 +280,22 @@ fn the_example_job_publishes_both_dates_with_its_documented_errors() {
     assert!(
         jinan.resumption_rate_change.is_some(),
         "the 25th compares with the 24th"
+    );
+    // The seed's shape: 口罩日产能 from 7万只 to 50万只, 43家 needing 11.6亿元.
+    let jinan24 = r24
+        .comparison
+        .cities
+        .iter()
+        .find(|c| c.city_name == "济南市")
+        .expect("济南市");
+    assert_eq!(jinan24.mask_daily_capacity_total, Some(70_000));
+    assert_eq!(jinan.mask_daily_capacity_total, Some(500_000));
+    assert_eq!(jinan.enterprises_with_financing_need, Some(43));
+    assert_eq!(jinan.financing_need_fen_total, Some(43 * 2_700 * 1_000_000));
+    let text = fugong::compare::table::render_ranking(&r25.comparison.cities, date(2020, 2, 25));
+    assert!(
+        text.contains("50.0万只") && text.contains("11.6亿元"),
+        "{text}"
     );
     assert_committed_example_matches_generator(&repo().join("example/inbox"));
 }

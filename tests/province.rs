@@ -20,7 +20,9 @@ fn ranks<'a>(batch: &'a arrow::array::RecordBatch, name: &str) -> &'a Int32Array
     column(batch, name)
 }
 
-/// Jinan: 1885 enterprises, 1862 resumed, 409 814 employees, 309 000 on duty over its 12 districts.
+/// Jinan: 1885 enterprises, 1862 resumed, 409 814 employees, 309 000 on duty over its 12 districts;
+/// 口罩日产能 500 000 (five enterprises of 100 000: 50万只) and 430 enterprises needing financing of
+/// 1 165 000 万元 in all (116.5亿元: one of 6 700万, 429 of 2 700万).
 fn jinan_rows() -> Vec<Vec<Vec<C>>> {
     let per_district = [
         157u32, 157, 157, 157, 157, 157, 157, 157, 157, 157, 157, 158,
@@ -36,6 +38,12 @@ fn jinan_rows() -> Vec<Vec<Vec<C>>> {
             let on_duty = 163 + i64::from(k < 1745);
             let mut row = standard_row(10_000 + k, resumed, employees, on_duty);
             row[0] = n(f64::from(rows.len() as u32 + 1));
+            row[9] = n(if k < 5 { 100_000.0 } else { 0.0 });
+            row[10] = match k {
+                0 => n(6_700.0),
+                1..430 => n(2_700.0),
+                _ => n(0.0),
+            };
             rows.push(row);
             k += 1;
         }
@@ -114,11 +122,33 @@ fn the_seed_figures_jinan_98_78_and_75_4_ranked_first() {
         "no earlier snapshot"
     );
 
+    // The seed's supply figures, against the hand sums above: 50万只, 430家, 116.5亿元; Qingdao's 300
+    // enterprises each need 100万元 (3亿元) and make no masks.
+    assert_eq!(
+        ints(&city, "mask_daily_capacity_total").value(jinan),
+        500_000
+    );
+    assert_eq!(
+        ints(&city, "enterprises_with_financing_need").value(jinan),
+        430
+    );
+    let money: &arrow::array::Decimal128Array = column(&city, "financing_need_cny_total");
+    assert_eq!(money.value(jinan), 1_165_000_000_000, "116.5亿元 in fen");
+    assert_eq!(ints(&city, "mask_daily_capacity_total").value(qingdao), 0);
+    assert_eq!(
+        ints(&city, "enterprises_with_financing_need").value(qingdao),
+        300
+    );
+    assert_eq!(money.value(qingdao), 30_000_000_000);
+
     let text = fugong::compare::table::render_ranking(&report.comparison.cities, report_date());
     assert!(
         text.contains("济南市规上工业企业开工率98.78%，上岗率75.40%，居全省首位"),
         "{text}"
     );
+    for figure in ["50.0万只", "116.5亿元", "3.0亿元", "全省"] {
+        assert!(text.contains(figure), "{figure}: {text}");
+    }
 
     let enterprises = read_table(&province.warehouse(), "enterprise_daily", report_date());
     assert_eq!(enterprises.num_rows(), 1885 + 300);
@@ -232,6 +262,9 @@ fn tables_have_the_contract_columns_and_types() {
             ("on_duty_rate_rank", Int32),
             ("capacity_utilization_rank", Int32),
             ("resumption_rate_change", Float64),
+            ("mask_daily_capacity_total", Int64),
+            ("enterprises_with_financing_need", Int64),
+            ("financing_need_cny_total", Decimal128(18, 2)),
         ],
     );
     expect(

@@ -52,6 +52,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 "employees_on_duty",
                 "districts_expected",
                 "districts_reported",
+                "mask_daily_capacity_total",
+                "enterprises_with_financing_need",
+                "financing_need_cny_total",
             ]);
             let mut sorted: Vec<_> = cities.iter().collect();
             sorted.sort_by_key(|c| {
@@ -77,6 +80,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                     c.employees_on_duty.into(),
                     c.districts_expected.into(),
                     c.districts_reported.into(),
+                    c.mask_daily_capacity_total.into(),
+                    c.enterprises_with_financing_need.into(),
+                    // Yuan, as city_daily's decimal(18,2) reads.
+                    c.financing_need_fen_total
+                        .map(|fen| fen as f64 / 100.0)
+                        .into(),
                 ]);
             }
             rows.print(format, None)?;

@@ -91,6 +91,34 @@ pub fn shown(fraction: Option<Fraction>, value: Option<f64>) -> Option<i64> {
     }
 }
 
+/// An integer divided by `unit` with one decimal, rounded half-up: `tenths(500_000, 10_000)` = "50.0".
+fn tenths(value: i64, unit: i64) -> String {
+    let v = i128::from(value) * 10;
+    let u = i128::from(unit);
+    let q = (v + v.signum() * u / 2) / u;
+    let sign = if q < 0 { "-" } else { "" };
+    let a = q.unsigned_abs();
+    format!("{sign}{}.{}", a / 10, a % 10)
+}
+
+/// 口罩日产能 as the seed writes it: "50.0万只" (under 10,000: "7000只").
+pub fn masks(count: Option<i64>) -> String {
+    match count {
+        None => "—".into(),
+        Some(n) if n.abs() < 10_000 => format!("{n}只"),
+        Some(n) => format!("{}万只", tenths(n, 10_000)),
+    }
+}
+
+/// Money in fen as the seed writes a large sum: "116.5亿元" (under 1亿: "3250.0万元").
+pub fn yuan_large(fen: Option<i64>) -> String {
+    match fen {
+        None => "—".into(),
+        Some(f) if f.abs() >= 10_000_000_000 => format!("{}亿元", tenths(f, 10_000_000_000)),
+        Some(f) => format!("{}万元", tenths(f, 1_000_000)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +168,18 @@ mod tests {
                 "{n}/{d}"
             );
         }
+    }
+
+    #[test]
+    fn supply_figures_read_as_the_seed_writes_them() {
+        assert_eq!(masks(Some(70_000)), "7.0万只");
+        assert_eq!(masks(Some(500_000)), "50.0万只");
+        assert_eq!(masks(Some(7_000)), "7000只");
+        assert_eq!(masks(None), "—");
+        // 116.5亿元 = 11,650,000,000 yuan = 1,165,000,000,000 fen; 116.45亿 rounds half-up.
+        assert_eq!(yuan_large(Some(1_165_000_000_000)), "116.5亿元");
+        assert_eq!(yuan_large(Some(1_164_500_000_000)), "116.5亿元");
+        assert_eq!(yuan_large(Some(1_164_499_999_999)), "116.4亿元");
+        assert_eq!(yuan_large(Some(3_250_000_000)), "3250.0万元");
     }
 }

@@ -46,6 +46,15 @@ pub struct CityAggregate {
     pub on_duty_rate_rank: Option<i32>,
     pub capacity_utilization_rank: Option<i32>,
     pub resumption_rate_change: Option<f64>,
+    /// Σ 口罩日产能 of the reporting enterprises.
+    #[serde(default)]
+    pub mask_daily_capacity_total: Option<i64>,
+    /// Enterprises with a 融资需求 above 0.
+    #[serde(default)]
+    pub enterprises_with_financing_need: Option<i64>,
+    /// Σ 融资需求 in fen (yuan × 100); `city_daily` stores it as decimal(18,2) yuan.
+    #[serde(default)]
+    pub financing_need_fen_total: Option<i64>,
 }
 
 /// The comparison of one date.
@@ -171,12 +180,55 @@ pub fn cities_of(districts: &[DistrictAggregate], previous: &PreviousRates) -> V
                 on_duty_rate_rank: None,
                 capacity_utilization_rank: None,
                 resumption_rate_change: resumption_change(resumption, previous.get(&city_code)),
+                mask_daily_capacity_total: has.then_some(t.mask_daily_capacity),
+                enterprises_with_financing_need: has.then_some(t.financing_enterprises),
+                financing_need_fen_total: has.then_some(t.financing_fen),
                 city_code,
             }
         })
         .collect();
     rank(&mut cities);
     cities
+}
+
+/// The province pooled from its cities' published counts: Σ numerators over Σ denominators.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProvinceTotal {
+    pub districts_expected: i64,
+    pub districts_reported: i64,
+    pub enterprises_total: i64,
+    pub enterprises_resumed: i64,
+    pub employees_total: i64,
+    pub employees_on_duty: i64,
+    pub mask_daily_capacity_total: i64,
+    pub enterprises_with_financing_need: i64,
+    pub financing_need_fen_total: i64,
+}
+
+impl ProvinceTotal {
+    pub fn of(cities: &[CityAggregate]) -> ProvinceTotal {
+        let mut p = ProvinceTotal::default();
+        for c in cities {
+            p.districts_expected += c.districts_expected;
+            p.districts_reported += c.districts_reported;
+            p.enterprises_total += c.enterprises_total.unwrap_or(0);
+            p.enterprises_resumed += c.enterprises_resumed.unwrap_or(0);
+            p.employees_total += c.employees_total.unwrap_or(0);
+            p.employees_on_duty += c.employees_on_duty.unwrap_or(0);
+            p.mask_daily_capacity_total += c.mask_daily_capacity_total.unwrap_or(0);
+            p.enterprises_with_financing_need += c.enterprises_with_financing_need.unwrap_or(0);
+            p.financing_need_fen_total += c.financing_need_fen_total.unwrap_or(0);
+        }
+        p
+    }
+
+    pub fn resumption(&self) -> Option<Fraction> {
+        Fraction::new(self.enterprises_resumed, self.enterprises_total)
+    }
+
+    pub fn on_duty(&self) -> Option<Fraction> {
+        Fraction::new(self.employees_on_duty, self.employees_total)
+    }
 }
 
 /// Set the three ranks: 开工率 and 上岗率 by exact fractions, 达产率 by its float64 average.

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray,
 };
 use arrow::error::ArrowError;
 use chrono::NaiveDate;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::{
-    CityAggregate, Comparison, DistrictAggregate, Tally, city_on_duty, city_resumption, display,
+    CityAggregate, Comparison, DistrictAggregate, ProvinceTotal, Tally, city_on_duty,
+    city_resumption, display,
 };
 use crate::publish::Warehouse;
 use crate::records::{batch_by_name, city_daily_schema, date_column, district_daily_schema};
@@ -121,6 +123,25 @@ pub fn city_daily_batch(
                 "resumption_rate_change",
                 rate(&|c| c.resumption_rate_change),
             ),
+            (
+                "mask_daily_capacity_total",
+                count(&|c| c.mask_daily_capacity_total),
+            ),
+            (
+                "enterprises_with_financing_need",
+                count(&|c| c.enterprises_with_financing_need),
+            ),
+            (
+                "financing_need_cny_total",
+                Arc::new(
+                    Decimal128Array::from_iter(
+                        cities
+                            .iter()
+                            .map(|c| c.financing_need_fen_total.map(i128::from)),
+                    )
+                    .with_precision_and_scale(18, 2)?,
+                ),
+            ),
         ],
     )
 }
@@ -214,6 +235,21 @@ pub fn cities_of_batches(batches: &[RecordBatch]) -> Result<Vec<CityAggregate>, 
             r("on_duty_rate_rank")?,
             r("capacity_utilization_rank")?,
         );
+        // Supply figures: absent from dates published before they existed (read as null).
+        let optional = |n: &'static str| {
+            b.column_by_name(n)
+                .is_some()
+                .then(|| column::<Int64Array>(b, n))
+                .transpose()
+        };
+        let (masks, financing_n) = (
+            optional("mask_daily_capacity_total")?,
+            optional("enterprises_with_financing_need")?,
+        );
+        let financing = match b.column_by_name("financing_need_cny_total") {
+            Some(_) => Some(column::<Decimal128Array>(b, "financing_need_cny_total")?),
+            None => None,
+        };
         for row in 0..b.num_rows() {
             cities.push(CityAggregate {
                 province_code: province.value(row).to_string(),
@@ -232,6 +268,11 @@ pub fn cities_of_batches(batches: &[RecordBatch]) -> Result<Vec<CityAggregate>, 
                 on_duty_rate_rank: opt_i32(rk2, row),
                 capacity_utilization_rank: opt_i32(rk3, row),
                 resumption_rate_change: opt_f64(chg, row),
+                mask_daily_capacity_total: masks.and_then(|a| opt_i64(a, row)),
+                enterprises_with_financing_need: financing_n.and_then(|a| opt_i64(a, row)),
+                financing_need_fen_total: financing
+                    .and_then(|a| a.is_valid(row).then(|| a.value(row)))
+                    .and_then(|v| i64::try_from(v).ok()),
             });
         }
     }
@@ -303,6 +344,9 @@ pub fn render_ranking(cities: &[CityAggregate], date: NaiveDate) -> String {
         "职工总数",
         "上岗人数",
         "报送区县",
+        "口罩日产能",
+        "有融资需求企业",
+        "融资需求",
     ]);
     for c in sorted {
         let [resumption, on_duty, capacity] = shown_rates(c);
@@ -325,9 +369,35 @@ pub fn render_ranking(cities: &[CityAggregate], date: NaiveDate) -> String {
             count(c.employees_total),
             count(c.employees_on_duty),
             format!("{}/{}", c.districts_reported, c.districts_expected),
+            display::masks(c.mask_daily_capacity_total),
+            count(c.enterprises_with_financing_need),
+            display::yuan_large(c.financing_need_fen_total),
         ]);
     }
-    for i in [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] {
+    let p = ProvinceTotal::of(cities);
+    table.add_row(vec![
+        String::new(),
+        "全省".into(),
+        p.resumption()
+            .map(display::percent_of)
+            .unwrap_or_else(|| "—".into()),
+        String::new(),
+        p.on_duty()
+            .map(display::percent_of)
+            .unwrap_or_else(|| "—".into()),
+        String::new(),
+        String::new(),
+        String::new(),
+        p.enterprises_total.to_string(),
+        p.enterprises_resumed.to_string(),
+        p.employees_total.to_string(),
+        p.employees_on_duty.to_string(),
+        format!("{}/{}", p.districts_reported, p.districts_expected),
+        display::masks(Some(p.mask_daily_capacity_total)),
+        p.enterprises_with_financing_need.to_string(),
+        display::yuan_large(Some(p.financing_need_fen_total)),
+    ]);
+    for i in [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] {
         if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
@@ -412,6 +482,9 @@ mod tests {
             on_duty_rate_rank: None,
             capacity_utilization_rank: None,
             resumption_rate_change: None,
+            mask_daily_capacity_total: None,
+            enterprises_with_financing_need: None,
+            financing_need_fen_total: None,
         }
     }
 

@@ -94,6 +94,14 @@ pub fn city_daily_schema() -> SchemaRef {
         Field::new("on_duty_rate_rank", DataType::Int32, true),
         Field::new("capacity_utilization_rank", DataType::Int32, true),
         Field::new("resumption_rate_change", DataType::Float64, true),
+        // The seed's supply figures (口罩日产能, 融资需求), pooled like the counts.
+        Field::new("mask_daily_capacity_total", DataType::Int64, true),
+        Field::new("enterprises_with_financing_need", DataType::Int64, true),
+        Field::new(
+            "financing_need_cny_total",
+            DataType::Decimal128(18, 2),
+            true,
+        ),
     ]);
     Arc::new(ArrowSchema::new(fields))
 }
