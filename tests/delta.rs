@@ -93,6 +93,19 @@ fn run(job: &Path, date: NaiveDate) -> Output {
     ])
 }
 
+fn run_allowing_regression(job: &Path, date: NaiveDate) -> Output {
+    fugong(&[
+        "run",
+        "--quiet",
+        "--in-process",
+        "--allow-regression",
+        "--job",
+        job.to_str().expect("utf8"),
+        "--date",
+        &date.to_string(),
+    ])
+}
+
 fn python() -> String {
     std::env::var("FUGONG_PYTHON").expect("FUGONG_PYTHON: run the suite with `bash tests/run.sh`")
 }
@@ -366,37 +379,64 @@ fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
         let stopper = StopOnDrop(&stop);
         for round in 1..=3 {
             let before = w.versions(report_date()).expect("versions").len();
-            let children = [
-                spawn(&x, "2020-02-24", &["--allow-regression"]),
-                spawn(&y, "2020-02-24", &["--allow-regression"]),
-            ];
-            let mut published = 0;
-            for child in children {
-                let o = child.wait_with_output().expect("wait");
-                match o.status.code() {
-                    Some(0) => published += 1,
-                    Some(3) => {
-                        superseded += 1;
-                        assert!(
-                            text(&o).contains("another writer published 2020-02-24"),
-                            "round {round}: the loser says why: {}",
-                            text(&o)
-                        );
-                    }
-                    _ => panic!("round {round}: {}", text(&o)),
-                }
+            // The held writer starts first, commits its first table and stops at a rendezvous; the
+            // other starts after it, so it is the later-started one, and publishes the whole date;
+            // then the held one goes on and must lose. Roles swap each round.
+            let (held, other, other_rows) = if round % 2 == 1 {
+                (&x, &y, y_rows)
+            } else {
+                (&y, &x, x_rows)
+            };
+            let meeting = tempfile::tempdir().expect("tempdir");
+            let held_child = Command::new(env!("CARGO_BIN_EXE_fugong"))
+                .args(["run", "--quiet", "--in-process", "--date", "2020-02-24"])
+                .args(["--allow-regression", "--job"])
+                .arg(held.job_path())
+                .env(
+                    "FAILPOINTS",
+                    format!(
+                        "delta::before-table-commit=1*off->return(rendezvous:{})",
+                        meeting.path().display()
+                    ),
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while !meeting.path().join("waiting").exists() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "round {round}: the held writer never reached its second table"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            assert!(published >= 1, "round {round}: one publish is live");
-            let rows = one_writers_date(&*w, report_date());
+            let o = run_allowing_regression(&other.job_path(), report_date());
+            assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+            std::fs::write(meeting.path().join("go"), "").expect("go");
+            let o = held_child.wait_with_output().expect("wait");
+            assert_eq!(
+                o.status.code(),
+                Some(3),
+                "round {round}: the earlier-started writer loses: {}",
+                text(&o)
+            );
             assert!(
-                rows == x_rows || rows == y_rows,
-                "round {round}: a mix of both writers: {rows} rows"
+                text(&o).contains("another writer published 2020-02-24"),
+                "round {round}: the loser says why: {}",
+                text(&o)
+            );
+            superseded += 1;
+            assert_eq!(
+                one_writers_date(&*w, report_date()),
+                other_rows,
+                "round {round}: the later-started writer's date is live, whole"
             );
             let after = w.versions(report_date()).expect("versions");
             assert_eq!(
                 after.len(),
-                before + published,
-                "round {round}: every publish that went live is a version"
+                before + 1,
+                "round {round}: the one publish that went live is a version"
             );
             let numbers: BTreeSet<u32> = after.iter().map(|v| v.version).collect();
             assert_eq!(numbers.len(), after.len(), "no version number taken twice");
@@ -409,10 +449,7 @@ fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
         seen.iter().all(|n| *n == x_rows || *n == y_rows),
         "the reader saw a partial or mixed date: {seen:?}"
     );
-    assert!(
-        superseded >= 1,
-        "the writers' commits interleaved in at least one round, and the earlier-started one lost"
-    );
+    assert_eq!(superseded, 3, "the earlier-started writer lost every round");
 }
 
 /// Sets its flag when dropped, also while a failed assertion unwinds.

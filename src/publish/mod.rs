@@ -97,19 +97,25 @@ pub enum PublishError {
 
 /// A failpoint of the publish protocol (the `fail` crate, compiled in only with the `failpoints`
 /// feature, which the test suite enables). Configured as `return(crash)` it kills the process on the
-/// spot, as `kill -9` would; as `return` it makes the step fail with `PublishError::Injected`.
+/// spot, as `kill -9` would; as `return(rendezvous:DIR)` it waits there for a test to say go (see
+/// [`rendezvous`]); as `return` it makes the step fail with `PublishError::Injected`.
 #[cfg(feature = "failpoints")]
 macro_rules! failpoint {
     ($name:literal) => {
-        fail::fail_point!($name, |arg: Option<String>| {
-            if arg.as_deref() == Some("crash") {
-                $crate::publish::crash_now($name);
+        if let Some(arg) = fail::eval($name, |arg: Option<String>| arg) {
+            match arg.as_deref() {
+                Some("crash") => $crate::publish::crash_now($name),
+                Some(a) if a.starts_with("rendezvous:") => {
+                    $crate::publish::rendezvous($name, &a["rendezvous:".len()..])
+                }
+                _ => {
+                    return Err($crate::publish::PublishError::Injected {
+                        step: $name.to_string(),
+                    }
+                    .into());
+                }
             }
-            Err($crate::publish::PublishError::Injected {
-                step: $name.to_string(),
-            }
-            .into())
-        })
+        }
     };
 }
 #[cfg(not(feature = "failpoints"))]
@@ -125,6 +131,19 @@ pub fn crash_now(step: &str) -> ! {
     eprintln!("failpoint {step}: killing this process");
     let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
     std::process::abort()
+}
+
+/// Stop at a failpoint until another process says go: write `<dir>/waiting` (naming the step), then
+/// wait for `<dir>/go` (at most two minutes). Lets a test order two real processes exactly, where a
+/// sleep would only make an interleaving likely.
+#[cfg(feature = "failpoints")]
+pub fn rendezvous(step: &str, dir: &str) {
+    let dir = Path::new(dir);
+    let _ = std::fs::write(dir.join("waiting"), step);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !dir.join("go").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// `<output>/<table>/snapshot_date=<date>`
