@@ -93,6 +93,8 @@ pub struct DistrictResult {
     pub tally: crate::tally::Tally,
     /// (key, sheet row) of every accepted row, for duplicates across districts (set by `seal`).
     pub keys: Vec<(Box<str>, u32)>,
+    /// The accepted rows whose 存在问题及诉求 names problems (set by `seal`), for the problem ledger.
+    pub problem_reports: Vec<crate::problems::ledger::Report>,
     pub origin: Origin,
     /// Why the pull failed, when it did (the server or the file could not be reached): such a result
     /// says nothing about what the district submitted.
@@ -113,6 +115,7 @@ impl DistrictResult {
             outcome,
             tally: crate::tally::Tally::default(),
             keys: Vec::new(),
+            problem_reports: Vec::new(),
             origin: Origin::Pulled,
             pull_failure,
         }
@@ -131,6 +134,30 @@ impl DistrictResult {
                     Some((k.as_str().into(), r.source_row))
                 }
                 _ => None,
+            })
+            .collect();
+        let rules = &schema.problems;
+        let name = schema.field_index("enterprise_name");
+        fn text_of(r: &crate::validate::AcceptedRow, i: Option<usize>) -> &str {
+            match i.and_then(|i| r.values.get(i)) {
+                Some(Some(crate::validate::Value::Text(t))) => t.as_str(),
+                _ => "",
+            }
+        }
+        self.problem_reports = rows
+            .iter()
+            .filter_map(|r| {
+                let text = text_of(r, Some(rules.field));
+                if text.is_empty() {
+                    return None;
+                }
+                crate::problems::ledger::report_of(
+                    rules,
+                    &self.district,
+                    text_of(r, Some(key)),
+                    text_of(r, name),
+                    text,
+                )
             })
             .collect();
         rows

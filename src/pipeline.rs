@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use tracing::{debug, info, info_span, warn};
 
@@ -25,6 +26,7 @@ use crate::config::job::Source;
 use crate::config::{District, Job};
 use crate::day::{DayResult, DistrictResult, Origin, SourceInfo, SubmissionStatus};
 use crate::ledger::{Ledger, LedgerError, RunCounts, RunStatus, SubmissionRecord, Trigger};
+use crate::problems;
 use crate::publish::manifest::{
     ManifestDistrict, SUBMISSION_KEPT_PREVIOUS, SUBMISSION_NONE, SUBMISSION_PULLED,
 };
@@ -114,6 +116,8 @@ pub enum RunError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     SchemaChange(#[from] crate::records::evolution::SchemaChangeError),
+    #[error(transparent)]
+    Problems(#[from] crate::problems::ProblemsError),
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("cannot build the tables: {0}")]
@@ -573,6 +577,14 @@ impl<'j> Session<'j> {
         let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
         let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
         let rejects = records::rejects_batch(&day)?;
+        let ledger = problems::ledger::advance(
+            &problems::ledger_before(&*self.warehouse, date)?,
+            date,
+            &day_reports(&day),
+            job.problem_close_days,
+        );
+        let (problem_ledger, problem_daily) = ledger_tables(job, &ledger, date)?;
+        stage("problem ledger");
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
@@ -587,11 +599,20 @@ impl<'j> Session<'j> {
             (records::TABLES[1], &district_daily),
             (records::TABLES[2], &city_daily),
             (records::TABLES[3], &rejects),
+            (records::TABLES[4], &problem_ledger),
+            (records::TABLES[5], &problem_daily),
         ] {
             tables.push(publish::encode_table(table, &[batch])?);
         }
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
-        stage_change_refresh(tx.as_mut(), &*self.warehouse, date, &comparison.cities)?;
+        stage_refresh(
+            tx.as_mut(),
+            &*self.warehouse,
+            Some(job),
+            date,
+            &comparison.cities,
+            Some(&ledger),
+        )?;
         tx.commit()?;
         stage("publish");
 
@@ -855,24 +876,104 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     }
 }
 
-/// `resumption_rate_change` of the next published date compares with its nearest earlier published
-/// date, which may just have become this one (dates processed out of order, republished or rolled back
-/// with other figures). When that change differs, the next date's `city_daily` is staged in the same
-/// transaction as a new version of it (trigger `refresh`), so both land together or neither does.
-pub fn stage_change_refresh(
+/// What a date's reporting enterprises said: every enterprise of an `accepted` or `partial` district,
+/// and the problems they named.
+fn day_reports(day: &DayResult) -> problems::ledger::Reports {
+    let mut reports = problems::ledger::Reports::default();
+    for d in day.districts.iter().filter(|d| d.status().is_reported()) {
+        reports
+            .reported
+            .extend(d.keys.iter().map(|(k, _)| k.to_string()));
+        reports.problems.extend(d.problem_reports.iter().cloned());
+    }
+    reports
+}
+
+/// `problem_ledger` and `problem_daily` of a date.
+fn ledger_tables(
+    job: &Job,
+    ledger: &[problems::ledger::Problem],
+    date: NaiveDate,
+) -> Result<(RecordBatch, RecordBatch), RunError> {
+    let counts = problems::ledger::daily_counts(ledger, date, &job.districts, &job.schema.problems);
+    Ok((
+        problems::tables::ledger_batch(ledger, date)?,
+        problems::tables::daily_batch(&counts, date)?,
+    ))
+}
+
+/// After `date` is published anew, refresh what later published dates derive from it, in the same
+/// transaction: the next date's day-over-day change (`city_daily`), and, given the job and `date`'s new
+/// ledger, the problem ledgers of the later dates, one after another until one comes out as it was
+/// published (the dates after it are then unchanged too). Each refreshed date is a new version with
+/// trigger `refresh`.
+pub fn stage_refresh(
     tx: &mut dyn Publication,
     output: &dyn Warehouse,
+    job: Option<&Job>,
     date: NaiveDate,
     cities_now: &[CityAggregate],
+    ledger_now: Option<&[problems::ledger::Problem]>,
 ) -> Result<(), RunError> {
-    let Some(next) = output.published_dates()?.into_iter().find(|d| *d > date) else {
-        return Ok(());
-    };
+    let later: Vec<NaiveDate> = output
+        .published_dates()?
+        .into_iter()
+        .filter(|d| *d > date)
+        .collect();
+    let mut previous_ledger: Option<Vec<problems::ledger::Problem>> = ledger_now.map(<[_]>::to_vec);
+    for (i, next) in later.into_iter().enumerate() {
+        let mut tables = Vec::new();
+        let mut notes = Vec::new();
+        if i == 0
+            && let Some(batch) = refreshed_change(output, next, cities_now)?
+        {
+            tables.push(publish::encode_table("city_daily", &[&batch])?);
+            notes.push("resumption_rate_change");
+        }
+        let mut ledger_changed = false;
+        if let (Some(job), Some(before)) = (job, previous_ledger.as_deref()) {
+            let reports = problems::published_reports(job, output, next)?;
+            let ledger = problems::ledger::advance(before, next, &reports, job.problem_close_days);
+            if problems::published_ledger(output, next)?.as_ref() != Some(&ledger) {
+                let (problem_ledger, problem_daily) = ledger_tables(job, &ledger, next)?;
+                tables.push(publish::encode_table("problem_ledger", &[&problem_ledger])?);
+                tables.push(publish::encode_table("problem_daily", &[&problem_daily])?);
+                notes.push("problem ledger");
+                ledger_changed = true;
+            }
+            previous_ledger = Some(ledger);
+        }
+        if !tables.is_empty() {
+            let Some(mut manifest) = output.manifest(next)? else {
+                break;
+            };
+            info!(next = %next, refreshed = ?notes, "refreshing a later published date");
+            manifest.trigger = Some("refresh".into());
+            manifest.restored_version = None;
+            manifest.note = Some(format!(
+                "{} recomputed after {date} was published anew",
+                notes.join(" and ")
+            ));
+            tx.stage(next, tables, manifest)?;
+        }
+        if !ledger_changed {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The next published date's cities with their change recomputed against `cities_now`, if it changes.
+fn refreshed_change(
+    output: &dyn Warehouse,
+    next: NaiveDate,
+    cities_now: &[CityAggregate],
+) -> Result<Option<RecordBatch>, RunError> {
     let mut cities = match compare::table::read_cities(output, next) {
         Ok(c) => c,
         Err(e) => {
             warn!(next = %next, error = %e, "cannot read the next snapshot to refresh its change");
-            return Ok(());
+            return Ok(None);
         }
     };
     let now: compare::PreviousRates = cities_now
@@ -888,24 +989,9 @@ pub fn stage_change_refresh(
         }
     }
     if !changed {
-        return Ok(());
+        return Ok(None);
     }
-    info!(next = %next, "refreshing the day-over-day change of the next published date");
-    let batch = compare::table::city_daily_batch(&cities, next)?;
-    let Some(mut manifest) = output.manifest(next)? else {
-        return Ok(());
-    };
-    manifest.trigger = Some("refresh".into());
-    manifest.restored_version = None;
-    manifest.note = Some(format!(
-        "resumption_rate_change recomputed against {date}, which was published anew"
-    ));
-    tx.stage(
-        next,
-        vec![publish::encode_table("city_daily", &[&batch])?],
-        manifest,
-    )?;
-    Ok(())
+    Ok(Some(compare::table::city_daily_batch(&cities, next)?))
 }
 
 /// city_code → the exact 开工率 of the nearest earlier published date.

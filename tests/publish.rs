@@ -16,12 +16,7 @@ use fugong::{RunOptions, run_job};
 
 use crate::support::*;
 
-pub const TABLES: [&str; 4] = [
-    "enterprise_daily",
-    "district_daily",
-    "city_daily",
-    "rejects",
-];
+pub use fugong::records::TABLES;
 
 /// Every file under the warehouse's table folders and manifests: relative path → bytes.
 pub fn snapshot_files(warehouse: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{UsageError, WarehouseArgs, out, parse_date};
 use crate::ledger::{Ledger, RunCounts, RunStatus, Trigger};
-use crate::pipeline::{RunError, stage_change_refresh};
+use crate::pipeline::{RunError, stage_refresh};
 use crate::publish::Warehouse;
 use crate::publish::versions::VersionInfo;
 
@@ -72,7 +72,7 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::open(&ledger_path)?;
     let job_name = target.manifest.job.clone();
     let run_id = ledger.start_run(&job_name, date, Trigger::Rollback)?;
-    let result = restore(&*warehouse, date, target, keep);
+    let result = restore(&*warehouse, job.as_ref(), date, target, keep);
     let (status, error) = match &result {
         Ok(_) => (RunStatus::Published, None),
         Err(e) => (RunStatus::Failed, Some(format!("{e:#}"))),
@@ -97,9 +97,10 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stage version `target`'s files as they are, refresh the next date's change, commit.
+/// Stage version `target`'s files as they are, refresh what later dates derive from it, commit.
 fn restore(
     warehouse: &dyn Warehouse,
+    job: Option<&crate::config::Job>,
     date: chrono::NaiveDate,
     target: &VersionInfo,
     keep: u32,
@@ -116,7 +117,22 @@ fn restore(
         target,
         "city_daily",
     )?)?;
-    stage_change_refresh(tx.as_mut(), warehouse, date, &cities)?;
+    // The restored ledger, when the version has one, carries into the later dates' ledgers (which need
+    // the job's rules: given with --job).
+    let ledger = match target.manifest.tables.contains_key("problem_ledger") {
+        true => Some(crate::problems::tables::problems_of_batches(
+            &warehouse.read_version_table(date, target, "problem_ledger")?,
+        )?),
+        false => None,
+    };
+    stage_refresh(
+        tx.as_mut(),
+        warehouse,
+        job,
+        date,
+        &cities,
+        ledger.as_deref(),
+    )?;
     tx.commit()?;
     Ok(version)
 }

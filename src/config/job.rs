@@ -57,6 +57,17 @@ pub struct JobConfig {
     /// Days a pulled submission's bytes are kept in `_state/blobs` after their last use (default 90).
     #[serde(default)]
     pub keep_blob_days: Option<u32>,
+    /// Reporting dates without a problem (or with it solved) before it is closed (销号; default 1).
+    #[serde(default)]
+    pub problem_close_days: Option<u32>,
+    /// A district's 开工率 moving by more than this many percentage points from its previous published
+    /// date is an `anomaly` warning (default 10).
+    #[serde(default)]
+    pub anomaly_rate_pp: Option<f64>,
+    /// A district's enterprise count changing by more than this percentage is an `anomaly` warning
+    /// (default 20).
+    #[serde(default)]
+    pub anomaly_count_pct: Option<f64>,
     pub province: ProvinceConfig,
     pub source: SourceConfig,
     #[serde(default)]
@@ -276,7 +287,30 @@ pub struct Job {
     pub districts: Vec<District>,
     pub keep_versions: u32,
     pub keep_blob_days: u32,
+    pub problem_close_days: u32,
+    pub anomaly: AnomalyThresholds,
     pub config: JobConfig,
+}
+
+/// When a date's figures look like a copy-paste or unit error (`anomaly` warnings).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnomalyThresholds {
+    /// Percentage points of a district's 开工率 between its previous published date and this one.
+    pub rate_pp: f64,
+    /// Percent change of a district's enterprise count.
+    pub count_pct: f64,
+    /// An enterprise's 职工总数 multiplied or divided by more than this from its previous report.
+    pub employees_factor: f64,
+}
+
+impl Default for AnomalyThresholds {
+    fn default() -> Self {
+        AnomalyThresholds {
+            rate_pp: 10.0,
+            count_pct: 20.0,
+            employees_factor: 3.0,
+        }
+    }
 }
 
 impl Job {
@@ -596,6 +630,16 @@ impl JobConfig {
             keep_blob_days: self
                 .keep_blob_days
                 .unwrap_or(super::source::DEFAULT_KEEP_BLOB_DAYS),
+            problem_close_days: self.problem_close_days.unwrap_or(1).max(1),
+            anomaly: AnomalyThresholds {
+                rate_pp: self
+                    .anomaly_rate_pp
+                    .unwrap_or(AnomalyThresholds::default().rate_pp),
+                count_pct: self
+                    .anomaly_count_pct
+                    .unwrap_or(AnomalyThresholds::default().count_pct),
+                ..AnomalyThresholds::default()
+            },
             config: self,
         })
     }

@@ -2,3 +2,139 @@
 //! read into categories, opened, tracked and closed (销号) across dates.
 
 pub mod classify;
+pub mod ledger;
+pub mod tables;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::config::Job;
+use crate::publish::{PublishError, Warehouse};
+use ledger::{Problem, Reports};
+
+/// Why a published ledger or a published date's reports cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProblemsError {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("cannot read the published {table} of {date}: {source}")]
+    Table {
+        table: &'static str,
+        date: NaiveDate,
+        source: arrow::error::ArrowError,
+    },
+}
+
+/// The published ledger of `date`, or None when the date was published without one (before fugong
+/// kept ledgers) or is not published.
+pub fn published_ledger(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Option<Vec<Problem>>, ProblemsError> {
+    let Some(manifest) = warehouse.manifest(date)? else {
+        return Ok(None);
+    };
+    if !manifest.tables.contains_key("problem_ledger") {
+        return Ok(None);
+    }
+    let batches = warehouse.read_table("problem_ledger", date)?;
+    tables::problems_of_batches(&batches)
+        .map(Some)
+        .map_err(|source| ProblemsError::Table {
+            table: "problem_ledger",
+            date,
+            source,
+        })
+}
+
+/// The ledger a date starts from: that of the nearest earlier published date (empty when there is
+/// none, or it has none).
+pub fn ledger_before(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Vec<Problem>, ProblemsError> {
+    let previous = warehouse
+        .published_dates()?
+        .into_iter()
+        .rev()
+        .find(|d| *d < date);
+    match previous {
+        Some(p) => Ok(published_ledger(warehouse, p)?.unwrap_or_default()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A published date's reports, rebuilt from its `enterprise_daily` and `district_daily` (for refreshing
+/// the ledgers of later dates when an earlier one is republished).
+pub fn published_reports(
+    job: &Job,
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Reports, ProblemsError> {
+    use arrow::array::{Array, StringArray};
+    let rules = &job.schema.problems;
+    let text_field = job.schema.fields[rules.field].name.clone();
+    let table_err = |table: &'static str| {
+        move |source: arrow::error::ArrowError| ProblemsError::Table {
+            table,
+            date,
+            source,
+        }
+    };
+    let strings = |b: &arrow::array::RecordBatch,
+                   name: &str|
+     -> Result<StringArray, arrow::error::ArrowError> {
+        b.column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            .ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("column {name}")))
+    };
+    let mut reporting: HashMap<String, bool> = HashMap::new();
+    for b in warehouse.read_table("district_daily", date)? {
+        let (codes, statuses) = (
+            strings(&b, "district_code").map_err(table_err("district_daily"))?,
+            strings(&b, "submission_status").map_err(table_err("district_daily"))?,
+        );
+        for i in 0..b.num_rows() {
+            reporting.insert(
+                codes.value(i).to_string(),
+                matches!(statuses.value(i), "accepted" | "partial"),
+            );
+        }
+    }
+    let districts: HashMap<&str, &crate::config::District> =
+        job.districts.iter().map(|d| (d.code.as_str(), d)).collect();
+    let mut reports = Reports::default();
+    for b in warehouse.read_table("enterprise_daily", date)? {
+        let err = table_err("enterprise_daily");
+        let (codes, usccs, names) = (
+            strings(&b, "district_code").map_err(err)?,
+            strings(&b, "uscc").map_err(table_err("enterprise_daily"))?,
+            strings(&b, "enterprise_name").map_err(table_err("enterprise_daily"))?,
+        );
+        let texts = b
+            .column_by_name(&text_field)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        for i in 0..b.num_rows() {
+            let code = codes.value(i);
+            if !reporting.get(code).copied().unwrap_or(false) {
+                continue;
+            }
+            let Some(district) = districts.get(code) else {
+                continue;
+            };
+            reports.reported.insert(usccs.value(i).to_string());
+            let text = texts
+                .as_ref()
+                .filter(|t| t.is_valid(i))
+                .map(|t| t.value(i))
+                .unwrap_or("");
+            if let Some(r) =
+                ledger::report_of(rules, district, usccs.value(i), names.value(i), text)
+            {
+                reports.problems.push(r);
+            }
+        }
+    }
+    Ok(reports)
+}

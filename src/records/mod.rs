@@ -18,12 +18,15 @@ use crate::validate::row::epoch_days;
 
 pub mod evolution;
 
-/// The four tables of the warehouse, in publish order.
-pub const TABLES: [&str; 4] = [
+/// The tables of the warehouse, in publish order: the four of contract §4, then the problem ledger's
+/// two (§11).
+pub const TABLES: [&str; 6] = [
     "enterprise_daily",
     "district_daily",
     "city_daily",
     "rejects",
+    "problem_ledger",
+    "problem_daily",
 ];
 
 fn geo_fields() -> Vec<Field> {
@@ -126,6 +129,44 @@ pub fn rejects_schema() -> SchemaRef {
         // `message`, which is the clerk's).
         Field::new("detail", DataType::Utf8, true),
     ]))
+}
+
+/// `problem_ledger`: one row per problem ever opened, as of the snapshot date (contract §11).
+pub fn problem_ledger_schema() -> SchemaRef {
+    let mut fields = geo_fields();
+    fields.extend([
+        Field::new("district_code", DataType::Utf8, false),
+        Field::new("district_name", DataType::Utf8, false),
+        Field::new("uscc", DataType::Utf8, false),
+        Field::new("enterprise_name", DataType::Utf8, false),
+        Field::new("category", DataType::Utf8, false),
+        // The keyword that put the text in the category (null for the other category).
+        Field::new("keyword", DataType::Utf8, true),
+        Field::new("opened_on", DataType::Date32, false),
+        Field::new("closed_on", DataType::Date32, true),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("days_open", DataType::Int32, false),
+        Field::new("first_text", DataType::Utf8, false),
+        Field::new("latest_text", DataType::Utf8, false),
+        // The last date the enterprise reported this problem, and how many reports since were without it.
+        Field::new("last_reported_on", DataType::Date32, false),
+        Field::new("reports_without", DataType::Int32, false),
+    ]);
+    Arc::new(ArrowSchema::new(fields))
+}
+
+/// `problem_daily`: per city and category, the problems opened and closed that day, open, and open for
+/// over 7 days.
+pub fn problem_daily_schema() -> SchemaRef {
+    let mut fields = geo_fields();
+    fields.extend([
+        Field::new("category", DataType::Utf8, false),
+        Field::new("opened", DataType::Int64, false),
+        Field::new("closed", DataType::Int64, false),
+        Field::new("open", DataType::Int64, false),
+        Field::new("open_over_7_days", DataType::Int64, false),
+    ]);
+    Arc::new(ArrowSchema::new(fields))
 }
 
 /// Rows per `enterprise_daily` file: a fixed number (not the core count), so the same inputs give the

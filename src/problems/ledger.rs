@@ -1,0 +1,416 @@
+//! The ledger of one date from the ledger of the date before and what enterprises reported: problems
+//! open on the first date they are reported, stay open while reported, and close (销号) on the
+//! `close_days`-th reporting date without them (or with them reported solved). An enterprise that does
+//! not report — its district missing or rejected, or itself absent from the file — changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use super::classify::{Match, Reading, classify};
+use crate::config::District;
+use crate::config::schema::ProblemRules;
+
+/// One problem: an enterprise and a category, from the date it opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub province_code: String,
+    pub city_code: String,
+    pub city_name: String,
+    pub district_code: String,
+    pub district_name: String,
+    pub uscc: String,
+    pub enterprise_name: String,
+    pub category: String,
+    pub keyword: Option<String>,
+    pub opened_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+    pub first_text: String,
+    pub latest_text: String,
+    pub last_reported_on: NaiveDate,
+    pub reports_without: u32,
+}
+
+impl Problem {
+    pub fn is_open(&self) -> bool {
+        self.closed_on.is_none()
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.is_open() { "open" } else { "closed" }
+    }
+
+    /// Calendar days open: an open problem counts its opening day as day 1 up to the snapshot date; a
+    /// closed one counts the days before its closing date.
+    pub fn days_open(&self, as_of: NaiveDate) -> i64 {
+        match self.closed_on {
+            Some(closed) => (closed - self.opened_on).num_days(),
+            None => (as_of - self.opened_on).num_days() + 1,
+        }
+    }
+}
+
+/// What one enterprise reported as a problem on a date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub uscc: String,
+    pub enterprise_name: String,
+    pub district: District,
+    pub text: String,
+    pub matches: Vec<Match>,
+}
+
+/// A date's reports: every enterprise that reported (in a district that is `accepted` or `partial`),
+/// and the problems of those whose text names some.
+#[derive(Debug, Clone, Default)]
+pub struct Reports {
+    pub reported: HashSet<String>,
+    pub problems: Vec<Report>,
+}
+
+/// The problem report of one accepted row, if its text names problems.
+pub fn report_of(
+    rules: &ProblemRules,
+    district: &District,
+    uscc: &str,
+    enterprise_name: &str,
+    text: &str,
+) -> Option<Report> {
+    match classify(rules, text) {
+        Reading::Problems(matches) => Some(Report {
+            uscc: uscc.to_string(),
+            enterprise_name: enterprise_name.to_string(),
+            district: district.clone(),
+            text: text.to_string(),
+            matches,
+        }),
+        Reading::Nothing | Reading::Solved => None,
+    }
+}
+
+/// The ledger of `date`.
+pub fn advance(
+    previous: &[Problem],
+    date: NaiveDate,
+    reports: &Reports,
+    close_days: u32,
+) -> Vec<Problem> {
+    let mut ledger: Vec<Problem> = previous.to_vec();
+    let by_enterprise: HashMap<&str, &Report> = reports
+        .problems
+        .iter()
+        .map(|r| (r.uscc.as_str(), r))
+        .collect();
+    // Open problems: kept while reported, closed after close_days reports without them.
+    let mut open: HashSet<(String, String)> = HashSet::new();
+    for p in ledger.iter_mut().filter(|p| p.is_open()) {
+        if !reports.reported.contains(&p.uscc) {
+            open.insert((p.uscc.clone(), p.category.clone()));
+            continue;
+        }
+        match by_enterprise
+            .get(p.uscc.as_str())
+            .filter(|r| r.matches.iter().any(|m| m.category == p.category))
+        {
+            Some(r) => {
+                p.latest_text = r.text.clone();
+                p.last_reported_on = date;
+                p.reports_without = 0;
+                p.enterprise_name = r.enterprise_name.clone();
+                open.insert((p.uscc.clone(), p.category.clone()));
+            }
+            None => {
+                p.reports_without += 1;
+                if p.reports_without >= close_days.max(1) {
+                    p.closed_on = Some(date);
+                } else {
+                    open.insert((p.uscc.clone(), p.category.clone()));
+                }
+            }
+        }
+    }
+    // New problems (a problem closed before and reported again opens anew).
+    for r in &reports.problems {
+        for m in &r.matches {
+            if open.contains(&(r.uscc.clone(), m.category.clone())) {
+                continue;
+            }
+            let d = &r.district;
+            ledger.push(Problem {
+                province_code: d.province_code.clone(),
+                city_code: d.city_code.clone(),
+                city_name: d.city_name.clone(),
+                district_code: d.code.clone(),
+                district_name: d.name.clone(),
+                uscc: r.uscc.clone(),
+                enterprise_name: r.enterprise_name.clone(),
+                category: m.category.clone(),
+                keyword: m.keyword.clone(),
+                opened_on: date,
+                closed_on: None,
+                first_text: r.text.clone(),
+                latest_text: r.text.clone(),
+                last_reported_on: date,
+                reports_without: 0,
+            });
+            open.insert((r.uscc.clone(), m.category.clone()));
+        }
+    }
+    sort(&mut ledger);
+    ledger
+}
+
+/// The ledger's order: district, enterprise, category, opening date.
+pub fn sort(ledger: &mut [Problem]) {
+    ledger.sort_by(|a, b| {
+        (&a.district_code, &a.uscc, &a.category, a.opened_on).cmp(&(
+            &b.district_code,
+            &b.uscc,
+            &b.category,
+            b.opened_on,
+        ))
+    });
+}
+
+/// One row of `problem_daily`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyCount {
+    pub province_code: String,
+    pub city_code: String,
+    pub city_name: String,
+    pub category: String,
+    pub opened: i64,
+    pub closed: i64,
+    pub open: i64,
+    pub open_over_7_days: i64,
+}
+
+/// Per city (every city of the job) and category (every category, the other one last): opened and
+/// closed on `date`, open, and open for over 7 days.
+pub fn daily_counts(
+    ledger: &[Problem],
+    date: NaiveDate,
+    districts: &[District],
+    rules: &ProblemRules,
+) -> Vec<DailyCount> {
+    let mut categories: Vec<&str> = rules.categories.iter().map(|c| c.name.as_str()).collect();
+    categories.push(&rules.other_category);
+    let mut cities: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for d in districts {
+        cities
+            .entry(&d.city_code)
+            .or_insert((&d.city_name, &d.province_code));
+    }
+    let mut out = Vec::new();
+    for (city_code, (city_name, province_code)) in &cities {
+        for category in &categories {
+            let mine = ledger
+                .iter()
+                .filter(|p| p.city_code == *city_code && p.category == *category);
+            let mut c = DailyCount {
+                province_code: province_code.to_string(),
+                city_code: city_code.to_string(),
+                city_name: city_name.to_string(),
+                category: category.to_string(),
+                opened: 0,
+                closed: 0,
+                open: 0,
+                open_over_7_days: 0,
+            };
+            for p in mine {
+                c.opened += i64::from(p.opened_on == date);
+                c.closed += i64::from(p.closed_on == Some(date));
+                if p.is_open() {
+                    c.open += 1;
+                    c.open_over_7_days += i64::from(p.days_open(date) > 7);
+                }
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schema;
+
+    fn district(code: &str) -> District {
+        District {
+            code: code.into(),
+            name: format!("区{code}"),
+            city_code: format!("{}00", &code[..4]),
+            city_name: "济南市".into(),
+            province_code: "370000".into(),
+        }
+    }
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 2, day).expect("date")
+    }
+
+    /// Reports of one date: (district, uscc, text) for every enterprise that reported.
+    fn reports(rows: &[(&str, &str, &str)]) -> Reports {
+        let rules = Schema::builtin().expect("schema").problems;
+        let mut r = Reports::default();
+        for (dc, uscc, text) in rows {
+            r.reported.insert(uscc.to_string());
+            if let Some(report) = report_of(&rules, &district(dc), uscc, "某公司", text) {
+                r.problems.push(report);
+            }
+        }
+        r
+    }
+
+    fn state(ledger: &[Problem]) -> Vec<(String, String, u32, Option<u32>)> {
+        use chrono::Datelike;
+        ledger
+            .iter()
+            .map(|p| {
+                (
+                    p.uscc.clone(),
+                    p.category.clone(),
+                    p.opened_on.day(),
+                    p.closed_on.map(|c| c.day()),
+                )
+            })
+            .collect()
+    }
+
+    fn s(u: &str, c: &str, o: u32, closed: Option<u32>) -> (String, String, u32, Option<u32>) {
+        (u.into(), c.into(), o, closed)
+    }
+
+    #[test]
+    fn problems_open_stay_close_and_reopen() {
+        let day1 = advance(
+            &[],
+            d(1),
+            &reports(&[
+                ("370102", "A", "缺少口罩和消毒液，员工返岗困难"),
+                ("370102", "B", "无"),
+            ]),
+            1,
+        );
+        assert_eq!(
+            state(&day1),
+            vec![s("A", "用工", 1, None), s("A", "防疫物资", 1, None)]
+        );
+        // A still lacks masks; its workers are back (用工 closes on the first report without it).
+        let day2 = advance(
+            &day1,
+            d(2),
+            &reports(&[("370102", "A", "口罩不足"), ("370102", "B", "资金紧张")]),
+            1,
+        );
+        assert_eq!(
+            state(&day2),
+            vec![
+                s("A", "用工", 1, Some(2)),
+                s("A", "防疫物资", 1, None),
+                s("B", "资金", 2, None)
+            ]
+        );
+        assert_eq!(day2[1].latest_text, "口罩不足");
+        assert_eq!(day2[1].first_text, "缺少口罩和消毒液，员工返岗困难");
+        assert_eq!(day2[1].keyword.as_deref(), Some("口罩"));
+        // A says it is solved; B does not report (its district missing): B's problem stays open.
+        let day3 = advance(
+            &day2,
+            d(3),
+            &reports(&[("370102", "A", "口罩问题已协调解决")]),
+            1,
+        );
+        assert_eq!(
+            state(&day3),
+            vec![
+                s("A", "用工", 1, Some(2)),
+                s("A", "防疫物资", 1, Some(3)),
+                s("B", "资金", 2, None)
+            ]
+        );
+        // A's workers leave again: a new 用工 problem, the closed one kept.
+        let day4 = advance(
+            &day3,
+            d(4),
+            &reports(&[("370102", "A", "员工不足"), ("370102", "B", "资金紧张")]),
+            1,
+        );
+        assert_eq!(
+            state(&day4),
+            vec![
+                s("A", "用工", 1, Some(2)),
+                s("A", "用工", 4, None),
+                s("A", "防疫物资", 1, Some(3)),
+                s("B", "资金", 2, None)
+            ]
+        );
+        assert_eq!(day4[1].days_open(d(4)), 1);
+        assert_eq!(day4[3].days_open(d(4)), 3);
+        assert_eq!(day4[0].days_open(d(4)), 1, "closed the day after it opened");
+    }
+
+    #[test]
+    fn close_days_counts_reports_without_the_problem() {
+        let day1 = advance(&[], d(1), &reports(&[("370102", "A", "订单减少")]), 2);
+        let day2 = advance(&day1, d(2), &reports(&[("370102", "A", "无")]), 2);
+        assert!(day2[0].is_open(), "one report without it is not enough");
+        assert_eq!(day2[0].reports_without, 1);
+        let day3 = advance(&day2, d(3), &reports(&[]), 2);
+        assert!(
+            day3[0].is_open(),
+            "not reporting is not a report without it"
+        );
+        let day4 = advance(&day3, d(4), &reports(&[("370102", "A", "暂无")]), 2);
+        assert_eq!(day4[0].closed_on, Some(d(4)));
+    }
+
+    #[test]
+    fn daily_counts_per_city_and_category() {
+        let rules = Schema::builtin().expect("schema").problems;
+        let mut day1 = advance(
+            &[],
+            d(1),
+            &reports(&[("370102", "A", "缺少口罩"), ("370102", "B", "订单减少")]),
+            1,
+        );
+        for p in &mut day1 {
+            p.opened_on = d(1);
+        }
+        let day9 = advance(
+            &day1,
+            d(9),
+            &reports(&[
+                ("370102", "A", "缺少口罩"),
+                ("370102", "B", "无"),
+                ("370102", "C", "设备故障"),
+            ]),
+            1,
+        );
+        let counts = daily_counts(&day9, d(9), &[district("370102")], &rules);
+        assert_eq!(counts.len(), 7, "every category, the other one last");
+        let get = |c: &str| {
+            counts
+                .iter()
+                .find(|x| x.category == c)
+                .expect("category")
+                .clone()
+        };
+        let masks = get("防疫物资");
+        assert_eq!(
+            (
+                masks.opened,
+                masks.closed,
+                masks.open,
+                masks.open_over_7_days
+            ),
+            (0, 0, 1, 1)
+        );
+        let orders = get("订单");
+        assert_eq!((orders.opened, orders.closed, orders.open), (0, 1, 0));
+        let other = get("其他");
+        assert_eq!((other.opened, other.open), (1, 1));
+        assert_eq!(counts.last().expect("last").category, "其他");
+    }
+}

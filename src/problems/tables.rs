@@ -1,0 +1,173 @@
+//! `problem_ledger` and `problem_daily` written from the ledger (columns by name), and the ledger read
+//! back from a published date.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::error::ArrowError;
+use chrono::NaiveDate;
+
+use super::ledger::{DailyCount, Problem};
+use crate::records::{batch_by_name, date_column, problem_daily_schema, problem_ledger_schema};
+use crate::validate::row::epoch_days;
+
+fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Days::new(days.max(0) as u64)
+}
+
+/// `problem_ledger` of `date`.
+pub fn ledger_batch(ledger: &[Problem], date: NaiveDate) -> Result<RecordBatch, ArrowError> {
+    let text = |get: &dyn Fn(&Problem) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(ledger.iter().map(get)))
+    };
+    let day = |get: &dyn Fn(&Problem) -> Option<NaiveDate>| -> ArrayRef {
+        Arc::new(Date32Array::from_iter(
+            ledger.iter().map(|p| get(p).map(epoch_days)),
+        ))
+    };
+    let int = |get: &dyn Fn(&Problem) -> i64| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(
+            ledger
+                .iter()
+                .map(|p| i32::try_from(get(p)).unwrap_or(i32::MAX)),
+        ))
+    };
+    batch_by_name(
+        problem_ledger_schema(),
+        vec![
+            ("report_date", date_column(date, ledger.len())),
+            ("province_code", text(&|p| Some(&p.province_code))),
+            ("city_code", text(&|p| Some(&p.city_code))),
+            ("city_name", text(&|p| Some(&p.city_name))),
+            ("district_code", text(&|p| Some(&p.district_code))),
+            ("district_name", text(&|p| Some(&p.district_name))),
+            ("uscc", text(&|p| Some(&p.uscc))),
+            ("enterprise_name", text(&|p| Some(&p.enterprise_name))),
+            ("category", text(&|p| Some(&p.category))),
+            ("keyword", text(&|p| p.keyword.as_deref())),
+            ("opened_on", day(&|p| Some(p.opened_on))),
+            ("closed_on", day(&|p| p.closed_on)),
+            ("status", text(&|p| Some(p.status()))),
+            ("days_open", int(&|p| p.days_open(date))),
+            ("first_text", text(&|p| Some(&p.first_text))),
+            ("latest_text", text(&|p| Some(&p.latest_text))),
+            ("last_reported_on", day(&|p| Some(p.last_reported_on))),
+            ("reports_without", int(&|p| i64::from(p.reports_without))),
+        ],
+    )
+}
+
+/// `problem_daily` of `date`.
+pub fn daily_batch(counts: &[DailyCount], date: NaiveDate) -> Result<RecordBatch, ArrowError> {
+    let text = |get: &dyn Fn(&DailyCount) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(counts.iter().map(get)))
+    };
+    let int = |get: &dyn Fn(&DailyCount) -> i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(counts.iter().map(get)))
+    };
+    batch_by_name(
+        problem_daily_schema(),
+        vec![
+            ("report_date", date_column(date, counts.len())),
+            ("province_code", text(&|c| &c.province_code)),
+            ("city_code", text(&|c| &c.city_code)),
+            ("city_name", text(&|c| &c.city_name)),
+            ("category", text(&|c| &c.category)),
+            ("opened", int(&|c| c.opened)),
+            ("closed", int(&|c| c.closed)),
+            ("open", int(&|c| c.open)),
+            ("open_over_7_days", int(&|c| c.open_over_7_days)),
+        ],
+    )
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| {
+            ArrowError::SchemaError(format!(
+                "problem_ledger: column {name} is missing or has the wrong type"
+            ))
+        })
+}
+
+/// The ledger in `problem_ledger` batches (a published date's).
+pub fn problems_of_batches(batches: &[RecordBatch]) -> Result<Vec<Problem>, ArrowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let s = |n| column::<StringArray>(b, n);
+        let d = |n| column::<Date32Array>(b, n);
+        let (province, city_code, city_name) =
+            (s("province_code")?, s("city_code")?, s("city_name")?);
+        let (district_code, district_name) = (s("district_code")?, s("district_name")?);
+        let (uscc, name, category, keyword) = (
+            s("uscc")?,
+            s("enterprise_name")?,
+            s("category")?,
+            s("keyword")?,
+        );
+        let (opened, closed, last) = (d("opened_on")?, d("closed_on")?, d("last_reported_on")?);
+        let (first, latest) = (s("first_text")?, s("latest_text")?);
+        let without = column::<Int32Array>(b, "reports_without")?;
+        for i in 0..b.num_rows() {
+            out.push(Problem {
+                province_code: province.value(i).to_string(),
+                city_code: city_code.value(i).to_string(),
+                city_name: city_name.value(i).to_string(),
+                district_code: district_code.value(i).to_string(),
+                district_name: district_name.value(i).to_string(),
+                uscc: uscc.value(i).to_string(),
+                enterprise_name: name.value(i).to_string(),
+                category: category.value(i).to_string(),
+                keyword: keyword.is_valid(i).then(|| keyword.value(i).to_string()),
+                opened_on: from_epoch_days(opened.value(i)),
+                closed_on: closed.is_valid(i).then(|| from_epoch_days(closed.value(i))),
+                first_text: first.value(i).to_string(),
+                latest_text: latest.value(i).to_string(),
+                last_reported_on: from_epoch_days(last.value(i)),
+                reports_without: u32::try_from(without.value(i)).unwrap_or(0),
+            });
+        }
+    }
+    super::ledger::sort(&mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ledger_reads_back_as_written() {
+        let date = NaiveDate::from_ymd_opt(2020, 2, 25).expect("date");
+        let p = Problem {
+            province_code: "370000".into(),
+            city_code: "370100".into(),
+            city_name: "济南市".into(),
+            district_code: "370102".into(),
+            district_name: "历下区".into(),
+            uscc: "91370102MA0000001X".into(),
+            enterprise_name: "某公司".into(),
+            category: "用工".into(),
+            keyword: Some("返岗".into()),
+            opened_on: date - chrono::Days::new(3),
+            closed_on: None,
+            first_text: "员工返岗困难".into(),
+            latest_text: "员工返岗难".into(),
+            last_reported_on: date,
+            reports_without: 0,
+        };
+        let mut q = p.clone();
+        q.category = "其他".into();
+        q.keyword = None;
+        q.closed_on = Some(date);
+        q.reports_without = 1;
+        let batch = ledger_batch(&[p.clone(), q.clone()], date).expect("batch");
+        let days: &Int32Array = column(&batch, "days_open").expect("days");
+        assert_eq!((days.value(0), days.value(1)), (4, 3));
+        assert_eq!(problems_of_batches(&[batch]).expect("read"), vec![q, p]);
+    }
+}
