@@ -13,6 +13,7 @@ mod hostile;
 mod http;
 mod messy;
 mod normalize_props;
+mod problems;
 mod province;
 mod publish;
 mod reading;
