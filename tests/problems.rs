@@ -71,10 +71,7 @@ fn ledger(province: &Province, on: NaiveDate) -> BTreeSet<String> {
                 "{k} {} {} {} {} {}",
                 text_of(&batch, "category", r),
                 &text_of(&batch, "opened_on", r)[5..],
-                text_of(&batch, "closed_on", r)
-                    .get(5..)
-                    .unwrap_or("-")
-                    .to_string(),
+                text_of(&batch, "closed_on", r).get(5..).unwrap_or("-"),
                 text_of(&batch, "status", r),
                 text_of(&batch, "days_open", r),
             )
