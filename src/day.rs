@@ -78,6 +78,18 @@ pub enum Origin {
     KeptPrevious { reason: String },
 }
 
+/// What the day keeps of one accepted row once it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedRow {
+    pub key: Box<str>,
+    /// 1-based sheet row.
+    pub row: u32,
+    /// 职工总数, when the schema has it and the row filled it.
+    pub employees: Option<i64>,
+    /// 是否开工, likewise.
+    pub resumed: Option<bool>,
+}
+
 /// One district's result for the date. Its accepted rows stay in `outcome.rows` only until they are
 /// written (`seal`); what the rest of the run needs of them is kept: their count, their sums and their
 /// keys.
@@ -91,8 +103,9 @@ pub struct DistrictResult {
     pub accepted: u64,
     /// Sums over the accepted rows, for the comparison (set by `seal`).
     pub tally: crate::tally::Tally,
-    /// (key, sheet row) of every accepted row, for duplicates across districts (set by `seal`).
-    pub keys: Vec<(Box<str>, u32)>,
+    /// Every accepted row's key, sheet row and head counts, for duplicates across districts, the
+    /// ledger's reporting enterprises and the anomaly warnings (set by `seal`).
+    pub keys: Vec<KeyedRow>,
     /// The accepted rows whose 存在问题及诉求 names problems (set by `seal`), for the problem ledger.
     pub problem_reports: Vec<crate::problems::ledger::Report>,
     pub origin: Origin,
@@ -127,12 +140,23 @@ impl DistrictResult {
         self.accepted = rows.len() as u64;
         self.tally = crate::tally::tally(schema, &rows);
         let key = schema.key_field;
+        let employees = schema.field_index("employees_total");
+        let resumed = schema.field_index("resumed");
         self.keys = rows
             .iter()
             .filter_map(|r| match r.values.get(key) {
-                Some(Some(crate::validate::Value::Text(k))) => {
-                    Some((k.as_str().into(), r.source_row))
-                }
+                Some(Some(crate::validate::Value::Text(k))) => Some(KeyedRow {
+                    key: k.as_str().into(),
+                    row: r.source_row,
+                    employees: match employees.and_then(|i| r.values.get(i)) {
+                        Some(Some(crate::validate::Value::Int(n))) => Some(*n),
+                        _ => None,
+                    },
+                    resumed: match resumed.and_then(|i| r.values.get(i)) {
+                        Some(Some(crate::validate::Value::Bool(b))) => Some(*b),
+                        _ => None,
+                    },
+                }),
                 _ => None,
             })
             .collect();

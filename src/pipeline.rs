@@ -547,6 +547,15 @@ impl<'j> Session<'j> {
         };
         stage("read, validate and write enterprise_daily");
         mark_duplicates_across_districts(job, &mut districts);
+        let before = compare::anomaly::before(job, &*self.warehouse, date)?;
+        for d in &mut districts {
+            let found = compare::anomaly::findings(job, &job.anomaly, &before, date, d);
+            if !found.is_empty() {
+                warn!(district = %d.district.code, anomalies = found.len(), "figures far from the previous published date");
+            }
+            d.outcome.findings.extend(found);
+        }
+        drop(before);
         let day = DayResult {
             report_date: date,
             districts,
@@ -830,8 +839,8 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     // key → the (district, row) places it appears in; keys borrowed from the sealed districts.
     let mut owners: HashMap<&str, Vec<(usize, u32)>, ahash::RandomState> = HashMap::default();
     for &di in &reported {
-        for (k, row) in &districts[di].keys {
-            owners.entry(k.as_ref()).or_default().push((di, *row));
+        for k in &districts[di].keys {
+            owners.entry(k.key.as_ref()).or_default().push((di, k.row));
         }
     }
     let label = &job.schema.fields[key].label;
@@ -883,7 +892,7 @@ fn day_reports(day: &DayResult) -> problems::ledger::Reports {
     for d in day.districts.iter().filter(|d| d.status().is_reported()) {
         reports
             .reported
-            .extend(d.keys.iter().map(|(k, _)| k.to_string()));
+            .extend(d.keys.iter().map(|k| k.key.to_string()));
         reports.problems.extend(d.problem_reports.iter().cloned());
     }
     reports
@@ -1055,6 +1064,8 @@ fn manifest(job: &Job, day: &DayResult, trigger: Trigger) -> Manifest {
                         Origin::KeptPrevious { reason } => Some(reason.clone()),
                         Origin::Pulled => None,
                     },
+                    looked_for: (d.status() == SubmissionStatus::Missing)
+                        .then(|| crate::pull::describe(job, &d.district.code, day.report_date)),
                 }
             })
             .collect(),

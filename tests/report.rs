@@ -366,10 +366,68 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
     want.sort();
     assert!(want.len() >= 4, "{want:?}");
     let districts: std::collections::BTreeSet<&str> = want.iter().map(|w| w.0.as_str()).collect();
+    // Open problems per district, as the ledger holds them.
+    let ledger = read_table(&out.path().join("wh"), "problem_ledger", d);
+    let l = |name: &str| {
+        ledger
+            .column_by_name(name)
+            .expect(name)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("s")
+            .clone()
+    };
+    let (l_district, l_status) = (l("district_code"), l("status"));
+    let mut open: BTreeMap<String, usize> = BTreeMap::new();
+    for i in (0..ledger.num_rows()).filter(|&i| l_status.value(i) == "open") {
+        *open.entry(l_district.value(i).to_string()).or_default() += 1;
+    }
+    assert!(!open.is_empty(), "the example's texts open problems");
+
+    let (notices, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| f.to_string_lossy().ends_with("-未报送.xlsx"));
+    // 历城区 sent nothing on the 24th: a one-sheet notice naming the date and where fugong looked.
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].to_string_lossy().contains("370112"));
+    let mut wb = open_workbook_auto(&notices[0]).expect("notice opens");
+    assert_eq!(wb.sheet_names(), vec!["未报送".to_string()]);
+    let notice = wb.worksheet_range("未报送").expect("sheet");
+    let value = |key: &str| {
+        notice
+            .rows()
+            .find(|r| r[0] == key)
+            .unwrap_or_else(|| panic!("{key}"))[1]
+            .to_string()
+    };
+    assert_eq!(value("报表日期"), "2020-02-24");
+    let looked = value("查找的位置");
+    assert!(
+        looked.ends_with("example/inbox/2020-02-24/370112.*") && looked.starts_with('/'),
+        "{looked}"
+    );
+
+    let with_files: std::collections::BTreeSet<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .expect("name")
+                .to_string_lossy()
+                .split('-')
+                .nth(3)
+                .expect("code")
+                .to_string()
+        })
+        .collect();
+    let expected_files: std::collections::BTreeSet<String> = districts
+        .iter()
+        .map(|d| d.to_string())
+        .chain(open.keys().cloned())
+        .filter(|d| d != "370112")
+        .collect();
     assert_eq!(
-        files.len(),
-        districts.len(),
-        "one workbook per district with findings"
+        with_files, expected_files,
+        "one workbook per district with findings or open problems"
     );
 
     let mut got = Vec::new();
@@ -387,8 +445,34 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
         let mut wb = open_workbook_auto(file).expect("calamine opens the feedback workbook");
         assert_eq!(
             wb.sheet_names(),
-            vec!["汇总".to_string(), "问题明细".to_string()]
+            vec![
+                "汇总".to_string(),
+                "问题明细".to_string(),
+                "问题台账".to_string()
+            ]
         );
+        let ledger_sheet = wb.worksheet_range("问题台账").expect("ledger");
+        let mut ledger_rows = ledger_sheet.rows();
+        let header: Vec<String> = ledger_rows
+            .next()
+            .expect("header")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            header,
+            fugong::report::feedback::LEDGER_COLUMNS
+                .iter()
+                .map(|(h, _)| h.to_string())
+                .collect::<Vec<_>>()
+        );
+        let opened: Vec<String> = ledger_rows.map(|r| r[4].to_string()).collect();
+        assert_eq!(
+            opened.len(),
+            open.get(&code_of_file).copied().unwrap_or(0),
+            "{name}: every open problem of the district"
+        );
+        assert!(opened.windows(2).all(|w| w[0] <= w[1]), "oldest first");
         let summary = wb.worksheet_range("汇总").expect("summary");
         let status = summary.rows().find(|r| r[0] == "状态").expect("状态")[1].to_string();
         assert!(!status.is_empty());
@@ -457,5 +541,145 @@ fn the_cookbook_queries_return_the_documented_rows() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(o.status.success(), "{text}");
-    assert!(text.contains("12 passed, 0 failed"), "{text}");
+    assert!(text.contains("21 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let job = fugong::config::Job::load(&repo.join("jobs/example.toml")).expect("job");
+    let out = tempfile::tempdir().expect("tmp");
+    let wh = out.path().join("wh");
+    let options = fugong::RunOptions {
+        output: Some(wh.clone()),
+        ..fugong::RunOptions::default()
+    };
+    let (d24, d25) = (date(2020, 2, 24), date(2020, 2, 25));
+    for d in [d24, d25] {
+        fugong::run_job(&job, d, &options).expect("published");
+    }
+    let html = render(&wh, d25, 7);
+    let doc = Html::parse_document(&html);
+    let text_of = |sel: &str| -> Vec<String> {
+        doc.select(&Selector::parse(sel).expect("selector"))
+            .map(|e| e.text().collect::<String>().trim().to_string())
+            .collect()
+    };
+
+    // 物资与融资: the seed's figures for 济南市, with the previous date beside them.
+    let supply = text_of("section#supply tr");
+    let jinan = supply
+        .iter()
+        .find(|r| r.starts_with("济南市"))
+        .expect("济南市 row");
+    assert!(
+        jinan.contains("50.0万只")
+            && jinan.contains("7.0万只")
+            && jinan.contains("43家")
+            && jinan.contains("11.6亿元"),
+        "{jinan}"
+    );
+    let city = read_table(&wh, "city_daily", d25);
+    let masks = city
+        .column_by_name("mask_daily_capacity_total")
+        .expect("masks")
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("i64")
+        .iter()
+        .flatten()
+        .sum::<i64>();
+    assert_eq!(
+        text_of("#province-masks"),
+        vec![fugong::compare::display::masks(Some(masks))]
+    );
+
+    // 问题清单: the summary and the per-city table agree with problem_daily, the aging chart with
+    // problem_ledger, and the oldest list starts with the oldest open problem.
+    assert_eq!(section_svgs(&doc, "problems").len(), 1, "the aging chart");
+    let daily = read_table(&wh, "problem_daily", d25);
+    let sum = |name: &str| {
+        daily
+            .column_by_name(name)
+            .expect(name)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("i64")
+            .iter()
+            .flatten()
+            .sum::<i64>()
+    };
+    let (opened, closed, open) = (sum("opened"), sum("closed"), sum("open"));
+    assert!(
+        opened > 0 && closed > 0 && open > 0,
+        "the example opens and closes problems"
+    );
+    assert_eq!(
+        text_of("#problem-summary"),
+        vec![format!(
+            "未销号问题 {open} 个；今日新增 {opened} 个，今日销号 {closed} 个。"
+        )]
+    );
+    let ledger = read_table(&wh, "problem_ledger", d25);
+    let strings = |name: &str| {
+        ledger
+            .column_by_name(name)
+            .expect(name)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("s")
+            .clone()
+    };
+    let (status, city_name) = (strings("status"), strings("city_name"));
+    let mut open_per_city: BTreeMap<String, usize> = BTreeMap::new();
+    for i in (0..ledger.num_rows()).filter(|&i| status.value(i) == "open") {
+        *open_per_city
+            .entry(city_name.value(i).to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(open_per_city.values().sum::<usize>() as i64, open);
+    let chart = svg_texts(&section_svgs(&doc, "problems")[0]);
+    for n in open_per_city.values() {
+        assert!(chart.contains(&n.to_string()), "{n} in {chart:?}");
+    }
+    let oldest = text_of("table#oldest tr");
+    assert_eq!(
+        oldest.len() - 1,
+        open.min(20) as usize,
+        "header and up to 20 rows"
+    );
+    assert!(
+        oldest[1].contains("2020-02-24"),
+        "the oldest first: {}",
+        oldest[1]
+    );
+
+    // 异常变动提示: one row per anomaly warning of the date, with its message.
+    let rejects = read_table(&wh, "rejects", d25);
+    let (code, message) = (
+        rejects
+            .column_by_name("code")
+            .expect("code")
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("s")
+            .clone(),
+        rejects
+            .column_by_name("message")
+            .expect("m")
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("s")
+            .clone(),
+    );
+    let warned: Vec<String> = (0..rejects.num_rows())
+        .filter(|&i| code.value(i) == "anomaly")
+        .map(|i| message.value(i).to_string())
+        .collect();
+    assert_eq!(warned.len(), 2, "the example's two anomalies: {warned:?}");
+    let rows = text_of("section#anomalies tr");
+    assert_eq!(rows.len(), 1 + warned.len());
+    for m in &warned {
+        assert!(rows.iter().any(|r| r.contains(m.as_str())), "{m}");
+    }
 }

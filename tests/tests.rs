@@ -2,6 +2,7 @@
 
 mod support;
 
+mod anomaly;
 mod cli;
 mod clients;
 mod comforts;

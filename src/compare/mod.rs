@@ -5,6 +5,7 @@
 //! 0.9878). Ranks compare the exact fractions by integer cross-multiplication, so two cities tie only when
 //! their fractions are equal. Rounding happens only where a person reads a number (`display`).
 
+pub mod anomaly;
 pub mod display;
 pub mod table;
 

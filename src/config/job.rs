@@ -456,6 +456,22 @@ impl JobConfig {
         if self.districts.is_empty() {
             problems.push("[[districts]]: the job lists no districts".into());
         }
+        for (key, value) in [
+            ("anomaly_rate_pp", self.anomaly_rate_pp),
+            ("anomaly_count_pct", self.anomaly_count_pct),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_finite() || *v < 0.0) {
+                problems.push(format!(
+                    "{key} = {v}: must be a number of 0 or more (the default is {})",
+                    if key == "anomaly_rate_pp" { 10 } else { 20 }
+                ));
+            }
+        }
+        if self.problem_close_days == Some(0) {
+            problems.push(
+                "problem_close_days = 0: must be 1 or more (the reporting dates without a problem before it is closed)".into(),
+            );
+        }
         let mut seen = HashSet::new();
         let mut city_names: BTreeMap<String, String> = BTreeMap::new();
         let mut districts = Vec::with_capacity(self.districts.len());
@@ -700,5 +716,37 @@ city = "济南市"
         std::fs::write(&path, JOB.replace("[source]", "[source]\npaht = \"x\"")).expect("write");
         let msg = Job::load(&path).expect_err("must fail").to_string();
         assert!(msg.contains("paht") && msg.contains("bad.toml"), "{msg}");
+    }
+
+    #[test]
+    fn ledger_and_anomaly_keys_are_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("job.toml");
+        let with = |keys: &str| JOB.replacen("[province]", &format!("{keys}\n[province]"), 1);
+        std::fs::write(
+            &path,
+            with("problem_close_days = 2\nanomaly_rate_pp = 15.5"),
+        )
+        .expect("write");
+        let job = Job::load(&path).expect("job");
+        assert_eq!(job.problem_close_days, 2);
+        assert_eq!(job.anomaly.rate_pp, 15.5);
+        assert_eq!(job.anomaly.count_pct, 20.0);
+        std::fs::write(&path, JOB).expect("write");
+        let job = Job::load(&path).expect("job");
+        assert_eq!(
+            (job.problem_close_days, job.anomaly),
+            (1, AnomalyThresholds::default())
+        );
+        for bad in [
+            "anomaly_rate_pp = -1",
+            "anomaly_count_pct = nan",
+            "problem_close_days = 0",
+        ] {
+            std::fs::write(&path, with(bad)).expect("write");
+            let msg = Job::load(&path).expect_err(bad).to_string();
+            let key = bad.split(' ').next().expect("key");
+            assert!(msg.contains(key) && msg.contains("job.toml"), "{msg}");
+        }
     }
 }

@@ -7,7 +7,7 @@ pub mod job;
 pub mod schema;
 pub mod source;
 
-pub use job::{District, Job, JobConfig, Limits, SourceKind};
+pub use job::{AnomalyThresholds, District, Job, JobConfig, Limits, SourceKind};
 pub use schema::{FieldType, Schema, SchemaConfig};
 
 use std::path::PathBuf;

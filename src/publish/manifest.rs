@@ -29,6 +29,9 @@ pub struct ManifestDistrict {
     /// Why the previous submission was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_reason: Option<String>,
+    /// For a missing district: the path or URL that was looked for (named in its 未报送 notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_for: Option<String>,
 }
 
 fn pulled() -> String {

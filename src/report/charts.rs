@@ -518,3 +518,79 @@ pub fn quality(by_code: &[(String, String, usize, usize)]) -> DrawResult<String>
     }
     Ok(svg)
 }
+
+/// Open problems per city by how long they have been open (1–3, 4–7, over 7 days), stacked, with
+/// each city's total.
+pub fn aging(per_city: &[(String, [i64; 3])]) -> DrawResult<String> {
+    let n = per_city.len().max(1) as i32;
+    let total = |a: &[i64; 3]| a.iter().sum::<i64>();
+    let max = per_city
+        .iter()
+        .map(|(_, a)| total(a))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (960, 100 + 40 * n as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("未销号问题（按已持续天数）", (FONT, 18))
+            .margin(10)
+            .x_label_area_size(26)
+            .y_label_area_size(110)
+            .build_cartesian_2d(0f64..(max as f64 * 1.4 + 1.0), (0..n).into_segmented())
+            .map_err(err)?;
+        let names: Vec<String> = per_city.iter().map(|(c, _)| c.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_label_formatter(&|y| row_label(&names, y))
+            .x_label_formatter(&whole)
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let parts = [
+            ("1–3 天", RGBColor(44, 160, 44)),
+            ("4–7 天", RGBColor(255, 127, 14)),
+            ("7 天以上", RGBColor(214, 39, 40)),
+        ];
+        for (part, (label, color)) in parts.into_iter().enumerate() {
+            chart
+                .draw_series(per_city.iter().enumerate().filter_map(|(p, (_, a))| {
+                    let row = n - 1 - p as i32;
+                    let start: i64 = a[..part].iter().sum();
+                    (a[part] > 0).then(|| {
+                        let mut bar = Rectangle::new(
+                            [
+                                (start as f64, SegmentValue::Exact(row)),
+                                ((start + a[part]) as f64, SegmentValue::Exact(row + 1)),
+                            ],
+                            color.filled(),
+                        );
+                        bar.set_margin(6, 6, 0, 0);
+                        bar
+                    })
+                }))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
+                });
+        }
+        chart
+            .draw_series(per_city.iter().enumerate().map(|(p, (_, a))| {
+                let row = n - 1 - p as i32;
+                Text::new(
+                    format!("{}", total(a)),
+                    (total(a) as f64 + 0.1, SegmentValue::CenterOf(row)),
+                    (FONT, 14),
+                )
+            }))
+            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

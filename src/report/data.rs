@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
 use chrono::NaiveDate;
 
 use crate::compare::table::{CompareError, read_cities, read_published};
@@ -30,6 +32,47 @@ pub struct RejectLine {
     pub message: String,
 }
 
+/// One row of `problem_daily`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemCount {
+    pub city_code: String,
+    pub city_name: String,
+    pub category: String,
+    pub opened: i64,
+    pub closed: i64,
+    pub open: i64,
+    pub open_over_7_days: i64,
+}
+
+/// One open problem of `problem_ledger`, for the list of the oldest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenProblem {
+    pub city_name: String,
+    pub district_name: String,
+    pub enterprise_name: String,
+    pub uscc: String,
+    pub category: String,
+    pub opened_on: NaiveDate,
+    pub days_open: i32,
+    pub latest_text: String,
+}
+
+/// The problem ledger of the date, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProblemsData {
+    /// Every city and category, in the table's order.
+    pub counts: Vec<ProblemCount>,
+    /// Per city (city-code order): open problems open 1–3, 4–7 and over 7 days.
+    pub aging: Vec<(String, [i64; 3])>,
+    /// The 20 oldest open problems, oldest first.
+    pub oldest: Vec<OpenProblem>,
+    /// All open problems.
+    pub open_total: i64,
+}
+
+/// How many of the oldest open problems the report lists.
+pub const OLDEST_LISTED: usize = 20;
+
 /// A city's 开工率 by city code on one date (None when the city had no rate).
 pub type CityRates = BTreeMap<String, Option<f64>>;
 
@@ -46,6 +89,10 @@ pub struct ReportData {
     pub province: (Option<f64>, Option<f64>, Option<f64>),
     /// The province's 开工率 and 上岗率 as exact fractions, for display.
     pub province_exact: (Option<Fraction>, Option<Fraction>),
+    /// The problem ledger; None for a date published before fugong kept one.
+    pub problems: Option<ProblemsData>,
+    /// The nearest earlier published date's cities (for the supply figures' 较上期).
+    pub previous: Option<(NaiveDate, Vec<CityAggregate>)>,
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray, CompareError> {
@@ -178,6 +225,11 @@ pub fn load(
         }
     }
     let capacity = province_capacity(&read(output, "enterprise_daily", date)?)?;
+    let problems = load_problems(output, date, &cities)?;
+    let previous = match published.iter().rev().find(|d| **d < date) {
+        Some(p) => Some((*p, read_cities(output, *p)?)),
+        None => None,
+    };
     let province_exact = province_rates(&cities);
     let province = (
         province_exact.0.map(Fraction::value),
@@ -192,5 +244,130 @@ pub fn load(
         trend,
         province,
         province_exact,
+        problems,
+        previous,
     })
+}
+
+/// `problem_daily` and `problem_ledger` of the date, when it has them.
+fn load_problems(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    cities: &[CityAggregate],
+) -> Result<Option<ProblemsData>, CompareError> {
+    let manifest = warehouse.manifest(date).map_err(|e| CompareError::Read {
+        path: warehouse.location(),
+        message: e.to_string(),
+    })?;
+    let has = |t: &str| manifest.as_ref().is_some_and(|m| m.tables.contains_key(t));
+    if !has("problem_ledger") || !has("problem_daily") {
+        return Ok(None);
+    }
+    let mut out = ProblemsData::default();
+    for b in read(warehouse, "problem_daily", date)? {
+        let (cc, cn, cat) = (
+            strings(&b, "city_code")?,
+            strings(&b, "city_name")?,
+            strings(&b, "category")?,
+        );
+        let (opened, closed, open, over) = (
+            ints(&b, "opened")?,
+            ints(&b, "closed")?,
+            ints(&b, "open")?,
+            ints(&b, "open_over_7_days")?,
+        );
+        for i in 0..b.num_rows() {
+            out.counts.push(ProblemCount {
+                city_code: cc.value(i).into(),
+                city_name: cn.value(i).into(),
+                category: cat.value(i).into(),
+                opened: opened.value(i),
+                closed: closed.value(i),
+                open: open.value(i),
+                open_over_7_days: over.value(i),
+            });
+        }
+    }
+    let mut aging: BTreeMap<String, [i64; 3]> = cities
+        .iter()
+        .map(|c| (c.city_name.clone(), [0; 3]))
+        .collect();
+    let mut open = Vec::new();
+    for b in read(warehouse, "problem_ledger", date)? {
+        let days = b
+            .column_by_name("days_open")
+            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+            .ok_or_else(|| CompareError::Read {
+                path: "problem_ledger".into(),
+                message: "missing int32 column days_open".into(),
+            })?;
+        let opened = b
+            .column_by_name("opened_on")
+            .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            .ok_or_else(|| CompareError::Read {
+                path: "problem_ledger".into(),
+                message: "missing date32 column opened_on".into(),
+            })?;
+        let (status, city, district, name, uscc, category, latest) = (
+            strings(&b, "status")?,
+            strings(&b, "city_name")?,
+            strings(&b, "district_name")?,
+            strings(&b, "enterprise_name")?,
+            strings(&b, "uscc")?,
+            strings(&b, "category")?,
+            strings(&b, "latest_text")?,
+        );
+        for i in (0..b.num_rows()).filter(|&i| status.value(i) == "open") {
+            let d = days.value(i);
+            let bucket = match d {
+                ..=3 => 0,
+                4..=7 => 1,
+                _ => 2,
+            };
+            aging.entry(city.value(i).to_string()).or_default()[bucket] += 1;
+            let Some(opened_on) = opened.value_as_date(i) else {
+                continue;
+            };
+            open.push(OpenProblem {
+                city_name: city.value(i).into(),
+                district_name: district.value(i).into(),
+                enterprise_name: name.value(i).into(),
+                uscc: uscc.value(i).into(),
+                category: category.value(i).into(),
+                opened_on,
+                days_open: d,
+                latest_text: latest.value(i).into(),
+            });
+        }
+    }
+    out.open_total = open.len() as i64;
+    open.sort_by(|a, b| {
+        (
+            a.opened_on,
+            &a.city_name,
+            &a.district_name,
+            &a.uscc,
+            &a.category,
+        )
+            .cmp(&(
+                b.opened_on,
+                &b.city_name,
+                &b.district_name,
+                &b.uscc,
+                &b.category,
+            ))
+    });
+    open.truncate(OLDEST_LISTED);
+    out.oldest = open;
+    // Cities in city-code order, as everywhere in the report.
+    out.aging = cities
+        .iter()
+        .map(|c| {
+            (
+                c.city_name.clone(),
+                aging.get(&c.city_name).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(Some(out))
 }

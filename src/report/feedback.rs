@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
@@ -40,6 +40,21 @@ pub struct DistrictSummary {
     pub warnings: i64,
     pub source_file: Option<String>,
     pub sheet: Option<String>,
+    /// For a missing district: the path or URL that was looked for (from the manifest).
+    pub looked_for: Option<String>,
+}
+
+/// One open problem of a district's ledger (its 问题台账 sheet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerRow {
+    pub uscc: String,
+    pub enterprise_name: String,
+    pub category: String,
+    pub keyword: Option<String>,
+    pub opened_on: NaiveDate,
+    pub days_open: i32,
+    pub first_text: String,
+    pub latest_text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +95,58 @@ fn read(
 pub type Findings = BTreeMap<String, Vec<FeedbackRow>>;
 /// Summary per district code.
 pub type Summaries = BTreeMap<String, DistrictSummary>;
+/// district code → its open problems, oldest first.
+pub type Ledgers = BTreeMap<String, Vec<LedgerRow>>;
+
+/// The open problems of the date's `problem_ledger` by district, oldest first (empty for a date
+/// published before fugong kept a ledger).
+pub fn load_ledgers(output: &dyn Warehouse, date: NaiveDate) -> Result<Ledgers, CompareError> {
+    let manifest = output.manifest(date).map_err(|e| CompareError::Read {
+        path: output.location(),
+        message: e.to_string(),
+    })?;
+    let mut out: Ledgers = BTreeMap::new();
+    if !manifest.is_some_and(|m| m.tables.contains_key("problem_ledger")) {
+        return Ok(out);
+    }
+    for b in read(output, "problem_ledger", date)? {
+        let (district, status, uscc, name, category, keyword, first, latest) = (
+            col::<StringArray>(&b, "district_code")?,
+            col::<StringArray>(&b, "status")?,
+            col::<StringArray>(&b, "uscc")?,
+            col::<StringArray>(&b, "enterprise_name")?,
+            col::<StringArray>(&b, "category")?,
+            col::<StringArray>(&b, "keyword")?,
+            col::<StringArray>(&b, "first_text")?,
+            col::<StringArray>(&b, "latest_text")?,
+        );
+        let opened = col::<Date32Array>(&b, "opened_on")?;
+        let days = col::<Int32Array>(&b, "days_open")?;
+        for i in (0..b.num_rows()).filter(|&i| status.value(i) == "open") {
+            let Some(opened_on) = opened.value_as_date(i) else {
+                continue;
+            };
+            out.entry(district.value(i).to_string())
+                .or_default()
+                .push(LedgerRow {
+                    uscc: uscc.value(i).into(),
+                    enterprise_name: name.value(i).into(),
+                    category: category.value(i).into(),
+                    keyword: opt_str(keyword, i),
+                    opened_on,
+                    days_open: days.value(i),
+                    first_text: first.value(i).into(),
+                    latest_text: latest.value(i).into(),
+                });
+        }
+    }
+    for rows in out.values_mut() {
+        rows.sort_by(|a, b| {
+            (a.opened_on, &a.uscc, &a.category).cmp(&(b.opened_on, &b.uscc, &b.category))
+        });
+    }
+    Ok(out)
+}
 
 /// Findings per district, sorted by row (file-level first), and each district's summary.
 pub fn load(
@@ -112,6 +179,13 @@ pub fn load(
                     ..DistrictSummary::default()
                 },
             );
+        }
+    }
+    if let Ok(Some(manifest)) = output.manifest(date) {
+        for d in manifest.districts {
+            if let Some(s) = summaries.get_mut(&d.district_code) {
+                s.looked_for = d.looked_for;
+            }
         }
     }
     let mut findings: BTreeMap<String, Vec<FeedbackRow>> = BTreeMap::new();
@@ -167,31 +241,118 @@ fn status_words(status: &str) -> &'static str {
     }
 }
 
-/// Write one workbook per district with findings into `folder`; returns the files written.
+/// Write the date's feedback workbooks into `folder`; returns the files written. A district with
+/// findings or open problems gets `<date>-<code>-<name>-问题反馈.xlsx` (汇总, 问题明细, 问题台账); a
+/// missing district gets `<date>-<code>-<name>-未报送.xlsx`, one sheet naming what was looked for.
 pub fn write_all(
     output: &dyn Warehouse,
     date: NaiveDate,
     folder: &Path,
 ) -> Result<Vec<PathBuf>, FeedbackError> {
     let (findings, summaries) = load(output, date)?;
+    let ledgers = load_ledgers(output, date)?;
     std::fs::create_dir_all(folder).map_err(|source| FeedbackError::Dir {
         path: folder.to_path_buf(),
         source,
     })?;
     let mut written = Vec::new();
-    for (code, rows) in &findings {
+    let mut codes: Vec<&String> = summaries
+        .keys()
+        .chain(findings.keys())
+        .chain(ledgers.keys())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    for code in codes {
         let summary = summaries.get(code).cloned().unwrap_or_default();
-        let path = folder.join(format!(
-            "{date}-{code}-{}-问题反馈.xlsx",
-            summary.district_name
-        ));
-        write_one(&path, date, code, &summary, rows).map_err(|source| FeedbackError::Write {
+        let (rows, open) = (
+            findings.get(code).map_or(&[][..], |r| &r[..]),
+            ledgers.get(code).map_or(&[][..], |r| &r[..]),
+        );
+        let (path, result) = if summary.status == "missing" {
+            let path = folder.join(format!(
+                "{date}-{code}-{}-未报送.xlsx",
+                summary.district_name
+            ));
+            let result = write_missing(&path, date, code, &summary);
+            (path, result)
+        } else if !rows.is_empty() || !open.is_empty() {
+            let path = folder.join(format!(
+                "{date}-{code}-{}-问题反馈.xlsx",
+                summary.district_name
+            ));
+            let result = write_one(&path, date, code, &summary, rows, open);
+            (path, result)
+        } else {
+            continue;
+        };
+        result.map_err(|source| FeedbackError::Write {
             path: path.clone(),
             source,
         })?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// The 问题台账 sheet's columns: (header, width).
+pub const LEDGER_COLUMNS: [(&str, f64); 8] = [
+    ("统一社会信用代码", 22.0),
+    ("企业名称", 28.0),
+    ("问题类别", 10.0),
+    ("关键词", 10.0),
+    ("提出日期", 12.0),
+    ("已持续天数", 11.0),
+    ("首次反映", 40.0),
+    ("最近反映", 40.0),
+];
+
+/// The one-sheet notice for a district that sent nothing.
+fn write_missing(
+    path: &Path,
+    date: NaiveDate,
+    code: &str,
+    s: &DistrictSummary,
+) -> Result<(), XlsxError> {
+    let mut wb = Workbook::new();
+    let header = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDCE6F1))
+        .set_border(FormatBorder::Thin);
+    let wrap = Format::new().set_text_wrap();
+    let sheet = wb.add_worksheet().set_name("未报送")?;
+    sheet.set_column_width(0, 14)?;
+    sheet.set_column_width(1, 72)?;
+    let looked_for = s
+        .looked_for
+        .clone()
+        .unwrap_or_else(|| "（发布时未记录，请向汇总单位询问报送位置）".into());
+    let lines: Vec<(&str, String)> = vec![
+        (
+            "区县",
+            format!("{}{}（{code}）", s.city_name, s.district_name),
+        ),
+        ("报表日期", date.to_string()),
+        ("状态", status_words("missing").to_string()),
+        ("查找的位置", looked_for),
+        (
+            "说明",
+            format!(
+                "汇总时没有在上述位置找到贵单位 {date} 的复工日报表，本日全省比较中贵单位计为未报送。请尽快按模板报送；如已报送，请核对文件名、日期和存放位置。"
+            ),
+        ),
+    ];
+    sheet.write_string_with_format(0, 0, "项目", &header)?;
+    sheet.write_string_with_format(0, 1, "内容", &header)?;
+    for (i, (k, v)) in lines.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, *k)?;
+        sheet.write_string_with_format(r, 1, v, &wrap)?;
+    }
+    wb.set_properties(
+        &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报未报送 {code}")),
+    );
+    wb.save(path)
 }
 
 /// The findings sheet's columns: (header, width).
@@ -212,6 +373,7 @@ fn write_one(
     code: &str,
     s: &DistrictSummary,
     rows: &[FeedbackRow],
+    open: &[LedgerRow],
 ) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
     let header = Format::new()
@@ -248,9 +410,10 @@ fn write_one(
         ("拒收行数", s.rows_rejected.to_string()),
         ("错误", errors.to_string()),
         ("警告", warnings.to_string()),
+        ("未销号问题", open.len().to_string()),
         (
             "说明",
-            "请按“问题明细”逐条修改原表后重新报送；警告不影响接收，但请核实。".into(),
+            "请按“问题明细”逐条修改原表后重新报送；警告不影响接收，但请核实。“问题台账”列出企业反映、尚未销号的问题，按提出时间先后排列；问题解决后，企业在日报中不再填报或注明“已解决”即自动销号。".into(),
         ),
     ];
     summary.write_string_with_format(0, 0, "项目", &header)?;
@@ -284,6 +447,24 @@ fn write_one(
     }
     sheet.set_freeze_panes(1, 0)?;
     sheet.autofilter(0, 0, rows.len() as u32, (FINDING_COLUMNS.len() - 1) as u16)?;
+    let ledger = wb.add_worksheet().set_name("问题台账")?;
+    for (c, (title, width)) in LEDGER_COLUMNS.iter().enumerate() {
+        ledger.write_string_with_format(0, c as u16, *title, &header)?;
+        ledger.set_column_width(c as u16, *width)?;
+    }
+    for (i, p) in open.iter().enumerate() {
+        let r = i as u32 + 1;
+        ledger.write_string(r, 0, &p.uscc)?;
+        ledger.write_string(r, 1, &p.enterprise_name)?;
+        ledger.write_string(r, 2, &p.category)?;
+        ledger.write_string(r, 3, p.keyword.as_deref().unwrap_or(""))?;
+        ledger.write_string(r, 4, p.opened_on.to_string())?;
+        ledger.write_number(r, 5, f64::from(p.days_open))?;
+        ledger.write_string_with_format(r, 6, &p.first_text, &wrap)?;
+        ledger.write_string_with_format(r, 7, &p.latest_text, &wrap)?;
+    }
+    ledger.set_freeze_panes(1, 0)?;
+    ledger.autofilter(0, 0, open.len() as u32, (LEDGER_COLUMNS.len() - 1) as u16)?;
     wb.set_properties(
         &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报问题反馈 {code}")),
     );

@@ -34,6 +34,7 @@ pub fn plain_words(code: &str) -> &'static str {
         "duplicate-key" => "同一企业在本区县填报了多行",
         "duplicate-across-districts" => "同一企业被两个区县同时填报",
         "total-mismatch" => "合计行与明细之和不一致",
+        "anomaly" => "与前一日相比变化异常",
         _ => "其他问题",
     }
 }
@@ -114,6 +115,20 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
     let ranking_svg = charts::ranking(data)?;
     let trend_svg = charts::trend(data)?;
     let coverage_svg = charts::coverage(data)?;
+    let aging_svg = match &data.problems {
+        Some(p) => Some(charts::aging(&p.aging)?),
+        None => None,
+    };
+    let anomalies: Vec<&data::RejectLine> = data
+        .rejects
+        .iter()
+        .filter(|r| r.code == "anomaly")
+        .collect();
+    let province_supply = crate::compare::ProvinceTotal::of(&data.cities);
+    let previous_supply = data
+        .previous
+        .as_ref()
+        .map(|(d, cities)| (*d, crate::compare::ProvinceTotal::of(cities), cities));
     let codes = by_code(data);
     let quality_svg = charts::quality(&codes)?;
     let alike: Vec<&str> = crate::compare::table::look_alike(&data.cities)
@@ -214,6 +229,86 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                                 td.num { (of(&["missing"]).len()) }
                                 td { (of(&["rejected"]).join("、")) }
                                 td { (of(&["missing"]).join("、")) }
+                            }
+                        }
+                    }
+                }
+                section #supply {
+                    h2 { "物资与融资" }
+                    p.note { "口罩日产能为报送企业填报之和；融资需求为填报了正数的企业户数与金额之和。" }
+                    table {
+                        tr { th { "城市" } th { "口罩日产能" } @if let Some((d, _, _)) = &previous_supply { th { "上期（" (d) "）" } } th { "有融资需求企业" } th { "融资需求" } }
+                        @for c in &data.cities {
+                            @let before = previous_supply.as_ref().and_then(|(_, _, cities)| cities.iter().find(|p| p.city_code == c.city_code)).and_then(|p| p.mask_daily_capacity_total);
+                            tr {
+                                td { (c.city_name) }
+                                td.num { (display::masks(c.mask_daily_capacity_total)) }
+                                @if previous_supply.is_some() { td.num { (display::masks(before)) } }
+                                td.num { (c.enterprises_with_financing_need.map(|v| format!("{v}家")).unwrap_or_else(|| "—".into())) }
+                                td.num { (display::yuan_large(c.financing_need_fen_total)) }
+                            }
+                        }
+                        tr {
+                            td { "全省" }
+                            td.num #province-masks { (display::masks(Some(province_supply.mask_daily_capacity_total))) }
+                            @if let Some((_, before, _)) = &previous_supply { td.num { (display::masks(Some(before.mask_daily_capacity_total))) } }
+                            td.num #province-financing-enterprises { (province_supply.enterprises_with_financing_need) "家" }
+                            td.num #province-financing { (display::yuan_large(Some(province_supply.financing_need_fen_total))) }
+                        }
+                    }
+                }
+                section #problems {
+                    h2 { "问题清单" }
+                    @match (&data.problems, &aging_svg) {
+                        (Some(p), Some(svg)) => {
+                            @let opened: i64 = p.counts.iter().map(|c| c.opened).sum();
+                            @let closed: i64 = p.counts.iter().map(|c| c.closed).sum();
+                            p #problem-summary { "未销号问题 " (p.open_total) " 个；今日新增 " (opened) " 个，今日销号 " (closed) " 个。" }
+                            (PreEscaped(svg))
+                            h3 { "未销号问题（按类别和城市）" }
+                            @let categories: Vec<&str> = { let mut v: Vec<&str> = Vec::new(); for c in &p.counts { if !v.contains(&c.category.as_str()) { v.push(c.category.as_str()); } } v };
+                            table #open-by-category {
+                                tr { th { "城市" } @for cat in &categories { th { (cat) } } th { "合计" } th { "今日新增" } th { "今日销号" } th { "超过7天" } }
+                                @for city in &data.cities {
+                                    @let rows: Vec<&data::ProblemCount> = p.counts.iter().filter(|c| c.city_code == city.city_code).collect();
+                                    tr {
+                                        td { (city.city_name) }
+                                        @for cat in &categories { td.num { (rows.iter().filter(|c| c.category == *cat).map(|c| c.open).sum::<i64>()) } }
+                                        td.num { (rows.iter().map(|c| c.open).sum::<i64>()) }
+                                        td.num { (rows.iter().map(|c| c.opened).sum::<i64>()) }
+                                        td.num { (rows.iter().map(|c| c.closed).sum::<i64>()) }
+                                        td.num { (rows.iter().map(|c| c.open_over_7_days).sum::<i64>()) }
+                                    }
+                                }
+                            }
+                            h3 { "持续时间最长的未销号问题（前 " (data::OLDEST_LISTED) " 个）" }
+                            @if p.oldest.is_empty() {
+                                p.note { "没有未销号的问题。" }
+                            } @else {
+                                table #oldest {
+                                    tr { th { "城市" } th { "区县" } th { "企业" } th { "类别" } th { "提出日期" } th { "天数" } th { "最近反映" } }
+                                    @for o in &p.oldest {
+                                        tr { td { (o.city_name) } td { (o.district_name) } td { (o.enterprise_name) } td { (o.category) } td { (o.opened_on) } td.num { (o.days_open) } td { (o.latest_text) } }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {
+                            p.note { "这一日期发布时还没有问题台账。" }
+                        }
+                    }
+                }
+                section #anomalies {
+                    h2 { "异常变动提示" }
+                    @if anomalies.is_empty() {
+                        p.note { "与上一报送日相比，没有超出阈值的变动。" }
+                    } @else {
+                        p.note { "以下数据与上一报送日相比变化异常（仅提示，数据照常发布），请区县核实：" }
+                        table {
+                            tr { th { "区县" } th { "提示" } }
+                            @for r in &anomalies {
+                                @let (city, name) = names.get(r.district_code.as_str()).copied().unwrap_or(("", r.district_code.as_str()));
+                                tr { td { (city) (name) } td { (r.message) } }
                             }
                         }
                     }

@@ -23,10 +23,12 @@ pub enum Code {
     DuplicateKey,
     DuplicateAcrossDistricts,
     TotalMismatch,
+    /// A figure far from the previous published date's (a warning; contract §11, issue 8).
+    Anomaly,
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::FileUnreadable,
         Code::FileTooLarge,
         Code::HeaderMissing,
@@ -44,6 +46,7 @@ impl Code {
         Code::DuplicateKey,
         Code::DuplicateAcrossDistricts,
         Code::TotalMismatch,
+        Code::Anomaly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Code {
             Code::DuplicateKey => "duplicate-key",
             Code::DuplicateAcrossDistricts => "duplicate-across-districts",
             Code::TotalMismatch => "total-mismatch",
+            Code::Anomaly => "anomaly",
         }
     }
 
@@ -72,9 +76,10 @@ impl Code {
     /// `type-error` warning).
     pub fn default_severity(self) -> Severity {
         match self {
-            Code::HeaderUnknown | Code::DuplicateAcrossDistricts | Code::TotalMismatch => {
-                Severity::Warning
-            }
+            Code::HeaderUnknown
+            | Code::DuplicateAcrossDistricts
+            | Code::TotalMismatch
+            | Code::Anomaly => Severity::Warning,
             _ => Severity::Error,
         }
     }

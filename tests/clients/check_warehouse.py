@@ -38,9 +38,21 @@ EXPECTED_TYPES = {
         "report_date": pa.date32(), "resumption_rate": pa.float64(), "resumption_rate_rank": pa.int32(),
         "on_duty_rate_rank": pa.int32(), "capacity_utilization_rank": pa.int32(),
         "resumption_rate_change": pa.float64(), "districts_expected": pa.int64(),
+        "mask_daily_capacity_total": pa.int64(), "enterprises_with_financing_need": pa.int64(),
+        "financing_need_cny_total": pa.decimal128(18, 2),
     },
     "district_daily": {"submission_status": pa.string(), "rows_rejected": pa.int64(), "warnings": pa.int64()},
     "rejects": {"row": pa.int32(), "code": pa.string(), "severity": pa.string(), "message": pa.string()},
+    "problem_ledger": {
+        "report_date": pa.date32(), "city_name": pa.string(), "district_code": pa.string(), "uscc": pa.string(),
+        "enterprise_name": pa.string(), "category": pa.string(), "keyword": pa.string(),
+        "opened_on": pa.date32(), "closed_on": pa.date32(), "status": pa.string(), "days_open": pa.int32(),
+        "first_text": pa.string(), "latest_text": pa.string(),
+    },
+    "problem_daily": {
+        "report_date": pa.date32(), "city_name": pa.string(), "category": pa.string(), "opened": pa.int64(),
+        "closed": pa.int64(), "open": pa.int64(), "open_over_7_days": pa.int64(),
+    },
 }
 
 manifests = {d: json.loads((warehouse / "_manifests" / f"{d}.json").read_text()) for d in dates}
@@ -103,4 +115,21 @@ mismatch = con.execute(
     """
 ).fetchone()[0]
 check(mismatch == 0, "duckdb: city figures are not the pooled district figures")
+
+# problem_daily counts the ledger: open, opened and closed per date, city and category.
+disagree = con.execute(
+    f"""
+    WITH l AS (
+      SELECT snapshot_date, city_code, category,
+             count(*) FILTER (WHERE status = 'open') AS open,
+             count(*) FILTER (WHERE opened_on = report_date) AS opened,
+             count(*) FILTER (WHERE closed_on = report_date) AS closed
+      FROM read_parquet('{warehouse / 'problem_ledger' / '**' / '*.parquet'}', hive_partitioning = true)
+      GROUP BY ALL)
+    SELECT count(*) FROM read_parquet('{warehouse / 'problem_daily' / '**' / '*.parquet'}', hive_partitioning = true) p
+    LEFT JOIN l USING (snapshot_date, city_code, category)
+    WHERE p.open <> coalesce(l.open, 0) OR p.opened <> coalesce(l.opened, 0) OR p.closed <> coalesce(l.closed, 0)
+    """
+).fetchone()[0]
+check(disagree == 0, "duckdb: problem_daily does not count problem_ledger")
 print("pyarrow and duckdb read the warehouse as the contract says")

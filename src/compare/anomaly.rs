@@ -1,0 +1,242 @@
+//! Anomaly warnings (issue 8): figures that moved further from the previous published date than a
+//! real day's work moves them, the marks of a copied file, a shifted column or 万人 typed for 人. Each is
+//! a `rejects` finding of code `anomaly` and severity `warning`, naming both values and both dates;
+//! no row is dropped for one.
+//!
+//! - a district's 开工率 moves by more than `anomaly_rate_pp` percentage points;
+//! - its enterprise count changes by more than `anomaly_count_pct` percent;
+//! - an enterprise's 职工总数 is more than `employees_factor` times (or less than 1/factor of) its
+//!   previous report;
+//! - an enterprise reported resumed goes back to not resumed.
+//!
+//! "Previous" is the nearest earlier published date; a district that was not reported there (missing or
+//! rejected), or an enterprise absent from it, has nothing to be compared with.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+
+use super::display::percent_of;
+use crate::config::{AnomalyThresholds, Job};
+use crate::day::DistrictResult;
+use crate::publish::{PublishError, Warehouse};
+use crate::tally::Fraction;
+use crate::validate::{Code, Finding, Severity};
+
+/// A district's counts on the previous published date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DistrictBefore {
+    pub enterprises_total: i64,
+    pub enterprises_resumed: i64,
+}
+
+/// An enterprise's report on the previous published date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnterpriseBefore {
+    pub employees: Option<i64>,
+    pub resumed: Option<bool>,
+}
+
+/// What the previous published date said, as far as the anomaly rules look.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    pub date: Option<NaiveDate>,
+    pub districts: HashMap<String, DistrictBefore>,
+    pub enterprises: HashMap<Box<str>, EnterpriseBefore>,
+}
+
+/// The nearest published date before `date`, read for the anomaly rules (empty when there is none).
+pub fn before(
+    job: &Job,
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Before, PublishError> {
+    let Some(previous) = warehouse
+        .published_dates()?
+        .into_iter()
+        .rev()
+        .find(|d| *d < date)
+    else {
+        return Ok(Before::default());
+    };
+    let mut out = Before {
+        date: Some(previous),
+        ..Before::default()
+    };
+    for b in warehouse.read_table("district_daily", previous)? {
+        let (Some(code), Some(total), Some(resumed)) = (
+            strings(&b, "district_code"),
+            ints(&b, "enterprises_total"),
+            ints(&b, "enterprises_resumed"),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if total.is_valid(i) && resumed.is_valid(i) {
+                out.districts.insert(
+                    code.value(i).to_string(),
+                    DistrictBefore {
+                        enterprises_total: total.value(i),
+                        enterprises_resumed: resumed.value(i),
+                    },
+                );
+            }
+        }
+    }
+    let key = &job.schema.fields[job.schema.key_field].name;
+    for b in warehouse.read_table("enterprise_daily", previous)? {
+        let Some(keys) = strings(&b, key) else {
+            continue;
+        };
+        let employees = ints(&b, "employees_total");
+        let resumed = b
+            .column_by_name("resumed")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>());
+        for i in 0..b.num_rows() {
+            if !keys.is_valid(i) {
+                continue;
+            }
+            out.enterprises.insert(
+                keys.value(i).into(),
+                EnterpriseBefore {
+                    employees: employees.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+                    resumed: resumed.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn strings<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    b.column_by_name(name)?.as_any().downcast_ref()
+}
+
+fn ints<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a Int64Array> {
+    b.column_by_name(name)?.as_any().downcast_ref()
+}
+
+fn warning(field: &str, value: String, message: String, expected: &str) -> Finding {
+    Finding {
+        code: Code::Anomaly,
+        severity: Severity::Warning,
+        row: None,
+        column: None,
+        field: Some(field.to_string()),
+        value: Some(value),
+        message,
+        cell: None,
+        expected: Some(expected.to_string()),
+        detail: None,
+    }
+}
+
+/// The anomaly warnings of one reported district of `date` against `before`.
+pub fn findings(
+    job: &Job,
+    thresholds: &AnomalyThresholds,
+    before: &Before,
+    date: NaiveDate,
+    district: &DistrictResult,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(then) = before.date else {
+        return out;
+    };
+    if !district.status().is_reported() {
+        return out;
+    }
+    let now = &district.tally;
+    if let Some(was) = before.districts.get(&district.district.code) {
+        if let (Some(a), Some(b)) = (
+            Fraction::new(was.enterprises_resumed, was.enterprises_total),
+            Fraction::new(now.enterprises_resumed, now.enterprises_total),
+        ) {
+            let moved = b.minus(a) * 100.0;
+            if moved.abs() > thresholds.rate_pp {
+                out.push(warning(
+                    "resumption_rate",
+                    format!("{} → {}", percent_of(a), percent_of(b)),
+                    format!(
+                        "开工率从 {then} 的 {}（{}/{} 家）变为 {date} 的 {}（{}/{} 家），{}了 {:.1} 个百分点，超过 {} 个百分点：请核对是否误用了其他日期或其他区县的报表",
+                        percent_of(a),
+                        was.enterprises_resumed,
+                        was.enterprises_total,
+                        percent_of(b),
+                        now.enterprises_resumed,
+                        now.enterprises_total,
+                        if moved > 0.0 { "上升" } else { "下降" },
+                        moved.abs(),
+                        thresholds.rate_pp,
+                    ),
+                    "与前一报送日相比的正常变化；确有其事的请忽略本提示",
+                ));
+            }
+        }
+        if was.enterprises_total > 0 {
+            let change = (now.enterprises_total - was.enterprises_total) as f64 * 100.0
+                / was.enterprises_total as f64;
+            if change.abs() > thresholds.count_pct {
+                out.push(warning(
+                    "enterprises_total",
+                    format!("{} → {}", was.enterprises_total, now.enterprises_total),
+                    format!(
+                        "企业户数从 {then} 的 {} 家变为 {date} 的 {} 家，{}了 {:.1}%，超过 {}%：请核对是否漏报、重复粘贴或混入了其他区县的企业",
+                        was.enterprises_total,
+                        now.enterprises_total,
+                        if change > 0.0 { "增加" } else { "减少" },
+                        change.abs(),
+                        thresholds.count_pct,
+                    ),
+                    "规上工业企业名单与前一报送日基本一致",
+                ));
+            }
+        }
+    }
+    let label = |name: &str| {
+        job.schema
+            .field_index(name)
+            .map(|i| job.schema.fields[i].label.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
+    let factor = thresholds.employees_factor;
+    for k in &district.keys {
+        let Some(was) = before.enterprises.get(&k.key) else {
+            continue;
+        };
+        if let (Some(a), Some(b)) = (was.employees, k.employees)
+            && a > 0
+            && b > 0
+            && (b as f64 > a as f64 * factor || b as f64 * factor < a as f64)
+        {
+            let mut f = warning(
+                "employees_total",
+                format!("{a} → {b}"),
+                format!(
+                    "第 {} 行企业 {} 的{}从 {then} 的 {a} 人变为 {date} 的 {b} 人，相差超过 {factor} 倍：请核对单位（人/万人）、是否错行或多打了零",
+                    k.row,
+                    k.key,
+                    label("employees_total"),
+                ),
+                "与前一报送日相近的职工人数",
+            );
+            f.row = Some(k.row);
+            out.push(f);
+        }
+        if was.resumed == Some(true) && k.resumed == Some(false) {
+            let mut f = warning(
+                "resumed",
+                "是 → 否".to_string(),
+                format!(
+                    "第 {} 行企业 {} 在 {then} 报为已开工，{date} 报为未开工：请核实企业是否重新停工，如是误填请更正",
+                    k.row, k.key,
+                ),
+                "已开工企业继续报“是”，确已停工的请在问题诉求中说明",
+            );
+            f.row = Some(k.row);
+            out.push(f);
+        }
+    }
+    out
+}
