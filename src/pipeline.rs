@@ -547,16 +547,7 @@ impl<'j> Session<'j> {
         };
         stage("read, validate and write enterprise_daily");
         mark_duplicates_across_districts(job, &mut districts);
-        let before = compare::anomaly::before(job, &*self.warehouse, date)?;
-        for d in &mut districts {
-            let found = compare::anomaly::findings(job, &job.anomaly, &before, date, d);
-            if !found.is_empty() {
-                warn!(district = %d.district.code, anomalies = found.len(), "figures far from the previous published date");
-            }
-            d.outcome.findings.extend(found);
-        }
-        drop(before);
-        let day = DayResult {
+        let mut day = DayResult {
             report_date: date,
             districts,
         };
@@ -580,6 +571,17 @@ impl<'j> Session<'j> {
         }
 
         let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the publishing lock, like the change and the ledger: the previous published date is
+        // the one this date's publish follows.
+        let before = compare::anomaly::before(job, &*self.warehouse, date)?;
+        for d in &mut day.districts {
+            let found = compare::anomaly::findings(job, &job.anomaly, &before, date, d);
+            if !found.is_empty() {
+                warn!(district = %d.district.code, anomalies = found.len(), "figures far from the previous published date");
+            }
+            d.outcome.findings.extend(found);
+        }
+        drop(before);
         let previous = previous_rates(&*self.warehouse, date);
         let comparison = compare::aggregate(&day, &previous);
         stage("compare");
