@@ -319,6 +319,15 @@ impl DeltaWarehouse {
         t: &DeltaTable,
         date: NaiveDate,
     ) -> Result<Vec<RecordBatch>, PublishError> {
+        self.read_files_columns(t, date, None).await
+    }
+
+    async fn read_files_columns(
+        &self,
+        t: &DeltaTable,
+        date: NaiveDate,
+        columns: Option<&[&str]>,
+    ) -> Result<Vec<RecordBatch>, PublishError> {
         let store = t.log_store().object_store(None);
         let mut batches = Vec::new();
         for (path, _, _) in Self::partition_files(t, date)? {
@@ -329,7 +338,9 @@ impl DeltaWarehouse {
                 .bytes()
                 .await
                 .map_err(|e| delta_err(&path, e))?;
-            batches.extend(parquet_io::read_bytes(bytes).map_err(|e| delta_err(&path, e))?);
+            batches.extend(
+                parquet_io::read_bytes_columns(bytes, columns).map_err(|e| delta_err(&path, e))?,
+            );
         }
         Ok(batches)
     }
@@ -911,6 +922,20 @@ impl Warehouse for DeltaWarehouse {
         self.block_on(async {
             match self.load(table, None).await? {
                 Some(t) => self.read_files(&t, date).await,
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn read_columns(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>, PublishError> {
+        self.block_on(async {
+            match self.load(table, None).await? {
+                Some(t) => self.read_files_columns(&t, date, Some(columns)).await,
                 None => Ok(Vec::new()),
             }
         })

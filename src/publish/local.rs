@@ -91,6 +91,19 @@ impl Warehouse for LocalWarehouse {
         read_dir_batches(&partition_dir(&self.root, table, date))
     }
 
+    fn read_columns(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>, PublishError> {
+        let dir = partition_dir(&self.root, table, date);
+        parquet_io::read_partition_columns(&dir, Some(columns)).map_err(|e| PublishError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+
     fn begin(&self, keep_versions: u32) -> Result<Box<dyn Publication + '_>, PublishError> {
         Ok(Box::new(Transaction::begin(&self.root, keep_versions)?))
     }

@@ -76,6 +76,15 @@ pub fn file_name(part: usize, bytes: &[u8]) -> String {
 
 /// Read every Parquet file of a partition folder (in name order).
 pub fn read_partition(dir: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
+    read_partition_columns(dir, None)
+}
+
+/// The batches of a partition folder with only the named columns (those the files have), read
+/// without decoding the others: for a run that needs three columns of yesterday's 570,000 rows.
+pub fn read_partition_columns(
+    dir: &Path,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, ParquetError> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| ParquetError::External(Box::new(e)))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -85,7 +94,7 @@ pub fn read_partition(dir: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
     let mut batches = Vec::new();
     for path in files {
         let file = std::fs::File::open(&path).map_err(|e| ParquetError::External(Box::new(e)))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let builder = project(ParquetRecordBatchReaderBuilder::try_new(file)?, columns);
         let schema = Arc::clone(builder.schema());
         let before = batches.len();
         for batch in builder.build()? {
@@ -101,7 +110,32 @@ pub fn read_partition(dir: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
 
 /// Every batch of one Parquet file held in memory.
 pub fn read_bytes(bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, ParquetError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    read_bytes_columns(bytes, None)
+}
+
+/// Keep only the named columns of a reader (all of them for None).
+fn project<T: parquet::file::reader::ChunkReader + 'static>(
+    builder: ParquetRecordBatchReaderBuilder<T>,
+    columns: Option<&[&str]>,
+) -> ParquetRecordBatchReaderBuilder<T> {
+    match columns {
+        Some(names) => {
+            let mask = parquet::arrow::ProjectionMask::columns(
+                builder.parquet_schema(),
+                names.iter().copied(),
+            );
+            builder.with_projection(mask)
+        }
+        None => builder,
+    }
+}
+
+/// The named columns of one Parquet file held in memory.
+pub fn read_bytes_columns(
+    bytes: bytes::Bytes,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, ParquetError> {
+    let builder = project(ParquetRecordBatchReaderBuilder::try_new(bytes)?, columns);
     let schema = Arc::clone(builder.schema());
     let mut batches = Vec::new();
     for batch in builder.build()? {

@@ -74,6 +74,14 @@ pub trait Warehouse: Send + Sync {
     /// One table's partition of a published date.
     fn read_table(&self, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, PublishError>;
 
+    /// Only the named columns of a table's partition (a column the files lack is left out).
+    fn read_columns(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>, PublishError>;
+
     /// Start a publish.
     fn begin(&self, keep_versions: u32) -> Result<Box<dyn Publication + '_>, PublishError>;
 
