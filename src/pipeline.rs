@@ -588,10 +588,10 @@ impl<'j> Session<'j> {
         let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
         let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
         let rejects = records::rejects_batch(&day)?;
-        let ledger = problems::ledger::advance(
-            &problems::ledger_before(&*self.warehouse, date)?,
+        let ledger = problems::ledger::advance_owned(
+            problems::ledger_before(&*self.warehouse, date)?,
             date,
-            &day_reports(&day),
+            &day_reports(&mut day),
             job.problem_close_days,
         );
         let (problem_ledger, problem_daily) = ledger_tables(job, &ledger, date)?;
@@ -610,11 +610,11 @@ impl<'j> Session<'j> {
             (records::TABLES[1], &district_daily),
             (records::TABLES[2], &city_daily),
             (records::TABLES[3], &rejects),
-            (records::TABLES[4], &problem_ledger),
-            (records::TABLES[5], &problem_daily),
         ] {
             tables.push(publish::encode_table(table, &[batch])?);
         }
+        tables.push(problem_ledger);
+        tables.push(problem_daily);
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
         stage_refresh(
             tx.as_mut(),
@@ -889,13 +889,19 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
 
 /// What a date's reporting enterprises said: every enterprise of an `accepted` or `partial` district,
 /// and the problems they named.
-fn day_reports(day: &DayResult) -> problems::ledger::Reports {
+fn day_reports(day: &mut DayResult) -> problems::ledger::Reports {
     let mut reports = problems::ledger::Reports::default();
-    for d in day.districts.iter().filter(|d| d.status().is_reported()) {
+    for d in day
+        .districts
+        .iter_mut()
+        .filter(|d| d.status().is_reported())
+    {
+        for k in &d.keys {
+            reports.add_reported(&k.key);
+        }
         reports
-            .reported
-            .extend(d.keys.iter().map(|k| k.key.to_string()));
-        reports.problems.extend(d.problem_reports.iter().cloned());
+            .problems
+            .extend(std::mem::take(&mut d.problem_reports));
     }
     reports
 }
@@ -905,11 +911,14 @@ fn ledger_tables(
     job: &Job,
     ledger: &[problems::ledger::Problem],
     date: NaiveDate,
-) -> Result<(RecordBatch, RecordBatch), RunError> {
+) -> Result<(publish::StagedTable, publish::StagedTable), RunError> {
     let counts = problems::ledger::daily_counts(ledger, date, &job.districts, &job.schema.problems);
+    let ledger_table =
+        problems::tables::ledger_table(ledger, date, problems::tables::LEDGER_PART_ROWS)?;
+    let daily = problems::tables::daily_batch(&counts, date)?;
     Ok((
-        problems::tables::ledger_batch(ledger, date)?,
-        problems::tables::daily_batch(&counts, date)?,
+        ledger_table,
+        publish::encode_table(records::TABLES[5], &[&daily])?,
     ))
 }
 
@@ -931,6 +940,9 @@ pub fn stage_refresh(
         .into_iter()
         .filter(|d| *d > date)
         .collect();
+    if later.is_empty() {
+        return Ok(());
+    }
     let mut previous_ledger: Option<Vec<problems::ledger::Problem>> = ledger_now.map(<[_]>::to_vec);
     for (i, next) in later.into_iter().enumerate() {
         let mut tables = Vec::new();
@@ -947,8 +959,8 @@ pub fn stage_refresh(
             let ledger = problems::ledger::advance(before, next, &reports, job.problem_close_days);
             if problems::published_ledger(output, next)?.as_ref() != Some(&ledger) {
                 let (problem_ledger, problem_daily) = ledger_tables(job, &ledger, next)?;
-                tables.push(publish::encode_table("problem_ledger", &[&problem_ledger])?);
-                tables.push(publish::encode_table("problem_daily", &[&problem_daily])?);
+                tables.push(problem_ledger);
+                tables.push(problem_daily);
                 notes.push("problem ledger");
                 ledger_changed = true;
             }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -89,16 +90,37 @@ pub struct ProblemCategoryConfig {
     pub keywords: Vec<String>,
 }
 
+/// A problem category at run time: its name and keywords shared (`Arc<str>`), so that the many
+/// problems of a ledger hold references, not copies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemCategory {
+    pub name: Arc<str>,
+    pub keywords: Vec<Arc<str>>,
+}
+
 /// The run-time problem rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProblemRules {
     /// Index of the text field in the schema's fields.
     pub field: usize,
-    pub categories: Vec<ProblemCategoryConfig>,
+    pub categories: Vec<ProblemCategory>,
     pub none_markers: Vec<String>,
     pub solved_markers: Vec<String>,
     pub filler_words: Vec<String>,
-    pub other_category: String,
+    pub other_category: Arc<str>,
+}
+
+impl ProblemRules {
+    /// The shared name of a category (the other category included), for rows read back.
+    pub fn category(&self, name: &str) -> Option<&Arc<str>> {
+        if *self.other_category == *name {
+            return Some(&self.other_category);
+        }
+        self.categories
+            .iter()
+            .find(|c| *c.name == *name)
+            .map(|c| &c.name)
+    }
 }
 
 /// The default problem rules: the built-in schema file's own tables, so that the defaults and the
@@ -512,11 +534,17 @@ impl SchemaConfig {
         }
         let problems = ProblemRules {
             field: problem_field,
-            categories,
+            categories: categories
+                .into_iter()
+                .map(|c| ProblemCategory {
+                    name: c.name.as_str().into(),
+                    keywords: c.keywords.iter().map(|k| k.as_str().into()).collect(),
+                })
+                .collect(),
             none_markers: rules.none_markers,
             solved_markers: rules.solved_markers,
             filler_words: rules.filler_words,
-            other_category: rules.other_category,
+            other_category: rules.other_category.as_str().into(),
         };
         Ok(Schema {
             id: self.id,
@@ -547,7 +575,7 @@ mod tests {
     fn a_schema_without_problem_tables_gets_the_built_in_ones() {
         let builtin = Schema::builtin().expect("schema");
         assert_eq!(builtin.problems.categories.len(), 6);
-        assert_eq!(builtin.problems.categories[0].name, "用工");
+        assert_eq!(&*builtin.problems.categories[0].name, "用工");
         let cut = BUILTIN_SCHEMA_TOML
             .split_once("\n# Problems")
             .map(|(head, _)| head)

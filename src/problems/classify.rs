@@ -2,12 +2,13 @@
 //! keeping the keyword that made it, so that a clerk can see why a text is in a category.
 
 use crate::config::schema::ProblemRules;
+use std::sync::Arc;
 
 /// One category a text is in, and the keyword that put it there (None for the other category).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
-    pub category: String,
-    pub keyword: Option<String>,
+    pub category: Arc<str>,
+    pub keyword: Option<Arc<str>>,
 }
 
 /// What a text says.
@@ -67,11 +68,7 @@ pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
             if found.iter().any(|m| m.category == category.name) {
                 continue;
             }
-            if let Some(keyword) = category
-                .keywords
-                .iter()
-                .find(|k| clause.contains(k.as_str()))
-            {
+            if let Some(keyword) = category.keywords.iter().find(|k| clause.contains(&***k)) {
                 found.push(Match {
                     category: category.name.clone(),
                     keyword: Some(keyword.clone()),
@@ -126,7 +123,7 @@ mod tests {
         match classify(&rules(), text) {
             Reading::Nothing => vec!["-".into()],
             Reading::Solved => vec!["solved".into()],
-            Reading::Problems(m) => m.into_iter().map(|m| m.category).collect(),
+            Reading::Problems(m) => m.into_iter().map(|m| m.category.to_string()).collect(),
         }
     }
 

@@ -2,31 +2,32 @@
 //! open on the first date they are reported, stay open while reported, and close (销号) on the
 //! `close_days`-th reporting date without them (or with them reported solved). An enterprise that does
 //! not report — its district missing or rejected, or itself absent from the file — changes nothing.
+//!
+//! A province's ledger keeps every problem ever opened, so it is held compactly: a problem shares its
+//! district, category, keyword and texts (`Arc`) with the other problems and reports that name them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::classify::{Match, Reading, classify};
 use crate::config::District;
 use crate::config::schema::ProblemRules;
+use crate::day::KeyHasher;
 
 /// One problem: an enterprise and a category, from the date it opened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
-    pub province_code: String,
-    pub city_code: String,
-    pub city_name: String,
-    pub district_code: String,
-    pub district_name: String,
-    pub uscc: String,
-    pub enterprise_name: String,
-    pub category: String,
-    pub keyword: Option<String>,
+    pub district: Arc<District>,
+    pub uscc: Arc<str>,
+    pub enterprise_name: Arc<str>,
+    pub category: Arc<str>,
+    pub keyword: Option<Arc<str>>,
     pub opened_on: NaiveDate,
     pub closed_on: Option<NaiveDate>,
-    pub first_text: String,
-    pub latest_text: String,
+    pub first_text: Arc<str>,
+    pub latest_text: Arc<str>,
     pub last_reported_on: NaiveDate,
     pub reports_without: u32,
 }
@@ -53,35 +54,48 @@ impl Problem {
 /// What one enterprise reported as a problem on a date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    pub uscc: String,
-    pub enterprise_name: String,
-    pub district: District,
-    pub text: String,
+    pub uscc: Arc<str>,
+    pub enterprise_name: Arc<str>,
+    pub district: Arc<District>,
+    pub text: Arc<str>,
     pub matches: Vec<Match>,
 }
 
 /// A date's reports: every enterprise that reported (in a district that is `accepted` or `partial`),
-/// and the problems of those whose text names some.
+/// as key hashes, and the problems of those whose text names some.
 #[derive(Debug, Clone, Default)]
 pub struct Reports {
-    pub reported: HashSet<String>,
+    reported: HashSet<u128, ahash::RandomState>,
+    hasher: KeyHasher,
     pub problems: Vec<Report>,
+}
+
+impl Reports {
+    /// An enterprise reported on the date.
+    pub fn add_reported(&mut self, uscc: &str) {
+        let h = self.hasher.of(uscc);
+        self.reported.insert(h);
+    }
+
+    pub fn has_reported(&self, uscc: &str) -> bool {
+        self.reported.contains(&self.hasher.of(uscc))
+    }
 }
 
 /// The problem report of one accepted row, if its text names problems.
 pub fn report_of(
     rules: &ProblemRules,
-    district: &District,
+    district: &Arc<District>,
     uscc: &str,
     enterprise_name: &str,
     text: &str,
 ) -> Option<Report> {
     match classify(rules, text) {
         Reading::Problems(matches) => Some(Report {
-            uscc: uscc.to_string(),
-            enterprise_name: enterprise_name.to_string(),
-            district: district.clone(),
-            text: text.to_string(),
+            uscc: uscc.into(),
+            enterprise_name: enterprise_name.into(),
+            district: Arc::clone(district),
+            text: text.into(),
             matches,
         }),
         Reading::Nothing | Reading::Solved => None,
@@ -95,76 +109,80 @@ pub fn advance(
     reports: &Reports,
     close_days: u32,
 ) -> Vec<Problem> {
-    let mut ledger: Vec<Problem> = previous.to_vec();
-    let by_enterprise: HashMap<&str, &Report> = reports
-        .problems
-        .iter()
-        .map(|r| (r.uscc.as_str(), r))
-        .collect();
+    advance_owned(previous.to_vec(), date, reports, close_days)
+}
+
+/// The ledger of `date`, advanced in place from the previous one (no second copy of a large ledger).
+pub fn advance_owned(
+    mut ledger: Vec<Problem>,
+    date: NaiveDate,
+    reports: &Reports,
+    close_days: u32,
+) -> Vec<Problem> {
+    let by_enterprise: HashMap<&str, &Report, ahash::RandomState> =
+        reports.problems.iter().map(|r| (&*r.uscc, r)).collect();
     // Open problems: kept while reported, closed after close_days reports without them.
-    let mut open: HashSet<(String, String)> = HashSet::new();
     for p in ledger.iter_mut().filter(|p| p.is_open()) {
-        if !reports.reported.contains(&p.uscc) {
-            open.insert((p.uscc.clone(), p.category.clone()));
+        if !reports.has_reported(&p.uscc) {
             continue;
         }
         match by_enterprise
-            .get(p.uscc.as_str())
+            .get(&*p.uscc)
             .filter(|r| r.matches.iter().any(|m| m.category == p.category))
         {
             Some(r) => {
-                p.latest_text = r.text.clone();
+                p.latest_text = Arc::clone(&r.text);
                 p.last_reported_on = date;
                 p.reports_without = 0;
-                p.enterprise_name = r.enterprise_name.clone();
-                open.insert((p.uscc.clone(), p.category.clone()));
+                p.enterprise_name = Arc::clone(&r.enterprise_name);
             }
             None => {
                 p.reports_without += 1;
                 if p.reports_without >= close_days.max(1) {
                     p.closed_on = Some(date);
-                } else {
-                    open.insert((p.uscc.clone(), p.category.clone()));
                 }
             }
         }
     }
     // New problems (a problem closed before and reported again opens anew).
-    for r in &reports.problems {
-        for m in &r.matches {
-            if open.contains(&(r.uscc.clone(), m.category.clone())) {
-                continue;
+    let mut added = Vec::new();
+    {
+        let mut open: HashSet<(&str, &str), ahash::RandomState> = ledger
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| (&*p.uscc, &*p.category))
+            .collect();
+        for r in &reports.problems {
+            for m in &r.matches {
+                if !open.insert((&*r.uscc, &*m.category)) {
+                    continue;
+                }
+                added.push(Problem {
+                    district: Arc::clone(&r.district),
+                    uscc: Arc::clone(&r.uscc),
+                    enterprise_name: Arc::clone(&r.enterprise_name),
+                    category: Arc::clone(&m.category),
+                    keyword: m.keyword.clone(),
+                    opened_on: date,
+                    closed_on: None,
+                    first_text: Arc::clone(&r.text),
+                    latest_text: Arc::clone(&r.text),
+                    last_reported_on: date,
+                    reports_without: 0,
+                });
             }
-            let d = &r.district;
-            ledger.push(Problem {
-                province_code: d.province_code.clone(),
-                city_code: d.city_code.clone(),
-                city_name: d.city_name.clone(),
-                district_code: d.code.clone(),
-                district_name: d.name.clone(),
-                uscc: r.uscc.clone(),
-                enterprise_name: r.enterprise_name.clone(),
-                category: m.category.clone(),
-                keyword: m.keyword.clone(),
-                opened_on: date,
-                closed_on: None,
-                first_text: r.text.clone(),
-                latest_text: r.text.clone(),
-                last_reported_on: date,
-                reports_without: 0,
-            });
-            open.insert((r.uscc.clone(), m.category.clone()));
         }
     }
+    ledger.extend(added);
     sort(&mut ledger);
     ledger
 }
 
 /// The ledger's order: district, enterprise, category, opening date.
 pub fn sort(ledger: &mut [Problem]) {
-    ledger.sort_by(|a, b| {
-        (&a.district_code, &a.uscc, &a.category, a.opened_on).cmp(&(
-            &b.district_code,
+    ledger.sort_unstable_by(|a, b| {
+        (&a.district.code, &a.uscc, &a.category, a.opened_on).cmp(&(
+            &b.district.code,
             &b.uscc,
             &b.category,
             b.opened_on,
@@ -193,7 +211,7 @@ pub fn daily_counts(
     districts: &[District],
     rules: &ProblemRules,
 ) -> Vec<DailyCount> {
-    let mut categories: Vec<&str> = rules.categories.iter().map(|c| c.name.as_str()).collect();
+    let mut categories: Vec<&str> = rules.categories.iter().map(|c| &*c.name).collect();
     categories.push(&rules.other_category);
     let mut cities: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for d in districts {
@@ -202,12 +220,11 @@ pub fn daily_counts(
             .or_insert((&d.city_name, &d.province_code));
     }
     let mut out = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for (city_code, (city_name, province_code)) in &cities {
         for category in &categories {
-            let mine = ledger
-                .iter()
-                .filter(|p| p.city_code == *city_code && p.category == *category);
-            let mut c = DailyCount {
+            index.insert((city_code, category), out.len());
+            out.push(DailyCount {
                 province_code: province_code.to_string(),
                 city_code: city_code.to_string(),
                 city_name: city_name.to_string(),
@@ -216,16 +233,19 @@ pub fn daily_counts(
                 closed: 0,
                 open: 0,
                 open_over_7_days: 0,
-            };
-            for p in mine {
-                c.opened += i64::from(p.opened_on == date);
-                c.closed += i64::from(p.closed_on == Some(date));
-                if p.is_open() {
-                    c.open += 1;
-                    c.open_over_7_days += i64::from(p.days_open(date) > 7);
-                }
-            }
-            out.push(c);
+            });
+        }
+    }
+    for p in ledger {
+        let Some(&i) = index.get(&(&*p.district.city_code, &*p.category)) else {
+            continue;
+        };
+        let c = &mut out[i];
+        c.opened += i64::from(p.opened_on == date);
+        c.closed += i64::from(p.closed_on == Some(date));
+        if p.is_open() {
+            c.open += 1;
+            c.open_over_7_days += i64::from(p.days_open(date) > 7);
         }
     }
     out
@@ -255,8 +275,9 @@ mod tests {
         let rules = Schema::builtin().expect("schema").problems;
         let mut r = Reports::default();
         for (dc, uscc, text) in rows {
-            r.reported.insert(uscc.to_string());
-            if let Some(report) = report_of(&rules, &district(dc), uscc, "某公司", text) {
+            r.add_reported(uscc);
+            if let Some(report) = report_of(&rules, &Arc::new(district(dc)), uscc, "某公司", text)
+            {
                 r.problems.push(report);
             }
         }
@@ -269,8 +290,8 @@ mod tests {
             .iter()
             .map(|p| {
                 (
-                    p.uscc.clone(),
-                    p.category.clone(),
+                    p.uscc.to_string(),
+                    p.category.to_string(),
                     p.opened_on.day(),
                     p.closed_on.map(|c| c.day()),
                 )
@@ -312,8 +333,8 @@ mod tests {
                 s("B", "资金", 2, None)
             ]
         );
-        assert_eq!(day2[1].latest_text, "口罩不足");
-        assert_eq!(day2[1].first_text, "缺少口罩和消毒液，员工返岗困难");
+        assert_eq!(&*day2[1].latest_text, "口罩不足");
+        assert_eq!(&*day2[1].first_text, "缺少口罩和消毒液，员工返岗困难");
         assert_eq!(day2[1].keyword.as_deref(), Some("口罩"));
         // A says it is solved; B does not report (its district missing): B's problem stays open.
         let day3 = advance(

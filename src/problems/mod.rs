@@ -102,8 +102,11 @@ pub fn published_reports(
             );
         }
     }
-    let districts: HashMap<&str, &crate::config::District> =
-        job.districts.iter().map(|d| (d.code.as_str(), d)).collect();
+    let districts: HashMap<&str, std::sync::Arc<crate::config::District>> = job
+        .districts
+        .iter()
+        .map(|d| (d.code.as_str(), std::sync::Arc::new(d.clone())))
+        .collect();
     let mut reports = Reports::default();
     for b in warehouse.read_table("enterprise_daily", date)? {
         let err = table_err("enterprise_daily");
@@ -123,7 +126,7 @@ pub fn published_reports(
             let Some(district) = districts.get(code) else {
                 continue;
             };
-            reports.reported.insert(usccs.value(i).to_string());
+            reports.add_reported(usccs.value(i));
             let text = texts
                 .as_ref()
                 .filter(|t| t.is_valid(i))

@@ -1,6 +1,7 @@
 //! `problem_ledger` and `problem_daily` written from the ledger (columns by name), and the ledger read
 //! back from a published date.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -10,6 +11,7 @@ use arrow::error::ArrowError;
 use chrono::NaiveDate;
 
 use super::ledger::{DailyCount, Problem};
+use crate::config::District;
 use crate::records::{batch_by_name, date_column, problem_daily_schema, problem_ledger_schema};
 use crate::validate::row::epoch_days;
 
@@ -38,11 +40,11 @@ pub fn ledger_batch(ledger: &[Problem], date: NaiveDate) -> Result<RecordBatch, 
         problem_ledger_schema(),
         vec![
             ("report_date", date_column(date, ledger.len())),
-            ("province_code", text(&|p| Some(&p.province_code))),
-            ("city_code", text(&|p| Some(&p.city_code))),
-            ("city_name", text(&|p| Some(&p.city_name))),
-            ("district_code", text(&|p| Some(&p.district_code))),
-            ("district_name", text(&|p| Some(&p.district_name))),
+            ("province_code", text(&|p| Some(&p.district.province_code))),
+            ("city_code", text(&|p| Some(&p.district.city_code))),
+            ("city_name", text(&|p| Some(&p.district.city_name))),
+            ("district_code", text(&|p| Some(&p.district.code))),
+            ("district_name", text(&|p| Some(&p.district.name))),
             ("uscc", text(&|p| Some(&p.uscc))),
             ("enterprise_name", text(&|p| Some(&p.enterprise_name))),
             ("category", text(&|p| Some(&p.category))),
@@ -56,6 +58,26 @@ pub fn ledger_batch(ledger: &[Problem], date: NaiveDate) -> Result<RecordBatch, 
             ("last_reported_on", day(&|p| Some(p.last_reported_on))),
             ("reports_without", int(&|p| i64::from(p.reports_without))),
         ],
+    )
+}
+
+/// Rows per part of `problem_ledger`: the Arrow arrays of one part at a time are in memory.
+pub const LEDGER_PART_ROWS: usize = 65_536;
+
+/// `problem_ledger` of `date` encoded as part files of at most `part_rows` rows each.
+pub fn ledger_table(
+    ledger: &[Problem],
+    date: NaiveDate,
+    part_rows: usize,
+) -> Result<crate::publish::StagedTable, crate::publish::PublishError> {
+    let chunks: Vec<&[Problem]> = if ledger.is_empty() {
+        vec![ledger]
+    } else {
+        ledger.chunks(part_rows.max(1)).collect()
+    };
+    crate::publish::encode_table_chunks(
+        crate::records::TABLES[4],
+        chunks.into_iter().map(|chunk| ledger_batch(chunk, date)),
     )
 }
 
@@ -94,9 +116,28 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, A
         })
 }
 
+/// Shared copies of the texts a ledger repeats (districts, categories, keywords, enterprise names).
+#[derive(Default)]
+struct Interner {
+    districts: HashMap<String, Arc<District>>,
+    texts: HashMap<String, Arc<str>>,
+}
+
+impl Interner {
+    fn text(&mut self, value: &str) -> Arc<str> {
+        if let Some(t) = self.texts.get(value) {
+            return Arc::clone(t);
+        }
+        let t: Arc<str> = value.into();
+        self.texts.insert(value.to_string(), Arc::clone(&t));
+        t
+    }
+}
+
 /// The ledger in `problem_ledger` batches (a published date's).
 pub fn problems_of_batches(batches: &[RecordBatch]) -> Result<Vec<Problem>, ArrowError> {
     let mut out = Vec::new();
+    let mut shared = Interner::default();
     for b in batches {
         let s = |n| column::<StringArray>(b, n);
         let d = |n| column::<Date32Array>(b, n);
@@ -113,20 +154,37 @@ pub fn problems_of_batches(batches: &[RecordBatch]) -> Result<Vec<Problem>, Arro
         let (first, latest) = (s("first_text")?, s("latest_text")?);
         let without = column::<Int32Array>(b, "reports_without")?;
         for i in 0..b.num_rows() {
+            let code = district_code.value(i);
+            let district = match shared.districts.get(code) {
+                Some(d) => Arc::clone(d),
+                None => {
+                    let d = Arc::new(District {
+                        code: code.to_string(),
+                        name: district_name.value(i).to_string(),
+                        city_code: city_code.value(i).to_string(),
+                        city_name: city_name.value(i).to_string(),
+                        province_code: province.value(i).to_string(),
+                    });
+                    shared.districts.insert(code.to_string(), Arc::clone(&d));
+                    d
+                }
+            };
+            let first_text: Arc<str> = first.value(i).into();
+            let latest_text = if latest.value(i) == first.value(i) {
+                Arc::clone(&first_text)
+            } else {
+                latest.value(i).into()
+            };
             out.push(Problem {
-                province_code: province.value(i).to_string(),
-                city_code: city_code.value(i).to_string(),
-                city_name: city_name.value(i).to_string(),
-                district_code: district_code.value(i).to_string(),
-                district_name: district_name.value(i).to_string(),
-                uscc: uscc.value(i).to_string(),
-                enterprise_name: name.value(i).to_string(),
-                category: category.value(i).to_string(),
-                keyword: keyword.is_valid(i).then(|| keyword.value(i).to_string()),
+                district,
+                uscc: uscc.value(i).into(),
+                enterprise_name: name.value(i).into(),
+                category: shared.text(category.value(i)),
+                keyword: keyword.is_valid(i).then(|| shared.text(keyword.value(i))),
                 opened_on: from_epoch_days(opened.value(i)),
                 closed_on: closed.is_valid(i).then(|| from_epoch_days(closed.value(i))),
-                first_text: first.value(i).to_string(),
-                latest_text: latest.value(i).to_string(),
+                first_text,
+                latest_text,
                 last_reported_on: from_epoch_days(last.value(i)),
                 reports_without: u32::try_from(without.value(i)).unwrap_or(0),
             });
@@ -144,11 +202,13 @@ mod tests {
     fn a_ledger_reads_back_as_written() {
         let date = NaiveDate::from_ymd_opt(2020, 2, 25).expect("date");
         let p = Problem {
-            province_code: "370000".into(),
-            city_code: "370100".into(),
-            city_name: "济南市".into(),
-            district_code: "370102".into(),
-            district_name: "历下区".into(),
+            district: Arc::new(District {
+                code: "370102".into(),
+                name: "历下区".into(),
+                city_code: "370100".into(),
+                city_name: "济南市".into(),
+                province_code: "370000".into(),
+            }),
             uscc: "91370102MA0000001X".into(),
             enterprise_name: "某公司".into(),
             category: "用工".into(),
@@ -168,6 +228,32 @@ mod tests {
         let batch = ledger_batch(&[p.clone(), q.clone()], date).expect("batch");
         let days: &Int32Array = column(&batch, "days_open").expect("days");
         assert_eq!((days.value(0), days.value(1)), (4, 3));
-        assert_eq!(problems_of_batches(&[batch]).expect("read"), vec![q, p]);
+        assert_eq!(
+            problems_of_batches(&[batch]).expect("read"),
+            vec![q.clone(), p.clone()]
+        );
+
+        // A large ledger is written in parts, which read back as the whole ledger.
+        let mut many = Vec::new();
+        for k in 0..5 {
+            let mut r = if k % 2 == 0 { p.clone() } else { q.clone() };
+            r.uscc = format!("91370102MA000000{k}X").into();
+            many.push(r);
+        }
+        crate::problems::ledger::sort(&mut many);
+        let table = ledger_table(&many, date, 2).expect("table");
+        assert_eq!((table.files.len(), table.rows), (3, 5));
+        let mut batches = Vec::new();
+        for f in &table.files {
+            let crate::publish::FileContent::Bytes(bytes) = &f.content else {
+                panic!("encoded bytes");
+            };
+            batches.extend(
+                crate::publish::parquet_io::read_bytes(bytes.clone().into()).expect("parquet"),
+            );
+        }
+        assert_eq!(problems_of_batches(&batches).expect("read"), many);
+        let empty = ledger_table(&[], date, 2).expect("empty");
+        assert_eq!((empty.files.len(), empty.rows), (1, 0));
     }
 }

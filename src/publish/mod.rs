@@ -574,6 +574,36 @@ pub fn published_dates(output: &Path) -> Vec<NaiveDate> {
 }
 
 /// Encode record batches as the files of one table (in parallel), named after their content.
+/// Encode a table made chunk by chunk, one part file per chunk, holding one chunk's Arrow arrays at a
+/// time (the problem ledger of a large province). An empty table is one part with no rows.
+pub fn encode_table_chunks<I>(table: &str, chunks: I) -> Result<StagedTable, PublishError>
+where
+    I: IntoIterator<Item = Result<arrow::array::RecordBatch, arrow::error::ArrowError>>,
+{
+    let mut files = Vec::new();
+    let mut rows = 0u64;
+    for (part, batch) in chunks.into_iter().enumerate() {
+        let batch = batch.map_err(|e| PublishError::Parquet {
+            table: table.to_string(),
+            source: parquet::errors::ParquetError::ArrowError(e.to_string()),
+        })?;
+        rows += batch.num_rows() as u64;
+        let bytes = parquet_io::encode(&batch).map_err(|source| PublishError::Parquet {
+            table: table.to_string(),
+            source,
+        })?;
+        files.push(StagedFile {
+            name: parquet_io::file_name(part, &bytes),
+            content: FileContent::Bytes(bytes),
+        });
+    }
+    Ok(StagedTable {
+        table: table.to_string(),
+        files,
+        rows,
+    })
+}
+
 pub fn encode_table(
     table: &str,
     batches: &[&arrow::array::RecordBatch],
