@@ -10,7 +10,6 @@
 //! submission in automatic runs; a manual run refuses to publish a regression unless the operator says
 //! `--allow-regression`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -588,13 +587,25 @@ impl<'j> Session<'j> {
         let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
         let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
         let rejects = records::rejects_batch(&day)?;
+        // The previous date's closed problems are carried over part by part; only its open ones are
+        // advanced in memory.
+        let mut ledger_parts =
+            problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
+        let open_before =
+            problems::split_before(&*self.warehouse, date, &mut |b| ledger_parts.carry(b))?;
         let ledger = problems::ledger::advance_owned(
-            problems::ledger_before(&*self.warehouse, date)?,
+            open_before,
             date,
             &day_reports(&mut day),
             job.problem_close_days,
         );
-        let (problem_ledger, problem_daily) = ledger_tables(job, &ledger, date)?;
+        let counts =
+            problems::ledger::daily_counts(&ledger, date, &job.districts, &job.schema.problems);
+        let problem_ledger = ledger_parts.finish(&ledger)?;
+        let problem_daily = publish::encode_table(
+            records::TABLES[5],
+            &[&problems::tables::daily_batch(&counts, date)?],
+        )?;
         stage("problem ledger");
         if Self::cancelled(options) {
             warn!("abandoning the run before publishing");
@@ -616,13 +627,23 @@ impl<'j> Session<'j> {
         tables.push(problem_ledger);
         tables.push(problem_daily);
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
+        // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
+        let whole_ledger = if self.warehouse.published_dates()?.iter().any(|d| *d > date) {
+            let mut whole = problems::ledger_before(&*self.warehouse, date)?;
+            whole.retain(|p| !p.is_open());
+            whole.extend(ledger.iter().cloned());
+            problems::ledger::sort(&mut whole);
+            Some(whole)
+        } else {
+            None
+        };
         stage_refresh(
             tx.as_mut(),
             &*self.warehouse,
             Some(job),
             date,
             &comparison.cities,
-            Some(&ledger),
+            Some(whole_ledger.as_deref().unwrap_or(&ledger)),
         )?;
         tx.commit()?;
         stage("publish");
@@ -838,29 +859,47 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     if reported.len() < 2 {
         return;
     }
-    // key → the (district, row) places it appears in; keys borrowed from the sealed districts.
-    let mut owners: HashMap<&str, Vec<(usize, u32)>, ahash::RandomState> = HashMap::default();
+    // Every key as (hash, district, index in its district's keys), sorted: a key's places are one run.
+    // 32 bytes a row, where a map of key → places took about 160.
+    let hasher = crate::day::KeyHasher::default();
+    let mut all: Vec<(u128, u32, u32)> =
+        Vec::with_capacity(reported.iter().map(|&di| districts[di].keys.len()).sum());
     for &di in &reported {
-        for k in &districts[di].keys {
-            owners.entry(k.key.as_ref()).or_default().push((di, k.row));
+        for (ki, k) in districts[di].keys.iter().enumerate() {
+            all.push((hasher.of(&k.key), di as u32, ki as u32));
         }
     }
+    all.sort_unstable();
     let label = &job.schema.fields[key].label;
     let mut extra: Vec<(usize, Finding)> = Vec::new();
-    for (k, places) in &owners {
-        if places.iter().all(|(d, _)| *d == places[0].0) {
+    for run in all.chunk_by(|a, b| a.0 == b.0) {
+        if run.iter().all(|(_, d, _)| *d == run[0].1) {
             continue;
         }
-        for &(di, row) in places {
-            let others: Vec<String> = places
-                .iter()
-                .filter(|(d, _)| *d != di)
-                .map(|(d, r)| {
-                    let o = &districts[*d].district;
-                    format!("{}{}（{}）第 {r} 行", o.city_name, o.name, o.code)
-                })
-                .collect();
-            extra.push((
+        // The places of one key (a run of equal hashes is one key unless two keys collide in 128 bits;
+        // the texts are compared all the same).
+        let place = |&(_, d, i): &(u128, u32, u32)| {
+            let k = &districts[d as usize].keys[i as usize];
+            (d as usize, k.row, &*k.key)
+        };
+        let mut places: Vec<(usize, u32, &str)> = run.iter().map(place).collect();
+        places.sort_by(|a, b| (a.2, a.0, a.1).cmp(&(b.2, b.0, b.1)));
+        for same in places.chunk_by(|a, b| a.2 == b.2) {
+            if same.iter().all(|(d, _, _)| *d == same[0].0) {
+                continue;
+            }
+            let k = same[0].2;
+            let places: Vec<(usize, u32)> = same.iter().map(|(d, r, _)| (*d, *r)).collect();
+            for &(di, row) in &places {
+                let others: Vec<String> = places
+                    .iter()
+                    .filter(|(d, _)| *d != di)
+                    .map(|(d, r)| {
+                        let o = &districts[*d].district;
+                        format!("{}{}（{}）第 {r} 行", o.city_name, o.name, o.code)
+                    })
+                    .collect();
+                extra.push((
                 di,
                 Finding {
                     code: Code::DuplicateAcrossDistricts,
@@ -878,9 +917,10 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
                     ),
                 },
             ));
+            }
         }
     }
-    drop(owners);
+    drop(all);
     extra.sort_by_key(|(district, finding)| (*district, finding.row));
     for (di, finding) in extra {
         districts[di].outcome.findings.push(finding);
@@ -891,6 +931,13 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
 /// and the problems they named.
 fn day_reports(day: &mut DayResult) -> problems::ledger::Reports {
     let mut reports = problems::ledger::Reports::default();
+    reports.problems.reserve(
+        day.districts
+            .iter()
+            .filter(|d| d.status().is_reported())
+            .map(|d| d.problem_reports.len())
+            .sum(),
+    );
     for d in day
         .districts
         .iter_mut()

@@ -62,7 +62,11 @@ fn text_of(batch: &RecordBatch, column: &str, row: usize) -> String {
 
 /// The ledger of a date as `enterprise category opened closed status days`, one string per problem.
 fn ledger(province: &Province, on: NaiveDate) -> BTreeSet<String> {
-    let batch = read_table(&province.warehouse(), "problem_ledger", on);
+    ledger_of(&read_table(&province.warehouse(), "problem_ledger", on))
+}
+
+fn ledger_of(batch: &RecordBatch) -> BTreeSet<String> {
+    let batch = batch.clone();
     (0..batch.num_rows())
         .map(|r| {
             let k = text_of(&batch, "uscc", r);
@@ -257,5 +261,57 @@ fn problem_close_days_keeps_a_problem_open_through_a_quiet_report() {
     assert_eq!(
         ledger(&province, day(3)),
         set(&["1 资金 02-24 02-26 closed 2"])
+    );
+}
+
+#[test]
+fn on_delta_lake_closed_problems_are_carried_to_later_dates() {
+    let province = Province::new(&[A]);
+    let url = format!("file://{}/delta", province.root().display());
+    let job = std::fs::read_to_string(province.job_path()).expect("job");
+    std::fs::write(
+        province.job_path(),
+        job.replace(
+            "output = \"../warehouse\"",
+            &format!("output = \"{url}\"\ntable_format = \"delta\""),
+        ),
+    )
+    .expect("job");
+    submit(&province, A, day(1), &[(1, "资金紧张"), (2, "订单减少")]);
+    submit(&province, A, day(2), &[(1, "无"), (2, "订单减少")]);
+    submit(&province, A, day(3), &[(1, "无"), (2, "无")]);
+    for d in 1..=3 {
+        publish(&province, day(d));
+    }
+    let warehouse = fugong::publish::open(&fugong::config::job::Output::Delta {
+        url: url::Url::parse(&url).expect("url"),
+        storage: fugong::publish::delta::Storage::default(),
+    })
+    .expect("warehouse");
+    let read = |d: NaiveDate| {
+        let batches = warehouse.read_table("problem_ledger", d).expect("ledger");
+        let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat");
+        let dates = all
+            .column_by_name("report_date")
+            .expect("report_date")
+            .as_any()
+            .downcast_ref::<arrow::array::Date32Array>()
+            .expect("date32")
+            .clone();
+        assert!(
+            dates
+                .iter()
+                .all(|v| v.and_then(|v| NaiveDate::from_epoch_days(v)) == Some(d)),
+            "carried rows take the new report_date"
+        );
+        ledger_of(&all)
+    };
+    assert_eq!(
+        read(day(3)),
+        set(&["1 资金 02-24 02-25 closed 1", "2 订单 02-24 02-26 closed 2"])
+    );
+    assert_eq!(
+        read(day(2)),
+        set(&["1 资金 02-24 02-25 closed 1", "2 订单 02-24 - open 2"])
     );
 }

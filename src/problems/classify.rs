@@ -94,6 +94,7 @@ pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
             .position(|c| c.name == m.category)
             .unwrap_or(usize::MAX)
     });
+    found.shrink_to_fit();
     Reading::Problems(found)
 }
 

@@ -144,36 +144,38 @@ pub fn advance_owned(
             }
         }
     }
-    // New problems (a problem closed before and reported again opens anew).
-    let mut added = Vec::new();
-    {
-        let mut open: HashSet<(&str, &str), ahash::RandomState> = ledger
-            .iter()
-            .filter(|p| p.is_open())
-            .map(|p| (&*p.uscc, &*p.category))
-            .collect();
-        for r in &reports.problems {
-            for m in &r.matches {
-                if !open.insert((&*r.uscc, &*m.category)) {
-                    continue;
-                }
-                added.push(Problem {
-                    district: Arc::clone(&r.district),
-                    uscc: Arc::clone(&r.uscc),
-                    enterprise_name: Arc::clone(&r.enterprise_name),
-                    category: Arc::clone(&m.category),
-                    keyword: m.keyword.clone(),
-                    opened_on: date,
-                    closed_on: None,
-                    first_text: Arc::clone(&r.text),
-                    latest_text: Arc::clone(&r.text),
-                    last_reported_on: date,
-                    reports_without: 0,
-                });
+    // New problems (a problem closed before and reported again opens anew). The open ones are known
+    // by key hashes, so that new ones go straight into the ledger (no second vector of problems).
+    let hasher = &reports.hasher;
+    let mut open: HashSet<(u128, u128), ahash::RandomState> = ledger
+        .iter()
+        .filter(|p| p.is_open())
+        .map(|p| (hasher.of(&p.uscc), hasher.of(&p.category)))
+        .collect();
+    ledger.reserve(reports.problems.iter().map(|r| r.matches.len()).sum());
+    for r in &reports.problems {
+        let uscc = hasher.of(&r.uscc);
+        for m in &r.matches {
+            if !open.insert((uscc, hasher.of(&m.category))) {
+                continue;
             }
+            ledger.push(Problem {
+                district: Arc::clone(&r.district),
+                uscc: Arc::clone(&r.uscc),
+                enterprise_name: Arc::clone(&r.enterprise_name),
+                category: Arc::clone(&m.category),
+                keyword: m.keyword.clone(),
+                opened_on: date,
+                closed_on: None,
+                first_text: Arc::clone(&r.text),
+                latest_text: Arc::clone(&r.text),
+                last_reported_on: date,
+                reports_without: 0,
+            });
         }
     }
-    ledger.extend(added);
+    drop(open);
+    ledger.shrink_to_fit();
     sort(&mut ledger);
     ledger
 }

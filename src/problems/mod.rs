@@ -65,6 +65,70 @@ pub fn ledger_before(
     }
 }
 
+/// The open problems a date starts from (those of the nearest earlier published date with a ledger,
+/// sorted), while that date's closed problems go to `closed` a batch at a time, never held whole.
+pub fn split_before(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    closed: &mut dyn FnMut(arrow::array::RecordBatch) -> Result<(), PublishError>,
+) -> Result<Vec<Problem>, ProblemsError> {
+    use arrow::array::{Array, BooleanArray, StringArray};
+    let Some(previous) = warehouse
+        .published_dates()?
+        .into_iter()
+        .rev()
+        .find(|d| *d < date)
+    else {
+        return Ok(Vec::new());
+    };
+    let has_ledger = warehouse
+        .manifest(previous)?
+        .is_some_and(|m| m.tables.contains_key("problem_ledger"));
+    if !has_ledger {
+        return Ok(Vec::new());
+    }
+    let mut open = Vec::new();
+    let mut shared = tables::Interner::default();
+    let mut failed: Option<ProblemsError> = None;
+    let table_err = |source| ProblemsError::Table {
+        table: "problem_ledger",
+        date: previous,
+        source,
+    };
+    warehouse
+        .each_batch("problem_ledger", previous, &mut |batch| {
+            let status = batch
+                .column_by_name("status")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| {
+                    arrow::error::ArrowError::SchemaError("problem_ledger: no status column".into())
+                });
+            let result = status.and_then(|status| {
+                let is_closed: BooleanArray = (0..status.len())
+                    .map(|i| Some(status.is_valid(i) && status.value(i) == "closed"))
+                    .collect();
+                let is_open = arrow::compute::not(&is_closed)?;
+                let opened = arrow::compute::filter_record_batch(&batch, &is_open)?;
+                tables::append_problems(&mut shared, &opened, &mut open)?;
+                arrow::compute::filter_record_batch(&batch, &is_closed)
+            });
+            match result {
+                Ok(closed_rows) => closed(closed_rows),
+                Err(e) => {
+                    let message = e.to_string();
+                    failed = Some(table_err(e));
+                    Err(PublishError::Parquet {
+                        table: "problem_ledger".into(),
+                        source: parquet::errors::ParquetError::ArrowError(message),
+                    })
+                }
+            }
+        })
+        .map_err(|e| failed.take().unwrap_or(ProblemsError::Publish(e)))?;
+    ledger::sort(&mut open);
+    Ok(open)
+}
+
 /// A published date's reports, rebuilt from its `enterprise_daily` and `district_daily` (for refreshing
 /// the ledgers of later dates when an earlier one is republished).
 pub fn published_reports(

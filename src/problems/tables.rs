@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 
 use super::ledger::{DailyCount, Problem};
 use crate::config::District;
+use crate::publish::{FileContent, PublishError, StagedFile, StagedTable};
 use crate::records::{batch_by_name, date_column, problem_daily_schema, problem_ledger_schema};
 use crate::validate::row::epoch_days;
 
@@ -69,16 +70,8 @@ pub fn ledger_table(
     ledger: &[Problem],
     date: NaiveDate,
     part_rows: usize,
-) -> Result<crate::publish::StagedTable, crate::publish::PublishError> {
-    let chunks: Vec<&[Problem]> = if ledger.is_empty() {
-        vec![ledger]
-    } else {
-        ledger.chunks(part_rows.max(1)).collect()
-    };
-    crate::publish::encode_table_chunks(
-        crate::records::TABLES[4],
-        chunks.into_iter().map(|chunk| ledger_batch(chunk, date)),
-    )
+) -> Result<StagedTable, PublishError> {
+    LedgerParts::new(date, part_rows).finish(ledger)
 }
 
 /// `problem_daily` of `date`.
@@ -116,9 +109,9 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, A
         })
 }
 
-/// Shared copies of the texts a ledger repeats (districts, categories, keywords, enterprise names).
+/// Shared copies of the texts a ledger repeats (districts, categories, keywords).
 #[derive(Default)]
-struct Interner {
+pub(crate) struct Interner {
     districts: HashMap<String, Arc<District>>,
     texts: HashMap<String, Arc<str>>,
 }
@@ -139,59 +132,171 @@ pub fn problems_of_batches(batches: &[RecordBatch]) -> Result<Vec<Problem>, Arro
     let mut out = Vec::new();
     let mut shared = Interner::default();
     for b in batches {
-        let s = |n| column::<StringArray>(b, n);
-        let d = |n| column::<Date32Array>(b, n);
-        let (province, city_code, city_name) =
-            (s("province_code")?, s("city_code")?, s("city_name")?);
-        let (district_code, district_name) = (s("district_code")?, s("district_name")?);
-        let (uscc, name, category, keyword) = (
-            s("uscc")?,
-            s("enterprise_name")?,
-            s("category")?,
-            s("keyword")?,
-        );
-        let (opened, closed, last) = (d("opened_on")?, d("closed_on")?, d("last_reported_on")?);
-        let (first, latest) = (s("first_text")?, s("latest_text")?);
-        let without = column::<Int32Array>(b, "reports_without")?;
-        for i in 0..b.num_rows() {
-            let code = district_code.value(i);
-            let district = match shared.districts.get(code) {
-                Some(d) => Arc::clone(d),
-                None => {
-                    let d = Arc::new(District {
-                        code: code.to_string(),
-                        name: district_name.value(i).to_string(),
-                        city_code: city_code.value(i).to_string(),
-                        city_name: city_name.value(i).to_string(),
-                        province_code: province.value(i).to_string(),
-                    });
-                    shared.districts.insert(code.to_string(), Arc::clone(&d));
-                    d
-                }
-            };
-            let first_text: Arc<str> = first.value(i).into();
-            let latest_text = if latest.value(i) == first.value(i) {
-                Arc::clone(&first_text)
-            } else {
-                latest.value(i).into()
-            };
-            out.push(Problem {
-                district,
-                uscc: uscc.value(i).into(),
-                enterprise_name: name.value(i).into(),
-                category: shared.text(category.value(i)),
-                keyword: keyword.is_valid(i).then(|| shared.text(keyword.value(i))),
-                opened_on: from_epoch_days(opened.value(i)),
-                closed_on: closed.is_valid(i).then(|| from_epoch_days(closed.value(i))),
-                first_text,
-                latest_text,
-                last_reported_on: from_epoch_days(last.value(i)),
-                reports_without: u32::try_from(without.value(i)).unwrap_or(0),
-            });
-        }
+        append_problems(&mut shared, b, &mut out)?;
     }
     super::ledger::sort(&mut out);
     Ok(out)
+}
+
+/// The problems of one `problem_ledger` batch, appended to `out`.
+pub(crate) fn append_problems(
+    shared: &mut Interner,
+    b: &RecordBatch,
+    out: &mut Vec<Problem>,
+) -> Result<(), ArrowError> {
+    let s = |n| column::<StringArray>(b, n);
+    let d = |n| column::<Date32Array>(b, n);
+    let (province, city_code, city_name) = (s("province_code")?, s("city_code")?, s("city_name")?);
+    let (district_code, district_name) = (s("district_code")?, s("district_name")?);
+    let (uscc, name, category, keyword) = (
+        s("uscc")?,
+        s("enterprise_name")?,
+        s("category")?,
+        s("keyword")?,
+    );
+    let (opened, closed, last) = (d("opened_on")?, d("closed_on")?, d("last_reported_on")?);
+    let (first, latest) = (s("first_text")?, s("latest_text")?);
+    let without = column::<Int32Array>(b, "reports_without")?;
+    for i in 0..b.num_rows() {
+        let code = district_code.value(i);
+        let district = match shared.districts.get(code) {
+            Some(d) => Arc::clone(d),
+            None => {
+                let d = Arc::new(District {
+                    code: code.to_string(),
+                    name: district_name.value(i).to_string(),
+                    city_code: city_code.value(i).to_string(),
+                    city_name: city_name.value(i).to_string(),
+                    province_code: province.value(i).to_string(),
+                });
+                shared.districts.insert(code.to_string(), Arc::clone(&d));
+                d
+            }
+        };
+        let first_text: Arc<str> = first.value(i).into();
+        let latest_text = if latest.value(i) == first.value(i) {
+            Arc::clone(&first_text)
+        } else {
+            latest.value(i).into()
+        };
+        out.push(Problem {
+            district,
+            uscc: uscc.value(i).into(),
+            enterprise_name: name.value(i).into(),
+            category: shared.text(category.value(i)),
+            keyword: keyword.is_valid(i).then(|| shared.text(keyword.value(i))),
+            opened_on: from_epoch_days(opened.value(i)),
+            closed_on: closed.is_valid(i).then(|| from_epoch_days(closed.value(i))),
+            first_text,
+            latest_text,
+            last_reported_on: from_epoch_days(last.value(i)),
+            reports_without: u32::try_from(without.value(i)).unwrap_or(0),
+        });
+    }
+    Ok(())
+}
+
+/// `problem_ledger` of a date built part by part: the closed problems carried over from the previous
+/// date as Arrow rows (a closed problem never changes, so it is never held as a `Problem`), then the
+/// date's own problems. At most one part's rows are held as Arrow arrays at a time.
+pub struct LedgerParts {
+    date: NaiveDate,
+    part_rows: usize,
+    buffer: Vec<RecordBatch>,
+    buffered: usize,
+    files: Vec<StagedFile>,
+    rows: u64,
+}
+
+fn publish_err(e: impl std::fmt::Display) -> PublishError {
+    PublishError::Parquet {
+        table: crate::records::TABLES[4].to_string(),
+        source: parquet::errors::ParquetError::ArrowError(e.to_string()),
+    }
+}
+
+impl LedgerParts {
+    pub fn new(date: NaiveDate, part_rows: usize) -> LedgerParts {
+        LedgerParts {
+            date,
+            part_rows: part_rows.max(1),
+            buffer: Vec::new(),
+            buffered: 0,
+            files: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Carry rows of the previous date's ledger into this date's (its `report_date` set to this date).
+    pub fn carry(&mut self, batch: RecordBatch) -> Result<(), PublishError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let schema = batch.schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, column)| {
+                let column = if field.name() == "report_date" {
+                    date_column(self.date, batch.num_rows())
+                } else {
+                    Arc::clone(column)
+                };
+                (field.name().as_str(), column)
+            })
+            .collect();
+        let batch = batch_by_name(problem_ledger_schema(), columns).map_err(publish_err)?;
+        self.buffered += batch.num_rows();
+        self.buffer.push(batch);
+        if self.buffered >= self.part_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), PublishError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let batch = arrow::compute::concat_batches(&problem_ledger_schema(), &self.buffer)
+            .map_err(publish_err)?;
+        self.buffer.clear();
+        self.buffered = 0;
+        self.encode(&batch)
+    }
+
+    fn encode(&mut self, batch: &RecordBatch) -> Result<(), PublishError> {
+        let bytes =
+            crate::publish::parquet_io::encode(batch).map_err(|source| PublishError::Parquet {
+                table: crate::records::TABLES[4].to_string(),
+                source,
+            })?;
+        self.rows += batch.num_rows() as u64;
+        self.files.push(StagedFile {
+            name: crate::publish::parquet_io::file_name(self.files.len(), &bytes),
+            content: FileContent::Bytes(bytes),
+        });
+        Ok(())
+    }
+
+    /// The table: the carried rows, then `ledger` (the date's open, newly closed and new problems).
+    pub fn finish(mut self, ledger: &[Problem]) -> Result<StagedTable, PublishError> {
+        self.flush()?;
+        for chunk in ledger.chunks(self.part_rows) {
+            let batch = ledger_batch(chunk, self.date).map_err(publish_err)?;
+            self.encode(&batch)?;
+        }
+        if self.files.is_empty() {
+            let batch = ledger_batch(&[], self.date).map_err(publish_err)?;
+            self.encode(&batch)?;
+        }
+        Ok(StagedTable {
+            table: crate::records::TABLES[4].to_string(),
+            files: self.files,
+            rows: self.rows,
+        })
+    }
 }
 
 #[cfg(test)]

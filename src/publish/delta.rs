@@ -927,6 +927,33 @@ impl Warehouse for DeltaWarehouse {
         })
     }
 
+    fn each_batch(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
+    ) -> Result<(), PublishError> {
+        let Some(t) = self.block_on(self.load(table, None))? else {
+            return Ok(());
+        };
+        let store = t.log_store().object_store(None);
+        for (path, _, _) in Self::partition_files(&t, date)? {
+            let bytes = self.block_on(async {
+                store
+                    .get(&StorePath::from(path.as_str()))
+                    .await
+                    .map_err(|e| delta_err(&path, e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| delta_err(&path, e))
+            })?;
+            for batch in parquet_io::read_bytes(bytes).map_err(|e| delta_err(&path, e))? {
+                f(batch)?;
+            }
+        }
+        Ok(())
+    }
+
     fn read_columns(
         &self,
         table: &str,

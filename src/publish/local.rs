@@ -91,6 +91,31 @@ impl Warehouse for LocalWarehouse {
         read_dir_batches(&partition_dir(&self.root, table, date))
     }
 
+    fn each_batch(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
+    ) -> Result<(), PublishError> {
+        let dir = partition_dir(&self.root, table, date);
+        let mut failed: Option<PublishError> = None;
+        let read = parquet_io::each_batch_in(&dir, &mut |batch| {
+            f(batch).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                parquet::errors::ParquetError::General(message)
+            })
+        });
+        match (failed, read) {
+            (Some(e), _) => Err(e),
+            (None, Ok(())) => Ok(()),
+            (None, Err(e)) => Err(PublishError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+
     fn read_columns(
         &self,
         table: &str,

@@ -108,6 +108,30 @@ pub fn read_partition_columns(
     Ok(batches)
 }
 
+/// Every batch of a partition folder's files (in name order), handed over as read; a folder that does
+/// not exist has none.
+pub fn each_batch_in(
+    dir: &Path,
+    f: &mut dyn FnMut(RecordBatch) -> Result<(), ParquetError>,
+) -> Result<(), ParquetError> {
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ParquetError::External(Box::new(e))),
+    };
+    files.sort();
+    for path in files {
+        let file = std::fs::File::open(&path).map_err(|e| ParquetError::External(Box::new(e)))?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
+            f(batch?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Every batch of one Parquet file held in memory.
 pub fn read_bytes(bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, ParquetError> {
     read_bytes_columns(bytes, None)

@@ -74,6 +74,15 @@ pub trait Warehouse: Send + Sync {
     /// One table's partition of a published date.
     fn read_table(&self, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, PublishError>;
 
+    /// A table's partition handed over a few thousand rows at a time, file by file, so that reading a
+    /// large partition never holds it whole.
+    fn each_batch(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
+    ) -> Result<(), PublishError>;
+
     /// Only the named columns of a table's partition (a column the files lack is left out).
     fn read_columns(
         &self,
