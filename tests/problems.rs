@@ -301,7 +301,7 @@ fn on_delta_lake_closed_problems_are_carried_to_later_dates() {
         assert!(
             dates
                 .iter()
-                .all(|v| v.and_then(|v| NaiveDate::from_epoch_days(v)) == Some(d)),
+                .all(|v| v.and_then(NaiveDate::from_epoch_days) == Some(d)),
             "carried rows take the new report_date"
         );
         ledger_of(&all)
