@@ -154,6 +154,38 @@ impl DistrictResult {
         }
     }
 
+    /// Read the accepted rows' 存在问题及诉求 into problem reports (before `seal`; run where the district
+    /// was read, so that classification is spread over the reading threads).
+    pub fn classify_problems(&mut self, schema: &crate::config::Schema) {
+        let rows = &self.outcome.rows;
+        let key = schema.key_field;
+        let rules = &schema.problems;
+        let name = schema.field_index("enterprise_name");
+        fn text_of(r: &crate::validate::AcceptedRow, i: Option<usize>) -> &str {
+            match i.and_then(|i| r.values.get(i)) {
+                Some(Some(crate::validate::Value::Text(t))) => t.as_str(),
+                _ => "",
+            }
+        }
+        let district = std::sync::Arc::new(self.district.clone());
+        self.problem_reports = rows
+            .iter()
+            .filter_map(|r| {
+                let text = text_of(r, Some(rules.field));
+                if text.is_empty() {
+                    return None;
+                }
+                crate::problems::ledger::report_of(
+                    rules,
+                    &district,
+                    text_of(r, Some(key)),
+                    text_of(r, name),
+                    text,
+                )
+            })
+            .collect();
+    }
+
     /// Keep what the run needs of the accepted rows and hand the rows over (to be written).
     pub fn seal(&mut self, schema: &crate::config::Schema) -> Vec<crate::validate::AcceptedRow> {
         let rows = std::mem::take(&mut self.outcome.rows);
@@ -178,31 +210,6 @@ impl DistrictResult {
                     },
                 }),
                 _ => None,
-            })
-            .collect();
-        let rules = &schema.problems;
-        let name = schema.field_index("enterprise_name");
-        fn text_of(r: &crate::validate::AcceptedRow, i: Option<usize>) -> &str {
-            match i.and_then(|i| r.values.get(i)) {
-                Some(Some(crate::validate::Value::Text(t))) => t.as_str(),
-                _ => "",
-            }
-        }
-        let district = std::sync::Arc::new(self.district.clone());
-        self.problem_reports = rows
-            .iter()
-            .filter_map(|r| {
-                let text = text_of(r, Some(rules.field));
-                if text.is_empty() {
-                    return None;
-                }
-                crate::problems::ledger::report_of(
-                    rules,
-                    &district,
-                    text_of(r, Some(key)),
-                    text_of(r, name),
-                    text,
-                )
             })
             .collect();
         rows

@@ -492,8 +492,9 @@ impl<'j> Session<'j> {
                     let empty = SubmissionOutcome::default();
                     return Ok((DistrictResult::new(district.clone(), None, empty, None), 0));
                 }
-                let (result, tries) =
+                let (mut result, tries) =
                     self.read_district(district, date, &known, &reader, keep_from)?;
+                result.classify_problems(&job.schema);
                 info!(
                     status = result.status().as_str(),
                     rows = result.outcome.rows.len(),
