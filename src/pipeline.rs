@@ -629,15 +629,16 @@ impl<'j> Session<'j> {
         tables.push(problem_daily);
         let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
         // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
-        let whole_ledger = if self.warehouse.published_dates()?.iter().any(|d| *d > date) {
-            let mut whole = problems::ledger_before(&*self.warehouse, date)?;
-            whole.retain(|p| !p.is_open());
-            whole.extend(ledger.iter().cloned());
-            problems::ledger::sort(&mut whole);
-            Some(whole)
-        } else {
-            None
-        };
+        let (whole_ledger, anomaly_before) =
+            if self.warehouse.published_dates()?.iter().any(|d| *d > date) {
+                let mut whole = problems::ledger_before(&*self.warehouse, date)?;
+                whole.retain(|p| !p.is_open());
+                whole.extend(ledger.iter().cloned());
+                problems::ledger::sort(&mut whole);
+                (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
+            } else {
+                (None, None)
+            };
         stage_refresh(
             tx.as_mut(),
             &*self.warehouse,
@@ -645,6 +646,7 @@ impl<'j> Session<'j> {
             date,
             &comparison.cities,
             Some(whole_ledger.as_deref().unwrap_or(&ledger)),
+            anomaly_before.as_ref(),
         )?;
         tx.commit()?;
         stage("publish");
@@ -982,6 +984,7 @@ pub fn stage_refresh(
     date: NaiveDate,
     cities_now: &[CityAggregate],
     ledger_now: Option<&[problems::ledger::Problem]>,
+    anomaly_before: Option<&compare::anomaly::Before>,
 ) -> Result<(), RunError> {
     let later: Vec<NaiveDate> = output
         .published_dates()?
@@ -1001,6 +1004,28 @@ pub fn stage_refresh(
             tables.push(publish::encode_table("city_daily", &[&batch])?);
             notes.push("resumption_rate_change");
         }
+        let mut warnings_now: Option<std::collections::HashMap<String, i64>> = None;
+        if i == 0
+            && let (Some(job), Some(before)) = (job, anomaly_before)
+        {
+            // The next date's anomaly warnings compare it with this date: recompute them. A date that
+            // cannot be recomputed (published in an older layout) keeps its warnings, with a log line.
+            match compare::anomaly::refresh(job, output, next, before) {
+                Ok(Some(r)) => {
+                    tables.push(publish::encode_table("rejects", &[&r.rejects])?);
+                    tables.push(publish::encode_table(
+                        "district_daily",
+                        &[&r.district_daily],
+                    )?);
+                    notes.push("anomaly warnings");
+                    warnings_now = Some(r.warnings);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(next = %next, error = %e, "cannot recompute the next date's anomaly warnings; they stay as published");
+                }
+            }
+        }
         let mut ledger_changed = false;
         if let (Some(job), Some(before)) = (job, previous_ledger.as_deref()) {
             let reports = problems::published_reports(job, output, next)?;
@@ -1019,6 +1044,13 @@ pub fn stage_refresh(
                 break;
             };
             info!(next = %next, refreshed = ?notes, "refreshing a later published date");
+            if let Some(warnings) = &warnings_now {
+                for d in &mut manifest.districts {
+                    if let Some(w) = warnings.get(&d.district_code) {
+                        d.warnings = u64::try_from(*w).unwrap_or(0);
+                    }
+                }
+            }
             manifest.trigger = Some("refresh".into());
             manifest.restored_version = None;
             manifest.note = Some(format!(

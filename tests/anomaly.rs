@@ -25,7 +25,8 @@ fn submit(province: &Province, (code, name, _): (&str, &str, &str), on: NaiveDat
         .iter()
         .enumerate()
         .map(|(i, (k, resumed, employees))| {
-            let mut row = standard_row(*k, *resumed, *employees, if *resumed { 10 } else { 0 });
+            let on_duty = if *resumed { (*employees).min(10) } else { 0 };
+            let mut row = standard_row(*k, *resumed, *employees, on_duty);
             row[0] = n(i as f64 + 1.0);
             row[11] = s("无");
             row
@@ -173,4 +174,62 @@ fn the_first_published_date_has_nothing_to_compare_with() {
     submit(&province, A, day(2), &resumed(1..=3));
     run_job(&province.job(), day(2), &fugong::RunOptions::default()).expect("published");
     assert!(anomalies(&province).0.is_empty());
+}
+
+#[test]
+fn republishing_the_previous_date_recomputes_the_next_dates_warnings() {
+    let province = Province::new(&[A, B]);
+    scenario(&province);
+    let first = report_for("市北区", vec![standard_row(1, true, 1, 1)]).excel_row(0);
+    // 市北区's workbook of the 24th is corrected: enterprise 21 had 900 staff (so 1000 on the 25th is no
+    // longer an anomaly) and 22 had 5 (so 30 on the 25th now is).
+    let mut b1 = resumed(21..=30);
+    b1[0].2 = 900;
+    b1[1].2 = 5;
+    submit(&province, B, day(1), &b1);
+    run_job(&province.job(), day(1), &fugong::RunOptions::default()).expect("republished");
+    let (found, messages) = anomalies(&province);
+    assert_eq!(
+        found,
+        set(&[
+            "370102 resumption_rate - 100.00% → 80.00%",
+            "370203 enterprises_total - 10 → 13",
+            &format!("370203 employees_total {} 5 → 30", first + 1),
+            &format!("370203 resumed {} 是 → 否", first + 3),
+        ])
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("5 人") && m.contains("30 人"))
+    );
+    // The 25th's warning counts follow its rejects, in district_daily and in the manifest.
+    let rejects = read_table(&province.warehouse(), "rejects", day(2));
+    let (district, severity) = (
+        column::<StringArray>(&rejects, "district_code"),
+        column::<StringArray>(&rejects, "severity"),
+    );
+    let districts = read_table(&province.warehouse(), "district_daily", day(2));
+    let codes = column::<StringArray>(&districts, "district_code");
+    let warnings = column::<arrow::array::Int64Array>(&districts, "warnings");
+    let manifest = fugong::publish::read_manifest(&province.warehouse(), day(2)).expect("manifest");
+    assert_eq!(manifest.trigger.as_deref(), Some("refresh"));
+    for i in 0..districts.num_rows() {
+        let code = codes.value(i);
+        let counted = (0..rejects.num_rows())
+            .filter(|&r| district.value(r) == code && severity.value(r) == "warning")
+            .count() as i64;
+        assert_eq!(warnings.value(i), counted, "{code}");
+        let listed = manifest
+            .districts
+            .iter()
+            .find(|d| d.district_code == code)
+            .expect("district");
+        assert_eq!(listed.warnings as i64, counted, "{code} in the manifest");
+    }
+    assert_eq!(
+        read_table(&province.warehouse(), "enterprise_daily", day(2)).num_rows(),
+        23,
+        "the 25th's rows are untouched"
+    );
 }

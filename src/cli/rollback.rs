@@ -132,6 +132,8 @@ fn restore(
         date,
         &cities,
         ledger.as_deref(),
+        // The next date's anomaly warnings are not recomputed on a rollback (they stay as published).
+        None,
     )?;
     tx.commit()?;
     Ok(version)

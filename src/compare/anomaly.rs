@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 
 use super::display::percent_of;
 use crate::config::{AnomalyThresholds, Job};
-use crate::day::{DistrictResult, KeyHasher};
+use crate::day::{DayResult, DistrictResult, KeyHasher, KeyedRow};
 use crate::publish::{PublishError, Warehouse};
 use crate::tally::Fraction;
 use crate::validate::{Code, Finding, Severity};
@@ -65,6 +65,32 @@ pub struct Before {
     pub districts: HashMap<String, DistrictBefore>,
     pub enterprises: HashMap<u128, EnterpriseBefore, ahash::RandomState>,
     pub hasher: KeyHasher,
+}
+
+impl Before {
+    /// What a date about to be published says, for the anomaly rules of the date after it (when a
+    /// republish refreshes that date).
+    pub fn of_day(day: &DayResult) -> Before {
+        let mut out = Before {
+            date: Some(day.report_date),
+            ..Before::default()
+        };
+        for d in day.districts.iter().filter(|d| d.status().is_reported()) {
+            out.districts.insert(
+                d.district.code.clone(),
+                DistrictBefore {
+                    enterprises_total: d.tally.enterprises_total,
+                    enterprises_resumed: d.tally.enterprises_resumed,
+                },
+            );
+            for k in &d.keys {
+                let h = out.hasher.of(&k.key);
+                out.enterprises
+                    .insert(h, EnterpriseBefore::new(k.employees, k.resumed));
+            }
+        }
+        out
+    }
 }
 
 /// The nearest published date before `date`, read for the anomaly rules (empty when there is none).
@@ -169,15 +195,40 @@ pub fn findings(
     date: NaiveDate,
     district: &DistrictResult,
 ) -> Vec<Finding> {
+    if !district.status().is_reported() {
+        return Vec::new();
+    }
+    let now = DistrictBefore {
+        enterprises_total: district.tally.enterprises_total,
+        enterprises_resumed: district.tally.enterprises_resumed,
+    };
+    findings_of(
+        job,
+        thresholds,
+        before,
+        date,
+        &district.district.code,
+        now,
+        &district.keys,
+    )
+}
+
+/// The anomaly warnings of a reported district given its counts and rows.
+fn findings_of(
+    job: &Job,
+    thresholds: &AnomalyThresholds,
+    before: &Before,
+    date: NaiveDate,
+    code: &str,
+    now: DistrictBefore,
+    keys: &[KeyedRow],
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(then) = before.date else {
         return out;
     };
-    if !district.status().is_reported() {
-        return out;
-    }
-    let now = &district.tally;
-    if let Some(was) = before.districts.get(&district.district.code) {
+    let now = &now;
+    if let Some(was) = before.districts.get(code) {
         if let (Some(a), Some(b)) = (
             Fraction::new(was.enterprises_resumed, was.enterprises_total),
             Fraction::new(now.enterprises_resumed, now.enterprises_total),
@@ -230,7 +281,7 @@ pub fn findings(
             .unwrap_or_else(|| name.to_string())
     };
     let factor = thresholds.employees_factor;
-    for k in &district.keys {
+    for k in keys {
         let Some(was) = before.enterprises.get(&before.hasher.of(&k.key)) else {
             continue;
         };
@@ -268,6 +319,251 @@ pub fn findings(
         }
     }
     out
+}
+
+/// A published date's anomaly warnings recomputed against a republished previous date.
+pub struct Refreshed {
+    /// The date's `rejects`, its other findings as they were and the new anomaly warnings.
+    pub rejects: RecordBatch,
+    /// The date's `district_daily` with each district's `warnings` count updated.
+    pub district_daily: RecordBatch,
+    /// District code → its warnings count now.
+    pub warnings: HashMap<String, i64>,
+}
+
+fn arrow_err(e: arrow::error::ArrowError) -> PublishError {
+    PublishError::Parquet {
+        table: "rejects".into(),
+        source: parquet::errors::ParquetError::ArrowError(e.to_string()),
+    }
+}
+
+/// `next`'s anomaly warnings against `before` (the date before it, as it is about to be published
+/// anew), or None when they come out as published.
+pub fn refresh(
+    job: &Job,
+    warehouse: &dyn Warehouse,
+    next: NaiveDate,
+    before: &Before,
+) -> Result<Option<Refreshed>, PublishError> {
+    use arrow::array::ArrayRef;
+    use std::sync::Arc;
+    // The districts of `next` that reported, with their counts.
+    let districts = warehouse.read_table("district_daily", next)?;
+    let Some(first) = districts.first() else {
+        return Ok(None);
+    };
+    let district_daily =
+        arrow::compute::concat_batches(&first.schema(), &districts).map_err(arrow_err)?;
+    let (codes, statuses) = (
+        strings(&district_daily, "district_code"),
+        strings(&district_daily, "submission_status"),
+    );
+    let (Some(codes), Some(statuses)) = (codes, statuses) else {
+        return Ok(None);
+    };
+    let (totals, resumed) = (
+        ints(&district_daily, "enterprises_total"),
+        ints(&district_daily, "enterprises_resumed"),
+    );
+    let mut reported: HashMap<String, DistrictBefore> = HashMap::new();
+    for i in 0..district_daily.num_rows() {
+        if matches!(statuses.value(i), "accepted" | "partial") {
+            let count =
+                |a: Option<&Int64Array>| a.filter(|a| a.is_valid(i)).map_or(0, |a| a.value(i));
+            reported.insert(
+                codes.value(i).to_string(),
+                DistrictBefore {
+                    enterprises_total: count(totals),
+                    enterprises_resumed: count(resumed),
+                },
+            );
+        }
+    }
+    // Their rows, as the anomaly rules see them.
+    let key = &job.schema.fields[job.schema.key_field].name;
+    let mut rows: HashMap<String, Vec<KeyedRow>> = HashMap::new();
+    let columns = [
+        "district_code",
+        key.as_str(),
+        "employees_total",
+        "resumed",
+        "source_row",
+    ];
+    for b in warehouse.read_columns("enterprise_daily", next, &columns)? {
+        let (Some(district), Some(keys)) = (strings(&b, "district_code"), strings(&b, key)) else {
+            continue;
+        };
+        let employees = ints(&b, "employees_total");
+        let resumed = b
+            .column_by_name("resumed")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>());
+        let source_row = b
+            .column_by_name("source_row")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int32Array>());
+        for i in 0..b.num_rows() {
+            rows.entry(district.value(i).to_string())
+                .or_default()
+                .push(KeyedRow {
+                    key: keys.value(i).into(),
+                    row: source_row
+                        .filter(|a| a.is_valid(i))
+                        .map_or(0, |a| u32::try_from(a.value(i)).unwrap_or(0)),
+                    employees: employees.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+                    resumed: resumed.filter(|a| a.is_valid(i)).map(|a| a.value(i)),
+                });
+        }
+    }
+    let mut new: Vec<(String, Finding)> = Vec::new();
+    let mut codes_sorted: Vec<&String> = reported.keys().collect();
+    codes_sorted.sort();
+    for code in codes_sorted {
+        let mut keyed = rows.remove(code.as_str()).unwrap_or_default();
+        keyed.sort_by_key(|k| k.row);
+        for f in findings_of(
+            job,
+            &job.anomaly,
+            before,
+            next,
+            code,
+            reported[code.as_str()],
+            &keyed,
+        ) {
+            new.push((code.clone(), f));
+        }
+    }
+    // The published rejects: the anomaly rows go, the others stay.
+    let rejects = warehouse.read_table("rejects", next)?;
+    let Some(first) = rejects.first() else {
+        return Ok(None);
+    };
+    let rejects = arrow::compute::concat_batches(&first.schema(), &rejects).map_err(arrow_err)?;
+    let (Some(code_col), Some(district_col), Some(message_col)) = (
+        strings(&rejects, "code"),
+        strings(&rejects, "district_code"),
+        strings(&rejects, "message"),
+    ) else {
+        return Ok(None);
+    };
+    let mut old: Vec<(String, String)> = Vec::new();
+    let mut source: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+    let (files, sheets) = (strings(&rejects, "source_file"), strings(&rejects, "sheet"));
+    let opt = |a: Option<&StringArray>, i: usize| {
+        a.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string())
+    };
+    for i in 0..rejects.num_rows() {
+        source
+            .entry(district_col.value(i).to_string())
+            .or_insert_with(|| (opt(files, i), opt(sheets, i)));
+        if code_col.value(i) == Code::Anomaly.as_str() {
+            old.push((
+                district_col.value(i).to_string(),
+                message_col.value(i).to_string(),
+            ));
+        }
+    }
+    let mut now: Vec<(String, String)> = new
+        .iter()
+        .map(|(d, f)| (d.clone(), f.message.clone()))
+        .collect();
+    old.sort();
+    now.sort();
+    if old == now {
+        return Ok(None);
+    }
+    let keep: BooleanArray = (0..rejects.num_rows())
+        .map(|i| Some(code_col.value(i) != Code::Anomaly.as_str()))
+        .collect();
+    let kept = arrow::compute::filter_record_batch(&rejects, &keep).map_err(arrow_err)?;
+    // The kept rows in the current layout (a column an older date lacks is refused, not guessed).
+    let kept = crate::records::batch_by_name(
+        crate::records::rejects_schema(),
+        kept.schema()
+            .fields()
+            .iter()
+            .zip(kept.columns())
+            .map(|(f, c)| (f.name().clone(), std::sync::Arc::clone(c)))
+            .collect(),
+    )
+    .map_err(arrow_err)?;
+    let text = |get: &dyn Fn(&(String, Finding)) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(new.iter().map(get)))
+    };
+    let added = crate::records::batch_by_name(
+        crate::records::rejects_schema(),
+        vec![
+            ("report_date", crate::records::date_column(next, new.len())),
+            ("district_code", text(&|(d, _)| Some(d.clone()))),
+            (
+                "source_file",
+                text(&|(d, _)| source.get(d).and_then(|s| s.0.clone())),
+            ),
+            (
+                "sheet",
+                text(&|(d, _)| source.get(d).and_then(|s| s.1.clone())),
+            ),
+            (
+                "row",
+                Arc::new(arrow::array::Int32Array::from_iter(new.iter().map(
+                    |(_, f)| f.row.map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
+                ))),
+            ),
+            ("column", text(&|(_, f)| f.column.clone())),
+            ("field", text(&|(_, f)| f.field.clone())),
+            ("value", text(&|(_, f)| f.value.clone())),
+            ("code", text(&|(_, f)| Some(f.code.as_str().to_string()))),
+            (
+                "severity",
+                text(&|(_, f)| Some(f.severity.as_str().to_string())),
+            ),
+            ("message", text(&|(_, f)| Some(f.message.clone()))),
+            ("cell", text(&|(_, f)| f.cell.clone())),
+            ("expected", text(&|(_, f)| f.expected.clone())),
+            ("detail", text(&|(_, f)| f.detail.clone())),
+        ],
+    )
+    .map_err(arrow_err)?;
+    let rejects =
+        arrow::compute::concat_batches(&crate::records::rejects_schema(), [&kept, &added])
+            .map_err(arrow_err)?;
+    // district_daily's warnings: less the old anomaly rows, plus the new ones.
+    let count = |list: &[(String, String)], code: &str| {
+        list.iter().filter(|(d, _)| d == code).count() as i64
+    };
+    let Some(warnings_col) = ints(&district_daily, "warnings") else {
+        return Ok(None);
+    };
+    let mut warnings = HashMap::new();
+    let updated: Int64Array = (0..district_daily.num_rows())
+        .map(|i| {
+            let code = codes.value(i);
+            let w = warnings_col.value(i) - count(&old, code) + count(&now, code);
+            warnings.insert(code.to_string(), w);
+            Some(w)
+        })
+        .collect();
+    let schema = district_daily.schema();
+    let columns: Vec<(&str, ArrayRef)> = schema
+        .fields()
+        .iter()
+        .zip(district_daily.columns())
+        .map(|(f, c)| {
+            let c = if f.name() == "warnings" {
+                Arc::new(updated.clone()) as ArrayRef
+            } else {
+                Arc::clone(c)
+            };
+            (f.name().as_str(), c)
+        })
+        .collect();
+    let district_daily =
+        crate::records::batch_by_name(crate::records::district_daily_schema(), columns)
+            .map_err(arrow_err)?;
+    Ok(Some(Refreshed {
+        rejects,
+        district_daily,
+        warnings,
+    }))
 }
 
 #[cfg(test)]
