@@ -1099,13 +1099,7 @@ fn refreshed_change(
 
 /// city_code → the exact 开工率 of the nearest earlier published date.
 fn previous_rates(output: &dyn Warehouse, date: NaiveDate) -> compare::PreviousRates {
-    let Some(previous) = output
-        .published_dates()
-        .unwrap_or_default()
-        .into_iter()
-        .rev()
-        .find(|d| *d < date)
-    else {
+    let Some(previous) = output.published_before(date).unwrap_or_default() else {
         return compare::PreviousRates::new();
     };
     match compare::table::read_cities(output, previous) {

@@ -82,28 +82,23 @@ fn fugong(args: &[&str]) -> Output {
 }
 
 fn run(job: &Path, date: NaiveDate) -> Output {
-    fugong(&[
-        "run",
-        "--quiet",
-        "--in-process",
-        "--job",
-        job.to_str().expect("utf8"),
-        "--date",
-        &date.to_string(),
-    ])
+    run_with(job, date, &[])
 }
 
-fn run_allowing_regression(job: &Path, date: NaiveDate) -> Output {
-    fugong(&[
+/// `fugong run` of one date in process, with extra flags.
+fn run_with(job: &Path, date: NaiveDate, extra: &[&str]) -> Output {
+    let date = date.to_string();
+    let mut args = vec![
         "run",
         "--quiet",
         "--in-process",
-        "--allow-regression",
         "--job",
         job.to_str().expect("utf8"),
         "--date",
-        &date.to_string(),
-    ])
+        &date,
+    ];
+    args.extend_from_slice(extra);
+    fugong(&args)
 }
 
 fn python() -> String {
@@ -411,7 +406,7 @@ fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
                 );
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            let o = run_allowing_regression(&other.job_path(), report_date());
+            let o = run_with(&other.job_path(), report_date(), &["--allow-regression"]);
             assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
             std::fs::write(meeting.path().join("go"), "").expect("go");
             let o = held_child.wait_with_output().expect("wait");

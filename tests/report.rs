@@ -90,33 +90,15 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
 
     // Every bar label equals the Parquet value, for all three rates.
     let city = read_table(&warehouse, "city_daily", d3);
-    let names = city
-        .column_by_name("city_name")
-        .expect("c")
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("s")
-        .clone();
+    let names = column::<StringArray>(&city, "city_name").clone();
     let texts = svg_texts(&section_svgs(&doc, "ranking")[0]);
     for (rate, rank) in [
         ("resumption_rate", "resumption_rate_rank"),
         ("on_duty_rate", "on_duty_rate_rank"),
         ("capacity_utilization_avg", "capacity_utilization_rank"),
     ] {
-        let rates = city
-            .column_by_name(rate)
-            .expect("rate")
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("f64")
-            .clone();
-        let ranks = city
-            .column_by_name(rank)
-            .expect("rank")
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .expect("i32")
-            .clone();
+        let rates = column::<Float64Array>(&city, rate).clone();
+        let ranks = column::<Int32Array>(&city, rank).clone();
         for i in 0..city.num_rows() {
             let label = format!(
                 "{} 第{}名",
@@ -144,23 +126,11 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
         .expect("headline")
         .text()
         .collect::<String>();
-    let ranks = city
-        .column_by_name("resumption_rate_rank")
-        .expect("r")
-        .as_any()
-        .downcast_ref::<Int32Array>()
-        .expect("i")
-        .clone();
+    let ranks = column::<Int32Array>(&city, "resumption_rate_rank").clone();
     let first = (0..city.num_rows())
         .find(|&i| ranks.value(i) == 1)
         .expect("a first city");
-    let first_rate = city
-        .column_by_name("resumption_rate")
-        .expect("r")
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .expect("f")
-        .value(first);
+    let first_rate = column::<Float64Array>(&city, "resumption_rate").value(first);
     let expected = format!(
         "{}规上工业企业开工率{}",
         names.value(first),
@@ -339,15 +309,7 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
 
     // What the rejects table holds: (district, cell or the file marker, code, message).
     let rejects = read_table(&out.path().join("wh"), "rejects", d);
-    let s = |name: &str| {
-        rejects
-            .column_by_name(name)
-            .expect(name)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("s")
-            .clone()
-    };
+    let s = |name: &str| column::<StringArray>(&rejects, name).clone();
     let (district, cell, code, message) = (s("district_code"), s("cell"), s("code"), s("message"));
     let mut want: Vec<(String, String, String, String)> = (0..rejects.num_rows())
         .map(|i| {
@@ -368,15 +330,7 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
     let districts: std::collections::BTreeSet<&str> = want.iter().map(|w| w.0.as_str()).collect();
     // Open problems per district, as the ledger holds them.
     let ledger = read_table(&out.path().join("wh"), "problem_ledger", d);
-    let l = |name: &str| {
-        ledger
-            .column_by_name(name)
-            .expect(name)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("s")
-            .clone()
-    };
+    let l = |name: &str| column::<StringArray>(&ledger, name).clone();
     let (l_district, l_status) = (l("district_code"), l("status"));
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     for i in (0..ledger.num_rows()).filter(|&i| l_status.value(i) == "open") {
@@ -580,12 +534,7 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
         "{jinan}"
     );
     let city = read_table(&wh, "city_daily", d25);
-    let masks = city
-        .column_by_name("mask_daily_capacity_total")
-        .expect("masks")
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .expect("i64")
+    let masks = column::<arrow::array::Int64Array>(&city, "mask_daily_capacity_total")
         .iter()
         .flatten()
         .sum::<i64>();
@@ -599,12 +548,7 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
     assert_eq!(section_svgs(&doc, "problems").len(), 1, "the aging chart");
     let daily = read_table(&wh, "problem_daily", d25);
     let sum = |name: &str| {
-        daily
-            .column_by_name(name)
-            .expect(name)
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .expect("i64")
+        column::<arrow::array::Int64Array>(&daily, name)
             .iter()
             .flatten()
             .sum::<i64>()
@@ -621,15 +565,7 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
         )]
     );
     let ledger = read_table(&wh, "problem_ledger", d25);
-    let strings = |name: &str| {
-        ledger
-            .column_by_name(name)
-            .expect(name)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("s")
-            .clone()
-    };
+    let strings = |name: &str| column::<StringArray>(&ledger, name).clone();
     let (status, city_name) = (strings("status"), strings("city_name"));
     let mut open_per_city: BTreeMap<String, usize> = BTreeMap::new();
     for i in (0..ledger.num_rows()).filter(|&i| status.value(i) == "open") {
@@ -657,20 +593,8 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
     // 异常变动提示: one row per anomaly warning of the date, with its message.
     let rejects = read_table(&wh, "rejects", d25);
     let (code, message) = (
-        rejects
-            .column_by_name("code")
-            .expect("code")
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("s")
-            .clone(),
-        rejects
-            .column_by_name("message")
-            .expect("m")
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("s")
-            .clone(),
+        column::<StringArray>(&rejects, "code").clone(),
+        column::<StringArray>(&rejects, "message").clone(),
     );
     let warned: Vec<String> = (0..rejects.num_rows())
         .filter(|&i| code.value(i) == "anomaly")

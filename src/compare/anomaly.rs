@@ -99,12 +99,7 @@ pub fn before(
     warehouse: &dyn Warehouse,
     date: NaiveDate,
 ) -> Result<Before, PublishError> {
-    let Some(previous) = warehouse
-        .published_dates()?
-        .into_iter()
-        .rev()
-        .find(|d| *d < date)
-    else {
+    let Some(previous) = warehouse.published_before(date)? else {
         return Ok(Before::default());
     };
     let mut out = Before {
@@ -471,9 +466,11 @@ pub fn refresh(
     if old == now {
         return Ok(None);
     }
-    let keep: BooleanArray = (0..rejects.num_rows())
-        .map(|i| Some(code_col.value(i) != Code::Anomaly.as_str()))
-        .collect();
+    let keep = arrow::compute::kernels::cmp::neq(
+        code_col,
+        &StringArray::new_scalar(Code::Anomaly.as_str()),
+    )
+    .map_err(arrow_err)?;
     let kept = arrow::compute::filter_record_batch(&rejects, &keep).map_err(arrow_err)?;
     // The kept rows in the current layout (a column an older date lacks is refused, not guessed).
     let kept = crate::records::batch_by_name(

@@ -54,12 +54,7 @@ pub fn ledger_before(
     warehouse: &dyn Warehouse,
     date: NaiveDate,
 ) -> Result<Vec<Problem>, ProblemsError> {
-    let previous = warehouse
-        .published_dates()?
-        .into_iter()
-        .rev()
-        .find(|d| *d < date);
-    match previous {
+    match warehouse.published_before(date)? {
         Some(p) => Ok(published_ledger(warehouse, p)?.unwrap_or_default()),
         None => Ok(Vec::new()),
     }
@@ -72,13 +67,8 @@ pub fn split_before(
     date: NaiveDate,
     closed: &mut dyn FnMut(arrow::array::RecordBatch) -> Result<(), PublishError>,
 ) -> Result<Vec<Problem>, ProblemsError> {
-    use arrow::array::{Array, BooleanArray, StringArray};
-    let Some(previous) = warehouse
-        .published_dates()?
-        .into_iter()
-        .rev()
-        .find(|d| *d < date)
-    else {
+    use arrow::array::{Array, StringArray};
+    let Some(previous) = warehouse.published_before(date)? else {
         return Ok(Vec::new());
     };
     let has_ledger = warehouse
@@ -104,9 +94,8 @@ pub fn split_before(
                     arrow::error::ArrowError::SchemaError("problem_ledger: no status column".into())
                 });
             let result = status.and_then(|status| {
-                let is_closed: BooleanArray = (0..status.len())
-                    .map(|i| Some(status.is_valid(i) && status.value(i) == "closed"))
-                    .collect();
+                let is_closed =
+                    arrow::compute::kernels::cmp::eq(status, &StringArray::new_scalar("closed"))?;
                 let is_open = arrow::compute::not(&is_closed)?;
                 let opened = arrow::compute::filter_record_batch(&batch, &is_open)?;
                 tables::append_problems(&mut shared, &opened, &mut open)?;

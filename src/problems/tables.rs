@@ -109,6 +109,40 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, A
         })
 }
 
+/// The rows of `problem_daily` batches (a published date's).
+pub fn counts_of_batches(batches: &[RecordBatch]) -> Result<Vec<DailyCount>, ArrowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let s = |n| column::<StringArray>(b, n);
+        let i = |n| column::<Int64Array>(b, n);
+        let (province, city_code, city_name, category) = (
+            s("province_code")?,
+            s("city_code")?,
+            s("city_name")?,
+            s("category")?,
+        );
+        let (opened, closed, open, over) = (
+            i("opened")?,
+            i("closed")?,
+            i("open")?,
+            i("open_over_7_days")?,
+        );
+        for r in 0..b.num_rows() {
+            out.push(DailyCount {
+                province_code: province.value(r).into(),
+                city_code: city_code.value(r).into(),
+                city_name: city_name.value(r).into(),
+                category: category.value(r).into(),
+                opened: opened.value(r),
+                closed: closed.value(r),
+                open: open.value(r),
+                open_over_7_days: over.value(r),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Shared copies of the texts a ledger repeats (districts, categories, keywords).
 #[derive(Default)]
 pub(crate) struct Interner {

@@ -71,6 +71,16 @@ pub trait Warehouse: Send + Sync {
     /// Dates with a manifest (complete snapshots), ascending.
     fn published_dates(&self) -> Result<Vec<NaiveDate>, PublishError>;
 
+    /// The nearest published date before `date`: the one a publish of `date` follows (its change, its
+    /// ledger and its anomaly warnings compare with it).
+    fn published_before(&self, date: NaiveDate) -> Result<Option<NaiveDate>, PublishError> {
+        Ok(self
+            .published_dates()?
+            .into_iter()
+            .rev()
+            .find(|d| *d < date))
+    }
+
     /// One table's partition of a published date.
     fn read_table(&self, table: &str, date: NaiveDate) -> Result<Vec<RecordBatch>, PublishError>;
 

@@ -360,115 +360,92 @@ pub fn trend(data: &ReportData) -> DrawResult<String> {
 
 /// Per city: districts reported, rejected and missing, stacked.
 pub fn coverage(data: &ReportData) -> DrawResult<String> {
-    let mut rows: Vec<(String, i32, i32, i32)> = Vec::new();
-    for c in &data.cities {
+    let counts = |c: &crate::compare::CityAggregate| {
         let of = |status: &[&str]| {
             data.districts
                 .iter()
                 .filter(|d| d.city_code == c.city_code && status.contains(&d.status.as_str()))
-                .count() as i32
+                .count() as i64
         };
-        rows.push((
-            c.city_name.clone(),
+        vec![
             of(&["accepted", "partial"]),
             of(&["rejected"]),
             of(&["missing"]),
-        ));
-    }
-    let n = rows.len().max(1) as i32;
-    let max = rows
-        .iter()
-        .map(|r| r.1 + r.2 + r.3)
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (960, 90 + 40 * n as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("报送情况（区县数）：已报送 / 被拒收 / 未报送", (FONT, 18))
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0f64..(f64::from(max) * 1.5 + 1.0), (0..n).into_segmented())
-            .map_err(err)?;
-        let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| row_label(&names, y))
-            .x_label_formatter(&whole)
-            .label_style((FONT, 14))
-            .draw()
-            .map_err(err)?;
-        let colors = [
-            RGBColor(44, 160, 44),
-            RGBColor(255, 127, 14),
-            RGBColor(150, 150, 150),
-        ];
-        let labels = ["已报送", "被拒收", "未报送"];
-        for (part, (color, label)) in colors.iter().zip(labels).enumerate() {
-            let color = *color;
-            chart
-                .draw_series(rows.iter().enumerate().filter_map(|(p, r)| {
-                    let row = n - 1 - p as i32;
-                    let counts = [r.1, r.2, r.3];
-                    let start: i32 = counts[..part].iter().sum();
-                    let width = counts[part];
-                    (width > 0).then(|| {
-                        let mut bar = Rectangle::new(
-                            [
-                                (f64::from(start), SegmentValue::Exact(row)),
-                                (f64::from(start + width), SegmentValue::Exact(row + 1)),
-                            ],
-                            color.filled(),
-                        );
-                        bar.set_margin(6, 6, 0, 0);
-                        bar
-                    })
-                }))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
-                });
-        }
-        chart
-            .draw_series(rows.iter().enumerate().map(|(p, r)| {
-                let row = n - 1 - p as i32;
-                Text::new(
-                    format!("{} / {} / {}", r.1, r.2, r.3),
-                    (
-                        f64::from(r.1 + r.2 + r.3) + 0.1,
-                        SegmentValue::CenterOf(row),
-                    ),
-                    (FONT, 14),
-                )
-            }))
-            .map_err(err)?;
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        ]
+    };
+    stacked_bars(
+        "报送情况（区县数）：已报送 / 被拒收 / 未报送",
+        90,
+        data.cities.iter().map(|c| c.city_name.clone()).collect(),
+        &[
+            ("已报送", RGBColor(44, 160, 44)),
+            ("被拒收", RGBColor(255, 127, 14)),
+            ("未报送", RGBColor(150, 150, 150)),
+        ],
+        data.cities.iter().map(counts).collect(),
+        &|v| format!("{} / {} / {}", v[0], v[1], v[2]),
+    )
 }
 
 /// Findings by contract code (errors and warnings stacked).
 pub fn quality(by_code: &[(String, String, usize, usize)]) -> DrawResult<String> {
-    let n = by_code.len().max(1) as i32;
-    let max = by_code.iter().map(|r| r.2 + r.3).max().unwrap_or(1).max(1);
+    stacked_bars(
+        "问题数量（按类型）",
+        190,
+        by_code.iter().map(|r| r.0.clone()).collect(),
+        &[
+            ("错误", RGBColor(214, 39, 40)),
+            ("警告", RGBColor(255, 187, 120)),
+        ],
+        by_code
+            .iter()
+            .map(|r| vec![r.2 as i64, r.3 as i64])
+            .collect(),
+        &|v| v.iter().sum::<i64>().to_string(),
+    )
+}
+
+/// Open problems per city by how long they have been open (1–3, 4–7, over 7 days), stacked, with
+/// each city's total.
+pub fn aging(per_city: &[(String, [i64; 3])]) -> DrawResult<String> {
+    stacked_bars(
+        "未销号问题（按已持续天数）",
+        110,
+        per_city.iter().map(|(c, _)| c.clone()).collect(),
+        &[
+            ("1–3 天", RGBColor(44, 160, 44)),
+            ("4–7 天", RGBColor(255, 127, 14)),
+            ("7 天以上", RGBColor(214, 39, 40)),
+        ],
+        per_city.iter().map(|(_, a)| a.to_vec()).collect(),
+        &|v| v.iter().sum::<i64>().to_string(),
+    )
+}
+
+/// Horizontal bars, one row per name (the first at the top), each split into `parts` by `values`, with
+/// `label` of the row's values written after it and a legend of the parts.
+fn stacked_bars(
+    caption: &str,
+    label_width: u32,
+    names: Vec<String>,
+    parts: &[(&str, RGBColor)],
+    values: Vec<Vec<i64>>,
+    label: &dyn Fn(&[i64]) -> String,
+) -> DrawResult<String> {
+    let n = names.len().max(1) as i32;
+    let total = |v: &[i64]| v.iter().sum::<i64>();
+    let max = values.iter().map(|v| total(v)).max().unwrap_or(1).max(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (960, 90 + 34 * n as u32)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (960, 90 + 36 * n as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("问题数量（按类型）", (FONT, 18))
+            .caption(caption, (FONT, 18))
             .margin(10)
             .x_label_area_size(26)
-            .y_label_area_size(190)
+            .y_label_area_size(label_width)
             .build_cartesian_2d(0f64..(max as f64 * 1.5 + 1.0), (0..n).into_segmented())
             .map_err(err)?;
-        let names: Vec<String> = by_code.iter().map(|r| r.0.clone()).collect();
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -477,14 +454,12 @@ pub fn quality(by_code: &[(String, String, usize, usize)]) -> DrawResult<String>
             .label_style((FONT, 13))
             .draw()
             .map_err(err)?;
-        for (part, color) in [RGBColor(214, 39, 40), RGBColor(255, 187, 120)]
-            .into_iter()
-            .enumerate()
-        {
+        for (part, (label, color)) in parts.iter().copied().enumerate() {
             chart
-                .draw_series(by_code.iter().enumerate().filter_map(|(p, r)| {
+                .draw_series(values.iter().enumerate().filter_map(|(p, v)| {
                     let row = n - 1 - p as i32;
-                    let (start, width) = if part == 0 { (0, r.2) } else { (r.2, r.3) };
+                    let start: i64 = v[..part.min(v.len())].iter().sum();
+                    let width = v.get(part).copied().unwrap_or(0);
                     (width > 0).then(|| {
                         let mut bar = Rectangle::new(
                             [
@@ -498,93 +473,17 @@ pub fn quality(by_code: &[(String, String, usize, usize)]) -> DrawResult<String>
                     })
                 }))
                 .map_err(err)?
-                .label(if part == 0 { "错误" } else { "警告" })
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
-                });
-        }
-        chart
-            .draw_series(by_code.iter().enumerate().map(|(p, r)| {
-                let row = n - 1 - p as i32;
-                Text::new(
-                    format!("{}", r.2 + r.3),
-                    ((r.2 + r.3) as f64 + 0.1, SegmentValue::CenterOf(row)),
-                    (FONT, 14),
-                )
-            }))
-            .map_err(err)?;
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
-/// Open problems per city by how long they have been open (1–3, 4–7, over 7 days), stacked, with
-/// each city's total.
-pub fn aging(per_city: &[(String, [i64; 3])]) -> DrawResult<String> {
-    let n = per_city.len().max(1) as i32;
-    let total = |a: &[i64; 3]| a.iter().sum::<i64>();
-    let max = per_city
-        .iter()
-        .map(|(_, a)| total(a))
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (960, 100 + 40 * n as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("未销号问题（按已持续天数）", (FONT, 18))
-            .margin(10)
-            .x_label_area_size(26)
-            .y_label_area_size(110)
-            .build_cartesian_2d(0f64..(max as f64 * 1.4 + 1.0), (0..n).into_segmented())
-            .map_err(err)?;
-        let names: Vec<String> = per_city.iter().map(|(c, _)| c.clone()).collect();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| row_label(&names, y))
-            .x_label_formatter(&whole)
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(err)?;
-        let parts = [
-            ("1–3 天", RGBColor(44, 160, 44)),
-            ("4–7 天", RGBColor(255, 127, 14)),
-            ("7 天以上", RGBColor(214, 39, 40)),
-        ];
-        for (part, (label, color)) in parts.into_iter().enumerate() {
-            chart
-                .draw_series(per_city.iter().enumerate().filter_map(|(p, (_, a))| {
-                    let row = n - 1 - p as i32;
-                    let start: i64 = a[..part].iter().sum();
-                    (a[part] > 0).then(|| {
-                        let mut bar = Rectangle::new(
-                            [
-                                (start as f64, SegmentValue::Exact(row)),
-                                ((start + a[part]) as f64, SegmentValue::Exact(row + 1)),
-                            ],
-                            color.filled(),
-                        );
-                        bar.set_margin(6, 6, 0, 0);
-                        bar
-                    })
-                }))
-                .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
                 });
         }
         chart
-            .draw_series(per_city.iter().enumerate().map(|(p, (_, a))| {
+            .draw_series(values.iter().enumerate().map(|(p, v)| {
                 let row = n - 1 - p as i32;
                 Text::new(
-                    format!("{}", total(a)),
-                    (total(a) as f64 + 0.1, SegmentValue::CenterOf(row)),
+                    label(v),
+                    (total(v) as f64 + 0.1, SegmentValue::CenterOf(row)),
                     (FONT, 14),
                 )
             }))

@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{
-    Array, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-};
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 
 use crate::compare::table::{CompareError, read_cities, read_published};
 use crate::compare::{CityAggregate, Fraction};
+use crate::problems::ledger::{DailyCount, Problem};
 use crate::publish::Warehouse;
 
 /// One row of `district_daily`, as the report needs it.
@@ -32,40 +31,15 @@ pub struct RejectLine {
     pub message: String,
 }
 
-/// One row of `problem_daily`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProblemCount {
-    pub city_code: String,
-    pub city_name: String,
-    pub category: String,
-    pub opened: i64,
-    pub closed: i64,
-    pub open: i64,
-    pub open_over_7_days: i64,
-}
-
-/// One open problem of `problem_ledger`, for the list of the oldest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenProblem {
-    pub city_name: String,
-    pub district_name: String,
-    pub enterprise_name: String,
-    pub uscc: String,
-    pub category: String,
-    pub opened_on: NaiveDate,
-    pub days_open: i32,
-    pub latest_text: String,
-}
-
 /// The problem ledger of the date, as the report shows it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProblemsData {
-    /// Every city and category, in the table's order.
-    pub counts: Vec<ProblemCount>,
+    /// `problem_daily`: every city and category, in the table's order.
+    pub counts: Vec<DailyCount>,
     /// Per city (city-code order): open problems open 1–3, 4–7 and over 7 days.
     pub aging: Vec<(String, [i64; 3])>,
     /// The 20 oldest open problems, oldest first.
-    pub oldest: Vec<OpenProblem>,
+    pub oldest: Vec<Problem>,
     /// All open problems.
     pub open_total: i64,
 }
@@ -263,96 +237,48 @@ fn load_problems(
     if !has("problem_ledger") || !has("problem_daily") {
         return Ok(None);
     }
-    let mut out = ProblemsData::default();
-    for b in read(warehouse, "problem_daily", date)? {
-        let (cc, cn, cat) = (
-            strings(&b, "city_code")?,
-            strings(&b, "city_name")?,
-            strings(&b, "category")?,
-        );
-        let (opened, closed, open, over) = (
-            ints(&b, "opened")?,
-            ints(&b, "closed")?,
-            ints(&b, "open")?,
-            ints(&b, "open_over_7_days")?,
-        );
-        for i in 0..b.num_rows() {
-            out.counts.push(ProblemCount {
-                city_code: cc.value(i).into(),
-                city_name: cn.value(i).into(),
-                category: cat.value(i).into(),
-                opened: opened.value(i),
-                closed: closed.value(i),
-                open: open.value(i),
-                open_over_7_days: over.value(i),
-            });
-        }
-    }
+    let read_err = |table: &str, e: &dyn std::fmt::Display| CompareError::Read {
+        path: format!("{}/{table}", warehouse.location()),
+        message: e.to_string(),
+    };
+    let mut out = ProblemsData {
+        counts: crate::problems::tables::counts_of_batches(&read(
+            warehouse,
+            "problem_daily",
+            date,
+        )?)
+        .map_err(|e| read_err("problem_daily", &e))?,
+        ..ProblemsData::default()
+    };
+    let mut open: Vec<Problem> = crate::problems::published_ledger(warehouse, date)
+        .map_err(|e| read_err("problem_ledger", &e))?
+        .unwrap_or_default();
+    open.retain(Problem::is_open);
     let mut aging: BTreeMap<String, [i64; 3]> = cities
         .iter()
         .map(|c| (c.city_name.clone(), [0; 3]))
         .collect();
-    let mut open = Vec::new();
-    for b in read(warehouse, "problem_ledger", date)? {
-        let days = b
-            .column_by_name("days_open")
-            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-            .ok_or_else(|| CompareError::Read {
-                path: "problem_ledger".into(),
-                message: "missing int32 column days_open".into(),
-            })?;
-        let opened = b
-            .column_by_name("opened_on")
-            .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
-            .ok_or_else(|| CompareError::Read {
-                path: "problem_ledger".into(),
-                message: "missing date32 column opened_on".into(),
-            })?;
-        let (status, city, district, name, uscc, category, latest) = (
-            strings(&b, "status")?,
-            strings(&b, "city_name")?,
-            strings(&b, "district_name")?,
-            strings(&b, "enterprise_name")?,
-            strings(&b, "uscc")?,
-            strings(&b, "category")?,
-            strings(&b, "latest_text")?,
-        );
-        for i in (0..b.num_rows()).filter(|&i| status.value(i) == "open") {
-            let d = days.value(i);
-            let bucket = match d {
-                ..=3 => 0,
-                4..=7 => 1,
-                _ => 2,
-            };
-            aging.entry(city.value(i).to_string()).or_default()[bucket] += 1;
-            let Some(opened_on) = opened.value_as_date(i) else {
-                continue;
-            };
-            open.push(OpenProblem {
-                city_name: city.value(i).into(),
-                district_name: district.value(i).into(),
-                enterprise_name: name.value(i).into(),
-                uscc: uscc.value(i).into(),
-                category: category.value(i).into(),
-                opened_on,
-                days_open: d,
-                latest_text: latest.value(i).into(),
-            });
-        }
+    for p in &open {
+        let bucket = match p.days_open(date) {
+            ..=3 => 0,
+            4..=7 => 1,
+            _ => 2,
+        };
+        aging.entry(p.district.city_name.clone()).or_default()[bucket] += 1;
     }
     out.open_total = open.len() as i64;
     open.sort_by(|a, b| {
         (
             a.opened_on,
-            &a.city_name,
-            &a.district_name,
+            &a.district.city_name,
+            &a.district.code,
             &a.uscc,
             &a.category,
         )
             .cmp(&(
                 b.opened_on,
-                &b.city_name,
-                &b.district_name,
+                &b.district.city_name,
+                &b.district.code,
                 &b.uscc,
                 &b.category,
             ))

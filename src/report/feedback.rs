@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
 use crate::compare::table::CompareError;
 use crate::compare::table::read_published;
+use crate::problems::ledger::Problem;
 use crate::publish::Warehouse;
 
 /// One finding as the feedback workbook lists it.
@@ -42,19 +43,6 @@ pub struct DistrictSummary {
     pub sheet: Option<String>,
     /// For a missing district: the path or URL that was looked for (from the manifest).
     pub looked_for: Option<String>,
-}
-
-/// One open problem of a district's ledger (its 问题台账 sheet).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerRow {
-    pub uscc: String,
-    pub enterprise_name: String,
-    pub category: String,
-    pub keyword: Option<String>,
-    pub opened_on: NaiveDate,
-    pub days_open: i32,
-    pub first_text: String,
-    pub latest_text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,49 +84,23 @@ pub type Findings = BTreeMap<String, Vec<FeedbackRow>>;
 /// Summary per district code.
 pub type Summaries = BTreeMap<String, DistrictSummary>;
 /// district code → its open problems, oldest first.
-pub type Ledgers = BTreeMap<String, Vec<LedgerRow>>;
+pub type Ledgers = BTreeMap<String, Vec<Problem>>;
 
 /// The open problems of the date's `problem_ledger` by district, oldest first (empty for a date
 /// published before fugong kept a ledger).
 pub fn load_ledgers(output: &dyn Warehouse, date: NaiveDate) -> Result<Ledgers, CompareError> {
-    let manifest = output.manifest(date).map_err(|e| CompareError::Read {
-        path: output.location(),
-        message: e.to_string(),
-    })?;
+    let ledger =
+        crate::problems::published_ledger(output, date).map_err(|e| CompareError::Read {
+            path: format!("{}/problem_ledger", output.location()),
+            message: e.to_string(),
+        })?;
     let mut out: Ledgers = BTreeMap::new();
-    if !manifest.is_some_and(|m| m.tables.contains_key("problem_ledger")) {
-        return Ok(out);
-    }
-    for b in read(output, "problem_ledger", date)? {
-        let (district, status, uscc, name, category, keyword, first, latest) = (
-            col::<StringArray>(&b, "district_code")?,
-            col::<StringArray>(&b, "status")?,
-            col::<StringArray>(&b, "uscc")?,
-            col::<StringArray>(&b, "enterprise_name")?,
-            col::<StringArray>(&b, "category")?,
-            col::<StringArray>(&b, "keyword")?,
-            col::<StringArray>(&b, "first_text")?,
-            col::<StringArray>(&b, "latest_text")?,
-        );
-        let opened = col::<Date32Array>(&b, "opened_on")?;
-        let days = col::<Int32Array>(&b, "days_open")?;
-        for i in (0..b.num_rows()).filter(|&i| status.value(i) == "open") {
-            let Some(opened_on) = opened.value_as_date(i) else {
-                continue;
-            };
-            out.entry(district.value(i).to_string())
-                .or_default()
-                .push(LedgerRow {
-                    uscc: uscc.value(i).into(),
-                    enterprise_name: name.value(i).into(),
-                    category: category.value(i).into(),
-                    keyword: opt_str(keyword, i),
-                    opened_on,
-                    days_open: days.value(i),
-                    first_text: first.value(i).into(),
-                    latest_text: latest.value(i).into(),
-                });
-        }
+    for p in ledger
+        .unwrap_or_default()
+        .into_iter()
+        .filter(Problem::is_open)
+    {
+        out.entry(p.district.code.clone()).or_default().push(p);
     }
     for rows in out.values_mut() {
         rows.sort_by(|a, b| {
@@ -307,6 +269,33 @@ pub const LEDGER_COLUMNS: [(&str, f64); 8] = [
     ("最近反映", 40.0),
 ];
 
+/// The header cells' format of every feedback sheet.
+fn header_format() -> Format {
+    Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDCE6F1))
+        .set_border(FormatBorder::Thin)
+}
+
+/// A two-column 项目/内容 sheet (the summary, the 未报送 notice), the values wrapped.
+fn write_key_values(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    value_width: f64,
+    lines: &[(&str, String)],
+) -> Result<(), XlsxError> {
+    let (header, wrap) = (header_format(), Format::new().set_text_wrap());
+    sheet.set_column_width(0, 14)?;
+    sheet.set_column_width(1, value_width)?;
+    sheet.write_string_with_format(0, 0, "项目", &header)?;
+    sheet.write_string_with_format(0, 1, "内容", &header)?;
+    for (i, (k, v)) in lines.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, *k)?;
+        sheet.write_string_with_format(r, 1, v, &wrap)?;
+    }
+    Ok(())
+}
+
 /// The one-sheet notice for a district that sent nothing.
 fn write_missing(
     path: &Path,
@@ -315,14 +304,7 @@ fn write_missing(
     s: &DistrictSummary,
 ) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
-    let header = Format::new()
-        .set_bold()
-        .set_background_color(Color::RGB(0xDCE6F1))
-        .set_border(FormatBorder::Thin);
-    let wrap = Format::new().set_text_wrap();
     let sheet = wb.add_worksheet().set_name("未报送")?;
-    sheet.set_column_width(0, 14)?;
-    sheet.set_column_width(1, 72)?;
     let looked_for = s
         .looked_for
         .clone()
@@ -342,13 +324,7 @@ fn write_missing(
             ),
         ),
     ];
-    sheet.write_string_with_format(0, 0, "项目", &header)?;
-    sheet.write_string_with_format(0, 1, "内容", &header)?;
-    for (i, (k, v)) in lines.iter().enumerate() {
-        let r = i as u32 + 1;
-        sheet.write_string(r, 0, *k)?;
-        sheet.write_string_with_format(r, 1, v, &wrap)?;
-    }
+    write_key_values(sheet, 72.0, &lines)?;
     wb.set_properties(
         &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报未报送 {code}")),
     );
@@ -373,20 +349,14 @@ fn write_one(
     code: &str,
     s: &DistrictSummary,
     rows: &[FeedbackRow],
-    open: &[LedgerRow],
+    open: &[Problem],
 ) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
-    let header = Format::new()
-        .set_bold()
-        .set_background_color(Color::RGB(0xDCE6F1))
-        .set_border(FormatBorder::Thin);
+    let header = header_format();
     let wrap = Format::new().set_text_wrap();
     let error = Format::new()
         .set_font_color(Color::RGB(0xC00000))
         .set_bold();
-    let summary = wb.add_worksheet().set_name("汇总")?;
-    summary.set_column_width(0, 14)?;
-    summary.set_column_width(1, 48)?;
     let errors = rows.iter().filter(|r| r.severity == "error").count();
     let warnings = rows.len() - errors;
     let lines: Vec<(&str, String)> = vec![
@@ -416,13 +386,7 @@ fn write_one(
             "请按“问题明细”逐条修改原表后重新报送；警告不影响接收，但请核实。“问题台账”列出企业反映、尚未销号的问题，按提出时间先后排列；问题解决后，企业在日报中不再填报或注明“已解决”即自动销号。".into(),
         ),
     ];
-    summary.write_string_with_format(0, 0, "项目", &header)?;
-    summary.write_string_with_format(0, 1, "内容", &header)?;
-    for (i, (k, v)) in lines.iter().enumerate() {
-        let r = i as u32 + 1;
-        summary.write_string(r, 0, *k)?;
-        summary.write_string_with_format(r, 1, v, &wrap)?;
-    }
+    write_key_values(wb.add_worksheet().set_name("汇总")?, 48.0, &lines)?;
     let sheet = wb.add_worksheet().set_name("问题明细")?;
     for (c, (title, width)) in FINDING_COLUMNS.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *title, &header)?;
@@ -454,14 +418,14 @@ fn write_one(
     }
     for (i, p) in open.iter().enumerate() {
         let r = i as u32 + 1;
-        ledger.write_string(r, 0, &p.uscc)?;
-        ledger.write_string(r, 1, &p.enterprise_name)?;
-        ledger.write_string(r, 2, &p.category)?;
+        ledger.write_string(r, 0, &*p.uscc)?;
+        ledger.write_string(r, 1, &*p.enterprise_name)?;
+        ledger.write_string(r, 2, &*p.category)?;
         ledger.write_string(r, 3, p.keyword.as_deref().unwrap_or(""))?;
         ledger.write_string(r, 4, p.opened_on.to_string())?;
-        ledger.write_number(r, 5, f64::from(p.days_open))?;
-        ledger.write_string_with_format(r, 6, &p.first_text, &wrap)?;
-        ledger.write_string_with_format(r, 7, &p.latest_text, &wrap)?;
+        ledger.write_number(r, 5, p.days_open(date) as f64)?;
+        ledger.write_string_with_format(r, 6, &*p.first_text, &wrap)?;
+        ledger.write_string_with_format(r, 7, &*p.latest_text, &wrap)?;
     }
     ledger.set_freeze_panes(1, 0)?;
     ledger.autofilter(0, 0, open.len() as u32, (LEDGER_COLUMNS.len() - 1) as u16)?;

@@ -270,7 +270,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                             table #open-by-category {
                                 tr { th { "城市" } @for cat in &categories { th { (cat) } } th { "合计" } th { "今日新增" } th { "今日销号" } th { "超过7天" } }
                                 @for city in &data.cities {
-                                    @let rows: Vec<&data::ProblemCount> = p.counts.iter().filter(|c| c.city_code == city.city_code).collect();
+                                    @let rows: Vec<&crate::problems::ledger::DailyCount> = p.counts.iter().filter(|c| c.city_code == city.city_code).collect();
                                     tr {
                                         td { (city.city_name) }
                                         @for cat in &categories { td.num { (rows.iter().filter(|c| c.category == *cat).map(|c| c.open).sum::<i64>()) } }
@@ -288,7 +288,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                                 table #oldest {
                                     tr { th { "城市" } th { "区县" } th { "企业" } th { "类别" } th { "提出日期" } th { "天数" } th { "最近反映" } }
                                     @for o in &p.oldest {
-                                        tr { td { (o.city_name) } td { (o.district_name) } td { (o.enterprise_name) } td { (o.category) } td { (o.opened_on) } td.num { (o.days_open) } td { (o.latest_text) } }
+                                        tr { td { (o.district.city_name) } td { (o.district.name) } td { (o.enterprise_name) } td { (o.category) } td { (o.opened_on) } td.num { (o.days_open(data.date)) } td { (o.latest_text) } }
                                     }
                                 }
                             }
