@@ -9,6 +9,7 @@ mod comforts;
 mod delta;
 mod evolution;
 mod example_data;
+mod foreign;
 mod formats;
 mod hostile;
 mod http;

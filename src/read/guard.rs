@@ -51,6 +51,20 @@ pub struct Inspection {
     pub format: Format,
     /// Proven safe to read in the publishing process (see the module's comment).
     pub in_process: bool,
+    /// An xlsx whose shared-string table declares a count its content cannot hold (larger than the
+    /// part could have, or over the cell limit): the count is a claim calamine would allocate from, so
+    /// the workbook is opened from a copy whose `<sst>` tag declares none (`ooxml::uncounted_strings`).
+    pub uncount_shared_strings: bool,
+}
+
+impl Inspection {
+    fn of(format: Format, in_process: bool) -> Inspection {
+        Inspection {
+            format,
+            in_process,
+            uncount_shared_strings: false,
+        }
+    }
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -89,6 +103,9 @@ pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
             "文件是空的（0 字节）：请确认上传的是填好的日报表",
         ));
     }
+    if let Some(what) = not_a_spreadsheet(bytes) {
+        return Err(unreadable(what));
+    }
     if bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(ZIP_EMPTY_MAGIC) {
         return inspect_zip(bytes, limits);
     }
@@ -102,14 +119,8 @@ pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
     }
     let text = text_kind(bytes);
     match text {
-        TextKind::SpreadsheetMl => Ok(Inspection {
-            format: Format::SpreadsheetMl,
-            in_process: true,
-        }),
-        TextKind::Html => Ok(Inspection {
-            format: Format::Html,
-            in_process: false,
-        }),
+        TextKind::SpreadsheetMl => Ok(Inspection::of(Format::SpreadsheetMl, true)),
+        TextKind::Html => Ok(Inspection::of(Format::Html, false)),
         TextKind::Json => Err(unreadable(format!(
             "文件是 JSON 文本，不是 Excel 工作簿（开头为 {}）：请报送日报表工作簿",
             first_bytes(bytes)
@@ -118,10 +129,13 @@ pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
             "文件是 XML 文本，不是 Excel 工作簿（开头为 {}）：请在 Excel/WPS 中打开后“另存为” .xlsx 再报送",
             first_bytes(bytes)
         ))),
-        TextKind::Csv => Ok(Inspection {
-            format: Format::Csv,
-            in_process: true,
-        }),
+        TextKind::Email => Err(unreadable(
+            "文件是一封电子邮件（.eml），不是 Excel 工作簿：请把邮件里附带的日报表工作簿单独保存后报送",
+        )),
+        TextKind::Rtf => Err(unreadable(
+            "文件是 Word 文档（RTF 格式），不是 Excel 工作簿：请把日报表填在 Excel/WPS 表格中，保存为 .xlsx 后报送",
+        )),
+        TextKind::Csv => Ok(Inspection::of(Format::Csv, true)),
         TextKind::Binary => Err(unreadable(format!(
             "文件不是 Excel 工作簿，也不是网页表格或 CSV（开头的字节为 {}）：请确认上传的是 .xlsx/.xls 日报表",
             first_bytes(bytes)
@@ -139,10 +153,10 @@ fn old_biff_version(bytes: &[u8]) -> Option<&'static str> {
         return None;
     }
     match bytes[1] {
-        0x00 => Some("Excel 2.1（BIFF2）"),
-        0x02 => Some("Excel 3.0（BIFF3）"),
-        0x04 => Some("Excel 4.0（BIFF4）"),
-        0x08 => Some("Excel 5.0/95（BIFF5，缺少文件容器）"),
+        0x00 => Some("Excel 2.1"),
+        0x02 => Some("Excel 3.0"),
+        0x04 => Some("Excel 4.0"),
+        0x08 => Some("Excel 5.0/95"),
         _ => None,
     }
 }
@@ -153,8 +167,88 @@ enum TextKind {
     Html,
     Json,
     Xml,
+    Email,
+    Rtf,
     Csv,
     Binary,
+}
+
+/// Files that are certainly not spreadsheets, told by their signature: what the clerk sent, in the
+/// clerk's words, and what to send instead.
+fn not_a_spreadsheet(bytes: &[u8]) -> Option<&'static str> {
+    let at = |offset: usize, magic: &[u8]| bytes.get(offset..offset + magic.len()) == Some(magic);
+    if at(0, b"%PDF-") {
+        return Some(
+            "文件是 PDF 文档，不是 Excel 工作簿（PDF 无法读出表格数据）：请报送 Excel/WPS 表格格式（.xlsx 或 .xls）的日报表原件，不要打印或导出为 PDF",
+        );
+    }
+    let image = "文件是一张图片（照片或扫描件），不是 Excel 工作簿：图片无法读出表格数据，请报送 Excel/WPS 表格格式（.xlsx 或 .xls）的日报表原件";
+    let heic_brands: [&[u8]; 8] = [
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+    ];
+    if at(0, &[0xFF, 0xD8, 0xFF])
+        || at(0, b"\x89PNG\r\n\x1a\n")
+        || at(0, b"GIF87a")
+        || at(0, b"GIF89a")
+        || at(0, b"II*\0")
+        || at(0, b"MM\0*")
+        || (at(0, b"RIFF") && at(8, b"WEBP"))
+        || (at(4, b"ftyp") && (heic_brands.iter().any(|b| at(8, b)) || at(8, b"avif")))
+        || (at(0, b"BM") && bytes.len() >= 26 && at(6, &[0, 0, 0, 0]))
+    {
+        return Some(image);
+    }
+    if at(0, b"Rar!\x1a\x07") {
+        return Some(
+            "文件是 RAR 压缩包，不是 Excel 工作簿：请解压后直接报送其中的日报表工作簿（.xlsx 或 .xls）",
+        );
+    }
+    if at(0, &[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]) {
+        return Some(
+            "文件是 7z 压缩包，不是 Excel 工作簿：请解压后直接报送其中的日报表工作簿（.xlsx 或 .xls）",
+        );
+    }
+    if at(0, &[0x1F, 0x8B]) {
+        return Some(
+            "文件是 gz 压缩包，不是 Excel 工作簿：请解压后直接报送其中的日报表工作簿（.xlsx 或 .xls）",
+        );
+    }
+    None
+}
+
+/// Whether text starts like an e-mail message saved to a file: header lines (`Name: value`), at least
+/// two of them the ones every message has.
+fn looks_like_email(text: &str) -> bool {
+    const NAMES: [&str; 9] = [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "received",
+        "return-path",
+        "message-id",
+        "mime-version",
+        "delivered-to",
+    ];
+    let mut known = 0;
+    for line in text.lines().take(30) {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let Some((name, _)) = line.split_once(':') else {
+            return false;
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return false;
+        }
+        if NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+            known += 1;
+        }
+    }
+    known >= 2
 }
 
 fn text_kind(bytes: &[u8]) -> TextKind {
@@ -178,8 +272,14 @@ fn text_kind(bytes: &[u8]) -> TextKind {
     {
         return TextKind::Html;
     }
+    if lower.starts_with("{\\rtf") {
+        return TextKind::Rtf;
+    }
     if lower.starts_with('{') || lower.starts_with('[') {
         return TextKind::Json;
+    }
+    if looks_like_email(&lower) {
+        return TextKind::Email;
     }
     if lower.starts_with('<') {
         return TextKind::Xml;
@@ -215,11 +315,16 @@ pub fn first_bytes(bytes: &[u8]) -> String {
 const PASSWORD: &str = "工作簿设置了密码（已加密），无法读取：请在 Excel/WPS 中取消密码保护（文件 → 信息 → 保护工作簿 → 删除密码）后重新报送";
 
 fn inspect_cfb(bytes: &[u8]) -> Result<Inspection, ReadError> {
-    let compound = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|e| ReadError::Unreadable {
-        message: "文件已损坏或未完整上传（OLE 复合文档结构错误）：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送".into(),
-        detail: Some(e.to_string()),
-    })?;
-    let mut compound = compound;
+    // The `cfb` crate is stricter than Excel (and than calamine's own reader) about a compound file's
+    // header fields. A file it refuses is not refused here: calamine reads it in a reader worker, and
+    // only a failure there is the submission's.
+    let mut compound = match cfb::CompoundFile::open(Cursor::new(bytes)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "a compound file the strict parser refuses; read in a worker");
+            return Ok(Inspection::of(Format::Xls, false));
+        }
+    };
     // An encrypted OOXML workbook is a compound file holding the encrypted package (agile or standard).
     if compound.exists("/EncryptedPackage") || compound.exists("/EncryptionInfo") {
         return Err(unreadable(PASSWORD));
@@ -228,9 +333,7 @@ fn inspect_cfb(bytes: &[u8]) -> Result<Inspection, ReadError> {
         .into_iter()
         .find(|name| compound.is_stream(name));
     let Some(stream) = stream else {
-        return Err(unreadable(
-            "文件是 Office 复合文档，但不是 Excel 工作簿（可能是 Word 文档或其他文件）：请报送 .xlsx/.xls 日报表",
-        ));
+        return Err(unreadable(other_office_file(&compound)));
     };
     if stream == "/Book" {
         tracing::debug!("an Excel 5.0/95 (BIFF5) workbook");
@@ -244,10 +347,28 @@ fn inspect_cfb(bytes: &[u8]) -> Result<Inspection, ReadError> {
     if has_filepass(&globals) {
         return Err(unreadable(PASSWORD));
     }
-    Ok(Inspection {
-        format: Format::Xls,
-        in_process: false,
-    })
+    Ok(Inspection::of(Format::Xls, false))
+}
+
+/// What an old-format Office file that holds no workbook is, in the clerk's words.
+fn other_office_file<F>(compound: &cfb::CompoundFile<F>) -> &'static str {
+    let root: Vec<String> = compound
+        .read_root_storage()
+        .map(|e| e.name().to_string())
+        .collect();
+    let has = |name: &str| root.iter().any(|n| n == name);
+    if has("WordDocument") {
+        "文件是 Word 文档（.doc），不是 Excel 工作簿：请把日报表填在 Excel/WPS 表格中，保存为 .xlsx 后报送"
+    } else if has("PowerPoint Document") {
+        "文件是 PowerPoint 演示文稿（.ppt），不是 Excel 工作簿：请报送 Excel/WPS 表格格式（.xlsx 或 .xls）的日报表"
+    } else if root
+        .iter()
+        .any(|n| n.starts_with("__substg1.0_") || n == "__properties_version1.0")
+    {
+        "文件是一封 Outlook 邮件（.msg），不是 Excel 工作簿：请把邮件里附带的日报表工作簿单独保存后报送"
+    } else {
+        "文件是 Office 文件，但其中没有 Excel 工作簿（可能是 Word、PowerPoint 或其他程序的文件）：请报送 Excel/WPS 表格格式（.xlsx 或 .xls）的日报表"
+    }
 }
 
 /// Walk the BIFF records of the workbook globals until the first BOUNDSHEET or EOF, looking for
@@ -315,7 +436,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
         }
         _ => {
             return Err(unreadable(
-                "文件是 zip 压缩包，但不是 Excel 工作簿（找不到工作簿部件）：请报送 .xlsx 日报表",
+                "文件是 zip 压缩包，不是 Excel 工作簿：请解压后直接报送其中的日报表工作簿（.xlsx 或 .xls）",
             ));
         }
     };
@@ -333,6 +454,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
         }
     }
     let mut in_process = false;
+    let mut uncount_shared_strings = false;
     if format == Format::Xlsx {
         // Where calamine looks for the shared strings: beside the workbook part.
         let folder = match workbook_part.rfind('/') {
@@ -348,7 +470,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
                 };
                 match ooxml::shared_strings(&mut archive, &stored, &mut budget) {
                     Ok(table) => {
-                        check_shared_strings(table, limits)?;
+                        uncount_shared_strings = !count_is_credible(table, limits);
                         true
                     }
                     Err(PartError::OverBudget) => return Err(over()),
@@ -361,30 +483,22 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
             }
         };
     }
-    Ok(Inspection { format, in_process })
+    Ok(Inspection {
+        format,
+        in_process,
+        uncount_shared_strings,
+    })
 }
 
-fn check_shared_strings(table: ooxml::SharedStrings, limits: &ReadLimits) -> Result<(), ReadError> {
-    let Some(count) = table.declared else {
-        return Ok(());
-    };
-    // Every shared string takes at least `<si/>` (5 bytes) of XML.
-    if count > table.bytes / 5 + 1 {
-        return Err(ReadError::Unreadable {
-            message: format!(
-                "工作簿的共享字符串表声明有 {count} 个字符串，但内容只有 {} 字节：文件已损坏或被篡改，请在 Excel/WPS 中打开后另存为 .xlsx 重新报送",
-                table.bytes
-            ),
-            detail: None,
-        });
+/// Whether the shared strings' declared count is one calamine may allocate from: no more strings than
+/// the part's size could hold (every one takes at least `<si/>`, 5 bytes) and no more than the cell
+/// limit. A count that is not is only a claim (Excel ignores it too): the workbook is read from a copy
+/// that declares none, never refused for it.
+fn count_is_credible(table: ooxml::SharedStrings, limits: &ReadLimits) -> bool {
+    match table.declared {
+        None => true,
+        Some(count) => count <= table.bytes / 5 + 1 && count <= limits.max_cells,
     }
-    if count > limits.max_cells {
-        return Err(too_large(format!(
-            "工作簿含 {count} 个不同的文本，超过 {} 个的上限",
-            limits.max_cells
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

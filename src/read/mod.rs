@@ -380,6 +380,18 @@ impl<'b> Workbook<'b> {
             Format::Csv => Box::new(csv::CsvSource::new(bytes)?),
             Format::Html => Box::new(html::parse(bytes, limits)?),
             Format::SpreadsheetMl => Box::new(spreadsheetml::parse(bytes, limits)?),
+            Format::Xlsx if inspection.uncount_shared_strings => {
+                let mut budget = ooxml::Budget {
+                    left: limits.max_inflated_bytes,
+                };
+                let copy = ooxml::uncounted_strings(bytes, &mut budget).ok_or_else(|| {
+                    ReadError::unreadable(
+                        "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送",
+                    )
+                })?;
+                let normal = ooxml::normalise_container(&copy).unwrap_or(copy);
+                Box::new(Calamine::open(Cow::Owned(normal), format)?)
+            }
             Format::Xlsx => match Calamine::open(Cow::Borrowed(bytes), format) {
                 Ok(w) => Box::new(w),
                 // A container calamine cannot open as it is (a macro sheet it does not know, parts

@@ -354,6 +354,83 @@ fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A copy of an xlsx container whose shared-string parts declare no count: the `count` and
+/// `uniqueCount` attributes of their `<sst>` tag are dropped, everything else is kept byte for byte
+/// (other parts are copied without recompressing). calamine then allocates as it reads the strings, not
+/// from the claim. Inflating the part is bounded by `budget`. None when the copy cannot be made.
+pub fn uncounted_strings(bytes: &[u8], budget: &mut Budget) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut archive = open(bytes).ok()?;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let name = archive.by_index_raw(i).ok()?.name().ok()?.to_string();
+        if normalise(&name).ends_with("sharedstrings.xml") {
+            let entry = archive.by_index(i).ok()?;
+            let mut counting = Counting {
+                inner: entry,
+                budget: &mut *budget,
+                read: 0,
+                over: false,
+            };
+            let mut content = Vec::new();
+            counting.read_to_end(&mut content).ok()?;
+            drop(counting);
+            let content = without_sst_counts(&content).unwrap_or(content);
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            out.start_file(name, options).ok()?;
+            out.write_all(&content).ok()?;
+        } else {
+            let entry = archive.by_index_raw(i).ok()?;
+            out.raw_copy_file(entry).ok()?;
+        }
+    }
+    Some(out.finish().ok()?.into_inner())
+}
+
+/// The part with its `<sst>` start tag rewritten without `count`/`uniqueCount` (any prefix); None when
+/// it has no such tag.
+fn without_sst_counts(xml_bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut xml = XmlReader::from_reader(xml_bytes);
+    let config = xml.config_mut();
+    config.check_end_names = false;
+    config.check_comments = false;
+    let mut buf = Vec::new();
+    loop {
+        let before = usize::try_from(xml.buffer_position()).ok()?;
+        buf.clear();
+        let (tag, empty) = match xml.read_event_into(&mut buf).ok()? {
+            Event::Start(e) if e.local_name().as_ref() == "sst" => (e.into_owned(), false),
+            Event::Empty(e) if e.local_name().as_ref() == "sst" => (e.into_owned(), true),
+            Event::Eof => return None,
+            _ => continue,
+        };
+        let after = usize::try_from(xml.buffer_position()).ok()?;
+        let mut rewritten = Vec::with_capacity(after - before);
+        rewritten.push(b'<');
+        rewritten.extend_from_slice(tag.name().as_ref().as_bytes());
+        for attr in tag.attributes().with_checks(false).flatten() {
+            if matches!(attr.key.local_name().as_ref(), "count" | "uniqueCount") {
+                continue;
+            }
+            let value: &str = &attr.value;
+            let quote = if value.contains('"') { b'\'' } else { b'"' };
+            rewritten.push(b' ');
+            rewritten.extend_from_slice(attr.key.as_ref().as_bytes());
+            rewritten.push(b'=');
+            rewritten.push(quote);
+            rewritten.extend_from_slice(value.as_bytes());
+            rewritten.push(quote);
+        }
+        rewritten.extend_from_slice(if empty { b"/>" } else { b">" });
+        let mut out = Vec::with_capacity(xml_bytes.len());
+        out.extend_from_slice(xml_bytes.get(..before)?);
+        out.extend_from_slice(&rewritten);
+        out.extend_from_slice(xml_bytes.get(after..)?);
+        return Some(out);
+    }
+}
+
 /// Open a zip over borrowed bytes.
 pub fn open(bytes: &[u8]) -> Result<zip::ZipArchive<Cursor<&[u8]>>, String> {
     zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())
@@ -371,5 +448,10 @@ mod tests {
         assert_eq!(parse_count(""), None);
         assert_eq!(normalise("xl\\Workbook.XML"), "xl/workbook.xml");
         assert_eq!(normalise("/xl/workbook.xml"), "xl/workbook.xml");
+        let sst = br#"<?xml version="1.0"?><x:sst xmlns:x="urn:x" count = '9999999999' uniqueCount="&#52;2"><x:si><x:t>a</x:t></x:si></x:sst>"#;
+        assert_eq!(
+            String::from_utf8(without_sst_counts(sst).expect("rewritten")).expect("utf8"),
+            r#"<?xml version="1.0"?><x:sst xmlns:x="urn:x"><x:si><x:t>a</x:t></x:si></x:sst>"#
+        );
     }
 }

@@ -59,7 +59,7 @@ pub fn validate_submission(
             first_sheet_scan = Some(scan);
         }
     }
-    // No worksheet at all: one finding says so.
+    // No worksheet at all: nothing to look for a header in, so the file itself is unreadable.
     let Some(first) = &first_sheet_scan else {
         let others = workbook.sheets().len();
         let message = if others > 0 {
@@ -72,7 +72,7 @@ pub fn validate_submission(
         };
         return SubmissionOutcome {
             findings: vec![
-                Finding::file(Code::HeaderMissing, message).expecting("含日报表的可见工作表"),
+                Finding::file(Code::FileUnreadable, message).expecting("含日报表的可见工作表"),
             ],
             ..SubmissionOutcome::default()
         };
