@@ -76,6 +76,8 @@ pub enum RunStatus {
     Abandoned,
     /// Not published because it would have been a regression (contract §9).
     Refused,
+    /// Not published because the date's tables would have been the live version's, byte for byte.
+    Unchanged,
 }
 
 impl RunStatus {
@@ -86,6 +88,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Abandoned => "abandoned",
             RunStatus::Refused => "refused",
+            RunStatus::Unchanged => "unchanged",
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct RunCounts {
     pub rejected: u32,
     pub missing: u32,
     pub rows_published: u64,
+    /// The version of the date the run published, restored (a rollback) or kept (an `unchanged` run).
+    pub version: Option<u32>,
 }
 
 /// One submission as pulled.
@@ -128,6 +133,17 @@ pub struct RunRecord {
     pub pid: Option<u32>,
 }
 
+/// How long a process waits for another one's hold on the ledger.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// SQLite's "database is locked" (another connection holds the lock).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// An open ledger; safe to share between threads.
 pub struct Ledger {
     path: PathBuf,
@@ -139,7 +155,7 @@ fn now() -> String {
 }
 
 /// The ledger schema this fugong writes.
-pub const LEDGER_VERSION: i64 = 2;
+pub const LEDGER_VERSION: i64 = 3;
 
 /// Version 1: the tables as first released (a ledger without `user_version` is version 1).
 const SCHEMA_V1: &str = "
@@ -182,6 +198,11 @@ ALTER TABLE runs ADD COLUMN process_start INTEGER;
 ALTER TABLE submissions ADD COLUMN origin TEXT NOT NULL DEFAULT 'pulled';
 ";
 
+/// Version 3: the version of the date each run published, restored or kept.
+const MIGRATE_V2_TO_V3: &str = "
+ALTER TABLE runs ADD COLUMN version INTEGER;
+";
+
 /// Bring a ledger to `LEDGER_VERSION`, one step at a time, in one transaction.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -196,6 +217,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     if version == 1 {
         tx.execute_batch(MIGRATE_V1_TO_V2)?;
         version = 2;
+    }
+    if version == 2 {
+        tx.execute_batch(MIGRATE_V2_TO_V3)?;
+        version = 3;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit()?;
@@ -225,20 +250,45 @@ fn process_alive(pid: u32, start: Option<u64>) -> bool {
 }
 
 impl Ledger {
-    /// Open (creating if needed) the ledger at `path`.
+    /// Open (creating if needed) the ledger at `path`. Several processes of one job share it: each
+    /// waits for SQLite's lock (a busy timeout on every statement, and the opening itself retried while
+    /// another process holds the lock that setting up WAL or migrating needs) instead of failing.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Ledger::open_once(path) {
+                Err(LedgerError::Open { source, .. })
+                    if is_busy(&source) && started.elapsed() < BUSY_WAIT =>
+                {
+                    tracing::debug!(path = %path.display(), "the run ledger is busy; waiting");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Ledger, LedgerError> {
         let open_err = |source| LedgerError::Open {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_timeout(BUSY_WAIT).map_err(open_err)?;
+        // WAL is a property of the file: set once, by whichever process creates the ledger. Setting it
+        // again takes a lock that SQLite does not wait for, so it is only set when it is not yet.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(open_err)?;
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         let mut conn = conn;
@@ -301,7 +351,8 @@ impl Ledger {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, districts_accepted = ?4, districts_partial = ?5,
-                 districts_rejected = ?6, districts_missing = ?7, rows_published = ?8, error = ?9 WHERE id = ?1",
+                 districts_rejected = ?6, districts_missing = ?7, rows_published = ?8, error = ?9, version = ?10
+                 WHERE id = ?1",
                 params![
                     id,
                     now(),
@@ -311,7 +362,8 @@ impl Ledger {
                     counts.rejected,
                     counts.missing,
                     counts.rows_published as i64,
-                    error
+                    error,
+                    counts.version
                 ],
             )?;
             Ok(())
@@ -369,7 +421,10 @@ impl Ledger {
             path: self.path.clone(),
             source,
         };
-        let tx = conn.transaction().map_err(query)?;
+        // Immediate: the write lock is taken (waiting for it) before anything is read.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(query)?;
         for s in records {
             tx.execute(
                 "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at, origin)
@@ -474,6 +529,37 @@ impl Ledger {
     }
 
     /// Runs of a job, oldest first, optionally within a date range.
+    /// The last run of a job that published its date or found it unchanged: when it finished (Unix
+    /// seconds) and its district counts. For `/metrics` at start.
+    pub fn last_success(&self, job: &str) -> Result<Option<(i64, RunCounts)>, LedgerError> {
+        let found = self.with(|c| {
+            c.query_row(
+                "SELECT finished_at, districts_accepted, districts_partial, districts_rejected, districts_missing
+                 FROM runs WHERE job = ?1 AND status IN ('published', 'unchanged') AND finished_at IS NOT NULL
+                 ORDER BY finished_at DESC, id DESC LIMIT 1",
+                params![job],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        RunCounts {
+                            accepted: r.get::<_, Option<u32>>(1)?.unwrap_or(0),
+                            partial: r.get::<_, Option<u32>>(2)?.unwrap_or(0),
+                            rejected: r.get::<_, Option<u32>>(3)?.unwrap_or(0),
+                            missing: r.get::<_, Option<u32>>(4)?.unwrap_or(0),
+                            ..RunCounts::default()
+                        },
+                    ))
+                },
+            )
+            .optional()
+        })?;
+        Ok(found.and_then(|(at, counts)| {
+            chrono::DateTime::parse_from_rfc3339(&at)
+                .ok()
+                .map(|t| (t.timestamp(), counts))
+        }))
+    }
+
     pub fn history(
         &self,
         job: &str,
@@ -489,7 +575,7 @@ impl Ledger {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, report_date, trigger, started_at, finished_at, status, districts_accepted, districts_partial,
-                        districts_rejected, districts_missing, rows_published, error, pid
+                        districts_rejected, districts_missing, rows_published, error, pid, version
                  FROM runs WHERE job = ?1 AND report_date BETWEEN ?2 AND ?3 ORDER BY id",
             )?;
             let rows = stmt.query_map(params![job, from, to], |r| {
@@ -507,6 +593,7 @@ impl Ledger {
                         rejected: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
                         missing: r.get::<_, Option<u32>>(9)?.unwrap_or(0),
                         rows_published: r.get::<_, Option<i64>>(10)?.unwrap_or(0) as u64,
+                        version: r.get(13)?,
                     },
                     error: r.get(11)?,
                     pid: r.get(12)?,
@@ -546,6 +633,44 @@ mod tests {
             .expect("bump");
         let err = Ledger::open(&path).err().expect("refused");
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    /// Processes of one job that open a new ledger at the same moment: every one gets it (SQLite
+    /// answers one of two connections that both switch a new file to WAL "database is locked" at once,
+    /// without waiting; the opening retries that).
+    #[test]
+    fn many_openers_of_a_new_ledger_at_once_all_get_it() {
+        let mut failures_of_one_try = 0;
+        for round in 0..40 {
+            let dir = tempfile::tempdir().expect("tmp");
+            let path = dir.path().join(format!("l{round}.sqlite"));
+            let barrier = std::sync::Barrier::new(4);
+            let results: Vec<(bool, bool)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|i| {
+                        let (path, barrier) = (&path, &barrier);
+                        s.spawn(move || {
+                            barrier.wait();
+                            if i % 2 == 0 {
+                                (true, Ledger::open(path).is_ok())
+                            } else {
+                                (false, Ledger::open_once(path).is_ok())
+                            }
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("thread"))
+                    .collect()
+            });
+            for (retrying, ok) in results {
+                assert!(ok || !retrying, "round {round}: Ledger::open failed");
+                failures_of_one_try += usize::from(!ok);
+            }
+        }
+        // Not asserted (it is a race), but printed: how often a single try would have failed.
+        println!("single tries that met a locked ledger: {failures_of_one_try}");
     }
 
     fn d(day: u32) -> NaiveDate {

@@ -9,6 +9,7 @@ use prometheus::{
     IntCounterVec, IntGaugeVec, Opts, register_int_counter_vec, register_int_gauge_vec,
 };
 
+use crate::ledger::{RunCounts, RunStatus};
 use crate::pipeline::{RunError, RunReport, run_status};
 
 static RUNS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
@@ -22,7 +23,7 @@ static LAST_SUCCESS: LazyLock<Option<IntGaugeVec>> = LazyLock::new(|| {
     register_int_gauge_vec!(
         Opts::new(
             "fugong_last_success_timestamp_seconds",
-            "Unix time of the last published run per job"
+            "Unix time of the last successful run per job (published, or its date found unchanged); from the run ledger at start"
         ),
         &["job"]
     )
@@ -110,12 +111,65 @@ pub fn record_run(job: &str, result: &Result<RunReport, RunError>) {
             g.with_label_values(&[job, s]).set(i64::from(n));
         }
     }
-    if let Some(c) = ROWS.as_ref() {
+    if let Some(c) = ROWS.as_ref()
+        && !report.unchanged
+    {
         c.with_label_values(&[job]).inc_by(report.rows_published);
     }
     if let Some(c) = RETRIES.as_ref() {
         c.with_label_values(&[job])
             .inc_by(u64::from(report.pull_retries));
+    }
+}
+
+/// Every run status a run can end with (the `status` label of `fugong_runs_total`).
+const RUN_STATUSES: [RunStatus; 5] = [
+    RunStatus::Published,
+    RunStatus::Unchanged,
+    RunStatus::Failed,
+    RunStatus::Refused,
+    RunStatus::Abandoned,
+];
+
+/// What the run ledger says of a job when the service starts, so that `/metrics` is complete from its
+/// first scrape: the last successful run and its district counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobStart {
+    /// Unix time of the last run that published (or found its date unchanged).
+    pub last_success_unix: Option<i64>,
+    /// Districts by status in that run.
+    pub districts: Option<RunCounts>,
+}
+
+/// Make every series of a job exist: counters at zero, the gauges at their ledger values (or zero).
+/// An alert on staleness (`time() - fugong_last_success_timestamp_seconds`) then works right after a
+/// restart.
+pub fn register_job(job: &str, start: JobStart) {
+    if let Some(runs) = RUNS.as_ref() {
+        for status in RUN_STATUSES {
+            runs.with_label_values(&[job, status.as_str()]);
+        }
+    }
+    for counter in [&*ROWS, &*RETRIES, &*REGRESSIONS, &*SOURCE_FAILURES]
+        .into_iter()
+        .flatten()
+    {
+        counter.with_label_values(&[job]);
+    }
+    if let Some(g) = LAST_SUCCESS.as_ref() {
+        g.with_label_values(&[job])
+            .set(start.last_success_unix.unwrap_or(0));
+    }
+    let counts = start.districts.unwrap_or_default();
+    if let Some(g) = DISTRICTS.as_ref() {
+        for (s, n) in [
+            ("accepted", counts.accepted),
+            ("partial", counts.partial),
+            ("rejected", counts.rejected),
+            ("missing", counts.missing),
+        ] {
+            g.with_label_values(&[job, s]).set(i64::from(n));
+        }
     }
 }
 

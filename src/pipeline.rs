@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// The operator's explicit word that a regression may be published (manual runs only).
     pub allow_regression: bool,
+    /// Publish a date on which no district submitted anything (all `missing`); without it such a run
+    /// fails and publishes nothing.
+    pub allow_empty: bool,
 }
 
 impl Default for RunOptions {
@@ -64,6 +67,7 @@ impl Default for RunOptions {
             trigger: Trigger::Manual,
             cancel: None,
             allow_regression: false,
+            allow_empty: false,
         }
     }
 }
@@ -157,6 +161,10 @@ pub enum RunError {
         "the run for {date} was abandoned by a shutdown or an interrupt before publishing; nothing was changed"
     )]
     Abandoned { date: NaiveDate },
+    #[error(
+        "no district submitted for {date} (looked for {looked_for}); nothing was published. Check the source, or publish a day of only missing districts with --allow-empty"
+    )]
+    NothingSubmitted { date: NaiveDate, looked_for: String },
 }
 
 /// What a run did.
@@ -181,12 +189,20 @@ pub struct RunReport {
     pub regressions: Vec<Regression>,
     /// What started the run.
     pub trigger: Trigger,
+    /// The date's new tables were byte for byte the live version's (and so were its submissions):
+    /// nothing was published and `version` is the live version, kept.
+    pub unchanged: bool,
 }
 
 impl RunReport {
     pub fn counts(&self) -> RunCounts {
         let mut c = RunCounts {
-            rows_published: self.rows_published,
+            rows_published: if self.unchanged {
+                0
+            } else {
+                self.rows_published
+            },
+            version: Some(self.version),
             ..RunCounts::default()
         };
         for d in &self.districts {
@@ -218,6 +234,7 @@ pub struct DistrictSummary {
 /// How a run ended, as the ledger and the metrics record it.
 pub fn run_status(result: &Result<RunReport, RunError>) -> RunStatus {
     match result {
+        Ok(report) if report.unchanged => RunStatus::Unchanged,
         Ok(_) => RunStatus::Published,
         Err(RunError::Abandoned { .. }) => RunStatus::Abandoned,
         Err(RunError::Regression { .. }) => RunStatus::Refused,
@@ -537,6 +554,16 @@ impl<'j> Session<'j> {
             }
             .into());
         }
+        if !options.allow_empty
+            && !districts.is_empty()
+            && districts
+                .iter()
+                .all(|d| d.status() == SubmissionStatus::Missing)
+        {
+            let looked_for = crate::pull::describe(job, &districts[0].district.code, date);
+            warn!(%looked_for, "no district submitted; nothing is published");
+            return Err(RunError::NothingSubmitted { date, looked_for });
+        }
         let peak_rss_reader_bytes = reader.finish();
         let stage = |name: &str| {
             debug!(
@@ -627,7 +654,35 @@ impl<'j> Session<'j> {
         }
         tables.push(problem_ledger);
         tables.push(problem_daily);
-        let version = tx.stage(date, tables, manifest(job, &day, options.trigger))?;
+        let manifest = manifest(job, &day, options.trigger);
+        if let Some(live) = live
+            .as_ref()
+            .filter(|live| same_as_live(live, &tables, &manifest))
+        {
+            // A re-run on the same bytes: a new version would only evict a real earlier one.
+            tx.discard();
+            let version = live.effective_version();
+            info!(
+                version,
+                "unchanged: the date's tables are the live version's, nothing published"
+            );
+            return Ok(RunReport {
+                report_date: date,
+                output: self.warehouse.location(),
+                districts: summaries(&day),
+                comparison,
+                rows_published,
+                elapsed: started.elapsed(),
+                peak_rss_bytes: crate::read::boundary::peak_rss_bytes(None).unwrap_or(0),
+                peak_rss_reader_bytes,
+                pull_retries: retries,
+                version,
+                regressions,
+                trigger: options.trigger,
+                unchanged: true,
+            });
+        }
+        let version = tx.stage(date, tables, manifest)?;
         // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
         let (whole_ledger, anomaly_before) =
             if self.warehouse.published_dates()?.iter().any(|d| *d > date) {
@@ -702,8 +757,31 @@ impl<'j> Session<'j> {
             version,
             regressions,
             trigger: options.trigger,
+            unchanged: false,
         })
     }
+}
+
+/// Whether a publish would change nothing: every table's files are the live version's (file names
+/// carry a hash of their bytes; a Delta table's add a per-publish suffix after it) and every district's
+/// line in the manifest (source, sha256, status, counts) is the same.
+fn same_as_live(live: &Manifest, tables: &[publish::StagedTable], new: &Manifest) -> bool {
+    /// `part-00000-<16 hex digits>`: the part of a file name that names its content.
+    fn content(name: &str) -> &str {
+        name.get(..27).unwrap_or(name)
+    }
+    live.districts == new.districts
+        && live.tables.len() == tables.len()
+        && tables.iter().all(|t| {
+            live.tables.get(&t.table).is_some_and(|l| {
+                l.rows == t.rows
+                    && l.files.len() == t.files.len()
+                    && l.files
+                        .iter()
+                        .zip(&t.files)
+                        .all(|(a, b)| content(a) == content(&b.name))
+            })
+        })
 }
 
 /// Encode one `enterprise_daily` part and write it to the transaction's staging at once.

@@ -244,7 +244,15 @@ fn run_without_a_date_takes_the_jobs_target_and_a_typo_date_needs_force() {
         - chrono::Days::new(1))
     .to_string();
     std::fs::create_dir_all(province.root().join("inbox")).expect("inbox");
-    let o = fugong(&["run", "--quiet", "--in-process", "--job", job]);
+    // Nothing was submitted: published only on the operator's word (--allow-empty).
+    let o = fugong(&[
+        "run",
+        "--quiet",
+        "--in-process",
+        "--allow-empty",
+        "--job",
+        job,
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains(&format!("no --date: processing {yesterday}")),
@@ -290,6 +298,7 @@ fn run_without_a_date_takes_the_jobs_target_and_a_typo_date_needs_force() {
         "--date",
         "2062-02-24",
         "--force-date",
+        "--allow-empty",
     ]);
     assert!(o.status.success(), "{}", text(&o));
 }

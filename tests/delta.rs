@@ -281,7 +281,15 @@ fn two_jobs_publishing_different_dates_at_once_all_land() {
         }
     }
     let w = open(&url);
-    for round in 1..=2 {
+    for round in 1..=2u32 {
+        if round > 1 {
+            // New enterprises (the same counts): a round on the same bytes would publish nothing.
+            for (province, dates, rows) in [(&a, &a_days, 3u32), (&b, &b_days, 5u32)] {
+                for (i, d) in dates.iter().enumerate() {
+                    submit(province, *d, rows + i as u32, 5000 * round);
+                }
+            }
+        }
         let ca = backfill(&a.job_path(), a_days[0], a_days[2]);
         let cb = backfill(&b.job_path(), b_days[0], b_days[2]);
         for (who, child) in [("a", ca), ("b", cb)] {
@@ -296,7 +304,10 @@ fn two_jobs_publishing_different_dates_at_once_all_land() {
                     "round {round}: {d} holds exactly its rows"
                 );
                 let versions = w.versions(*d).expect("versions");
-                assert!(versions.len() >= round, "round {round}: {d}: {versions:?}");
+                assert!(
+                    versions.len() >= round as usize,
+                    "round {round}: {d}: {versions:?}"
+                );
             }
         }
     }
@@ -382,6 +393,11 @@ fn two_writers_of_the_same_date_are_serialised_and_a_reader_never_sees_a_mix() {
             } else {
                 (&y, &x, x_rows)
             };
+            // Both writers send workbooks they have not published before (the same counts, other
+            // enterprises): a writer whose tables would be the live ones publishes nothing at all.
+            for (p, rows, base) in [(&x, 3u32, 0u32), (&y, 7, 500)] {
+                submit(p, report_date(), rows, base + 2000 * round);
+            }
             let meeting = tempfile::tempdir().expect("tempdir");
             let held_child = Command::new(env!("CARGO_BIN_EXE_fugong"))
                 .args(["run", "--quiet", "--in-process", "--date", "2020-02-24"])
@@ -546,4 +562,97 @@ fn two_writers_creating_the_tables_at_once_make_one_definition_and_both_publish(
     let w = open(&url);
     assert_eq!(enterprise_rows(&*w, a_day), 6);
     assert_eq!(enterprise_rows(&*w, b_day), 8);
+}
+
+/// `count` `fugong run` processes of one job file (one run ledger), each of its own date, started at
+/// once; every one must publish (none fails on the ledger's lock) and the ledger must hold every run.
+fn runs_of_one_job_at_once(province: &Province, count: u32, extra: &[&str]) {
+    let dates: Vec<NaiveDate> = (0..count).map(|i| date(2020, 3, 1 + i)).collect();
+    for (i, d) in dates.iter().enumerate() {
+        submit(province, *d, 2 + i as u32, 0);
+    }
+    let children: Vec<(NaiveDate, std::process::Child)> = dates
+        .iter()
+        .map(|d| {
+            let child = Command::new(env!("CARGO_BIN_EXE_fugong"))
+                .args(["run", "--quiet", "--in-process", "--job"])
+                .arg(province.job_path())
+                .args(["--date", &d.to_string()])
+                .args(extra)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run");
+            (*d, child)
+        })
+        .collect();
+    for (d, child) in children {
+        let o = child.wait_with_output().expect("wait");
+        let all = text(&o);
+        assert!(o.status.success(), "{count} runs, {d}: {all}");
+        assert!(!all.contains("database is locked"), "{d}: {all}");
+    }
+    let o = fugong(&[
+        "history",
+        "--job",
+        province.job_path().to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("history json");
+    let published = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["status"] == "published")
+        .count();
+    assert_eq!(published, count as usize, "{runs}");
+}
+
+#[test]
+fn concurrent_runs_of_one_delta_job_wait_for_the_run_ledger() {
+    for count in [2, 4] {
+        let local = tempfile::tempdir().expect("tmp");
+        let url = url::Url::from_directory_path(local.path().join("wh"))
+            .expect("url")
+            .to_string();
+        let province = two_districts();
+        delta_job(&province, &url, "");
+        runs_of_one_job_at_once(&province, count, &[]);
+        let w = open(&url);
+        for i in 0..count {
+            assert_eq!(
+                enterprise_rows(&*w, date(2020, 3, 1 + i)),
+                2 * (2 + i as usize)
+            );
+        }
+    }
+    for count in [2, 4] {
+        let url = format!("s3://{}/same-job", new_bucket());
+        let province = two_districts();
+        delta_job(&province, &url, "");
+        runs_of_one_job_at_once(&province, count, &[]);
+        let w = open(&url);
+        for i in 0..count {
+            assert_eq!(
+                enterprise_rows(&*w, date(2020, 3, 1 + i)),
+                2 * (2 + i as usize)
+            );
+        }
+    }
+}
+
+#[test]
+fn concurrent_runs_of_one_local_job_take_turns_at_the_warehouse_lock() {
+    for count in [2, 4] {
+        let province = two_districts();
+        runs_of_one_job_at_once(&province, count, &["--lock-wait-secs", "120"]);
+        for i in 0..count {
+            let d = date(2020, 3, 1 + i);
+            assert_eq!(
+                read_table(&province.warehouse(), "enterprise_daily", d).num_rows(),
+                2 * (2 + i as usize)
+            );
+        }
+    }
 }

@@ -133,11 +133,12 @@ pub fn text(o: &Output) -> String {
 }
 
 #[test]
-fn two_runs_with_the_same_inputs_give_identical_bytes_and_a_new_version() {
+fn two_runs_with_the_same_inputs_give_identical_bytes_and_publish_once() {
     let province = two_district_province(1);
     let first_report =
         run_job(&province.job(), report_date(), &RunOptions::default()).expect("first");
     assert_eq!(first_report.version, 1);
+    assert!(!first_report.unchanged);
     let first = parquet_files(&province.warehouse());
     assert_eq!(
         first.len(),
@@ -145,10 +146,88 @@ fn two_runs_with_the_same_inputs_give_identical_bytes_and_a_new_version() {
         "one part per table: {:?}",
         first.keys().collect::<Vec<_>>()
     );
+    // The same bytes again, read in worker processes this time: the tables would be byte for byte the
+    // live ones, so nothing is published and version 1 stays (ten idle re-runs evict nothing).
+    let manifest_before = std::fs::read(fugong::publish::manifest_path(
+        &province.warehouse(),
+        report_date(),
+    ))
+    .expect("manifest");
+    for _ in 0..3 {
+        let again = run_job(&province.job(), report_date(), &subprocess_options()).expect("again");
+        assert!(again.unchanged);
+        assert_eq!(again.version, 1);
+    }
+    assert_eq!(
+        first,
+        parquet_files(&province.warehouse()),
+        "the same Parquet bytes"
+    );
+    assert_eq!(
+        std::fs::read(fugong::publish::manifest_path(
+            &province.warehouse(),
+            report_date()
+        ))
+        .expect("manifest"),
+        manifest_before,
+        "the manifest untouched"
+    );
+    assert!(!province.warehouse().join("_versions/2020-02-24").exists());
+    let o = fugong(
+        &[
+            "history",
+            "--job",
+            province.job_path().to_str().expect("utf8"),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("history");
+    let statuses: Vec<(&str, u64)> = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap_or(""),
+                r["version"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("published", 1),
+            ("unchanged", 1),
+            ("unchanged", 1),
+            ("unchanged", 1)
+        ]
+    );
+    let o = fugong(
+        &[
+            "run",
+            "--quiet",
+            "--in-process",
+            "--job",
+            province.job_path().to_str().expect("utf8"),
+            "--date",
+            "2020-02-24",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("unchanged: 2020-02-24 version 1 stays live"),
+        "{}",
+        text(&o)
+    );
+
+    // A workbook whose content changed is a new version; the replaced one is kept.
+    submit_version(&province, report_date(), 2);
     let second = run_job(&province.job(), report_date(), &subprocess_options()).expect("second");
     assert_eq!(second.version, 2);
-    let again = parquet_files(&province.warehouse());
-    assert_eq!(first, again, "the same Parquet bytes");
+    assert!(!second.unchanged);
     // Partition folders hold only Parquet files.
     for name in first.keys() {
         assert!(

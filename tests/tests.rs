@@ -15,6 +15,7 @@ mod hostile;
 mod http;
 mod messy;
 mod normalize_props;
+mod operator;
 mod problems;
 mod province;
 mod publish;

@@ -53,6 +53,10 @@ pub struct BackfillArgs {
     /// Publish dates even where a district would be worse than in the published version.
     #[arg(long)]
     pub allow_regression: bool,
+    /// Publish a date on which no district submitted anything (every district `missing`); without it
+    /// such a date fails (exit 1) and nothing is published.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -114,6 +118,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         lock_wait: Duration::from_secs(args.lock_wait_secs),
         trigger: Trigger::Backfill,
         allow_regression: args.allow_regression,
+        allow_empty: args.allow_empty,
         cancel: Some(interrupt_flag()),
     };
     let interrupted = || {

@@ -47,8 +47,8 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::open(&path)?;
     let runs = ledger.history(&job.name, args.from, args.to)?;
     let mut rows = Tabular::new(&[
-        "run", "date", "trigger", "started", "finished", "status", "accepted", "partial",
-        "rejected", "missing", "rows", "error",
+        "run", "date", "trigger", "started", "finished", "status", "version", "accepted",
+        "partial", "rejected", "missing", "rows", "error",
     ]);
     for r in &runs {
         rows.push(vec![
@@ -58,6 +58,7 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             r.started_at.clone().into(),
             r.finished_at.clone().into(),
             r.status.clone().into(),
+            r.counts.version.into(),
             r.counts.accepted.into(),
             r.counts.partial.into(),
             r.counts.rejected.into(),

@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
-    #[arg(long, global = true, default_value = "warn")]
+    #[arg(long, global = true, default_value = DEFAULT_LOG)]
     pub log: String,
 }
 
@@ -93,18 +93,55 @@ pub enum Command {
 }
 
 pub fn init_tracing(args: &GlobalArgs) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .unwrap_or_else(|| args.log.clone());
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_new(log_filter(
+        std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .as_deref(),
+        &args.log,
+    ))
+    .unwrap_or_else(|_| EnvFilter::new(log_filter(None, DEFAULT_LOG)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match args.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// The default of `--log`.
+pub const DEFAULT_LOG: &str = "warn";
+
+/// The tracing filter for `RUST_LOG` (when set) or `--log`. A bare level (`info`, `debug`) applies to
+/// fugong only: other crates (delta-rs, hyper, the scheduler) stay at `warn`, so `--log info` shows
+/// fugong's own lines, not theirs. The service's start and stop lines (`fugong::service`) are shown at
+/// every level down to `warn`. A filter with directives (`fugong=debug,deltalake=info`) is taken as it
+/// is written. The Delta kernel's log of a missing table (every first publish looks for one) is off.
+pub fn log_filter(rust_log: Option<&str>, log: &str) -> String {
+    let given = rust_log.unwrap_or(log).trim();
+    let levels = ["off", "error", "warn", "info", "debug", "trace"];
+    let lower = given.to_ascii_lowercase();
+    if levels.contains(&lower.as_str()) {
+        let quiet = if lower == "off" || lower == "error" {
+            lower.clone()
+        } else {
+            "warn".to_string()
+        };
+        let service = if lower == "off" || lower == "error" {
+            String::new()
+        } else {
+            format!(",{}=info", crate::schedule::SERVICE_LOG)
+        };
+        // delta-rs's kernel logs an ERROR each time it looks for a table that does not exist yet, which
+        // every first publish does (the error is returned to fugong, which creates the table).
+        format!("{quiet},fugong={lower}{service},buoyant_kernel::snapshot::builder=off")
+    } else {
+        given.to_string()
+    }
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -84,6 +84,7 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         rejected,
         missing,
         rows_published: target.rows.get("enterprise_daily").copied().unwrap_or(0),
+        version: result.as_ref().ok().copied(),
     };
     if let Err(e) = ledger.finish_run(run_id, status, counts, error.as_deref()) {
         tracing::warn!(error = %e, "cannot record the rollback in the ledger");

@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// rows, or a worse status); without it such a run is refused with exit code 4.
     #[arg(long)]
     pub allow_regression: bool,
+    /// Publish a date on which no district submitted anything (every district `missing`); without it
+    /// such a date fails (exit 1) and nothing is published.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -79,6 +83,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         output: args.output.clone(),
         lock_wait: Duration::from_secs(args.lock_wait_secs),
         allow_regression: args.allow_regression,
+        allow_empty: args.allow_empty,
         cancel: Some(interrupt_flag()),
         ..RunOptions::default()
     };
@@ -129,14 +134,25 @@ fn print_summary(report: &RunReport) -> std::io::Result<()> {
             first,
         ]);
     }
-    out::line(format!(
-        "published {} version {} to {} ({} enterprise rows, {:.2}s)",
-        report.report_date,
-        report.version,
-        report.output,
-        report.rows_published,
-        report.elapsed.as_secs_f64()
-    ))?;
+    if report.unchanged {
+        out::line(format!(
+            "unchanged: {} version {} stays live in {} — the submissions and every table are byte for byte the same, so nothing was published ({} enterprise rows, {:.2}s)",
+            report.report_date,
+            report.version,
+            report.output,
+            report.rows_published,
+            report.elapsed.as_secs_f64()
+        ))?;
+    } else {
+        out::line(format!(
+            "published {} version {} to {} ({} enterprise rows, {:.2}s)",
+            report.report_date,
+            report.version,
+            report.output,
+            report.rows_published,
+            report.elapsed.as_secs_f64()
+        ))?;
+    }
     out::line(table)?;
     for r in &report.regressions {
         out::line(format!("regression published: {r}"))?;

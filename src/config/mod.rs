@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// A TOML error on one line: "line 5, column 1: unknown field `schedul`, expected one of …".
 pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', " ");
+    let message = with_suggestion(&e.message().trim().replace('\n', " "));
     match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -28,6 +28,39 @@ pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
             format!("line {line}, column {column}: {message}")
         }
         None => message,
+    }
+}
+
+/// serde's "unknown field `catchup_day`, expected one of `name`, …" with the nearest known key named
+/// first: "unknown key `catchup_day` (did you mean `catchup_days`?); the keys are …".
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((unknown, after)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let known: Vec<&str> = after
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| !k.is_empty())
+        .collect();
+    let nearest = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(unknown, k), *k))
+        .filter(|(distance, k)| *distance <= 3.max(k.len() / 3))
+        .min();
+    let keys = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match nearest {
+        Some((_, k)) => {
+            format!("unknown key `{unknown}` (did you mean `{k}`?); the keys here are {keys}")
+        }
+        None => format!("unknown key `{unknown}`; the keys here are {keys}"),
     }
 }
 

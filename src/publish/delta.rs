@@ -507,6 +507,25 @@ impl Publication for DeltaPublication<'_> {
         Ok(())
     }
 
+    fn discard(self: Box<Self>) {
+        for ((_, table), files) in &self.written {
+            let Ok(t) = self.warehouse.table(table) else {
+                continue;
+            };
+            let store = t.log_store().object_store(None);
+            for f in files {
+                let location = StorePath::from(f.path.as_str());
+                let store = store.clone();
+                if let Err(e) = self
+                    .warehouse
+                    .block_on(async move { store.delete(&location).await })
+                {
+                    tracing::debug!(path = %f.path, error = %e, "cannot remove an uncommitted file");
+                }
+            }
+        }
+    }
+
     fn stage(
         &mut self,
         date: NaiveDate,

@@ -51,6 +51,10 @@ pub trait Publication: Send {
     /// Make every staged date visible; the manifests are written last. Returns each date with its new
     /// version.
     fn commit(self: Box<Self>) -> Result<Vec<(NaiveDate, u32)>, PublishError>;
+
+    /// Publish nothing: remove what was written for this publication (a local transaction's staging
+    /// goes with it when dropped; an object store's uncommitted files are deleted here, best effort).
+    fn discard(self: Box<Self>) {}
 }
 
 /// Where a job's snapshots live.

@@ -41,15 +41,15 @@ pub enum Pulled {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
     #[error(
-        "the inbox folder {folder} cannot be read: {reason} (is the share mounted and the job's [source] path right? nothing was published)"
+        "the inbox folder {folder} cannot be read: {reason} (is the share mounted and the job's [source] path right?)"
     )]
     DirUnavailable { folder: PathBuf, reason: String },
     #[error(
-        "cannot list {pattern}: {reason} (a folder that cannot be read is never taken as \"not submitted\"; nothing was published)"
+        "cannot list {pattern}: {reason} (a folder that cannot be read is never taken as \"not submitted\")"
     )]
     Listing { pattern: String, reason: String },
     #[error(
-        "every district's download failed ({districts} districts), e.g. {example} (is the report server up and reachable? nothing was published)"
+        "every district's download failed ({districts} districts), e.g. {example} (is the report server up and reachable?)"
     )]
     HttpUnreachable { districts: usize, example: String },
 }

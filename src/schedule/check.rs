@@ -63,6 +63,13 @@ pub fn check_file(path: &Path) -> (Option<ScheduledJob>, Vec<Problem>) {
                 message.lines().map(|l| problem(l.to_string())).collect(),
             );
         }
+        // The file is named once, by the problem line.
+        Err(crate::config::ConfigError::Parse { what, message, .. }) => {
+            return (
+                None,
+                vec![problem(format!("not a valid {what} file: {message}"))],
+            );
+        }
         Err(e) => return (None, vec![problem(e.to_string())]),
     };
     let mut problems = Vec::new();

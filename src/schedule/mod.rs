@@ -75,6 +75,72 @@ pub struct ScheduledJob {
     cancel: Arc<AtomicBool>,
 }
 
+/// The six fields of a schedule and the numbers each allows.
+const CRON_FIELDS: [(&str, u32, u32); 6] = [
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+];
+
+/// The first number of a 6-field schedule outside its field's range, said as "hour 25: 0–23"; None when
+/// every number is in range (the scheduler's parser then says what else is wrong).
+pub fn cron_field_problem(schedule: &str) -> Option<String> {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    if fields.len() != 6 {
+        return None;
+    }
+    for (text, (name, low, high)) in fields.iter().zip(CRON_FIELDS) {
+        for part in text.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (part, None),
+            };
+            for number in range.split('-').chain(step) {
+                let Ok(n) = number.parse::<u32>() else {
+                    continue;
+                };
+                let bad = if Some(number) == step {
+                    n == 0 || n > high
+                } else {
+                    n < low || n > high
+                };
+                if bad {
+                    return Some(format!("{name} {n}: {low}–{high}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The log target of the service's own start and stop lines, shown at the default level.
+pub const SERVICE_LOG: &str = "fugong::service";
+
+/// What the run ledger says of a job, for its metrics at start (zeros when it has none yet).
+fn ledger_start(job: &Job) -> crate::metrics::JobStart {
+    let Ok(output) = job.output_or(None) else {
+        return crate::metrics::JobStart::default();
+    };
+    let path = job.ledger_path(&output);
+    if !path.exists() {
+        return crate::metrics::JobStart::default();
+    }
+    match crate::ledger::Ledger::open(&path).and_then(|l| l.last_success(&job.name)) {
+        Ok(Some((at, counts))) => crate::metrics::JobStart {
+            last_success_unix: Some(at),
+            districts: Some(counts),
+        },
+        Ok(None) => crate::metrics::JobStart::default(),
+        Err(e) => {
+            warn!(job = %job.name, error = %e, "cannot read the run ledger for the metrics");
+            crate::metrics::JobStart::default()
+        }
+    }
+}
+
 /// Whether a zone changes its UTC offset during the year (daylight saving).
 pub fn has_daylight_saving(tz: Tz, year: i32) -> bool {
     let offsets: Vec<i32> = (1..=12)
@@ -123,14 +189,16 @@ impl ScheduledJob {
         .is_err()
         {
             // The scheduler says only "ParseSchedule"; its parser, set up the same way, says why.
-            let why = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Required)
-                .dom_and_dow(true)
-                .build()
-                .parse(&schedule)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "rejected by the scheduler".into());
+            let why = cron_field_problem(&schedule).unwrap_or_else(|| {
+                croner::parser::CronParser::builder()
+                    .seconds(croner::parser::Seconds::Required)
+                    .dom_and_dow(true)
+                    .build()
+                    .parse(&schedule)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "rejected by the scheduler".into())
+            });
             return Err(invalid(format!(
                 "schedule `{schedule}` is not a valid cron expression ({why}); write 6 fields: second minute hour day month weekday, e.g. \"0 30 1 * * *\""
             )));
@@ -151,6 +219,18 @@ impl ScheduledJob {
             cancel: Arc::new(AtomicBool::new(false)),
             job,
         })
+    }
+
+    /// When the schedule fires next after `now`, in the job's zone.
+    pub fn next_firing(&self, now: chrono::DateTime<Utc>) -> Option<chrono::DateTime<Tz>> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(&self.schedule)
+            .ok()?;
+        cron.find_next_occurrence(&now.with_timezone(&self.timezone), false)
+            .ok()
     }
 
     /// The report date a run started now processes.
@@ -231,6 +311,10 @@ async fn serve_async(
         })?;
         crons.push(cron);
     }
+    // Every series exists from the first scrape, the last success read from the ledger.
+    for sj in &jobs {
+        crate::metrics::register_job(&sj.job.name, ledger_start(&sj.job));
+    }
     if let Some(addr) = options.metrics_addr {
         http::spawn(addr).await?;
     }
@@ -248,15 +332,21 @@ async fn serve_async(
         .await
         .map_err(|e| ServeError::Scheduler(e.to_string()))?;
     for sj in &jobs {
-        info!(job = %sj.job.name, schedule = %sj.schedule, timezone = %sj.timezone, "scheduled");
+        let next = sj
+            .next_firing(Utc::now())
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S %Z").to_string())
+            .unwrap_or_else(|| "never".into());
+        // Shown at the default log level too (target `fugong::service`): the operator sees each job's
+        // next run when the service starts.
+        info!(target: SERVICE_LOG, job = %sj.job.name, schedule = %sj.schedule, timezone = %sj.timezone, next_run = %next, "scheduled: next run {next}");
         let for_catch_up = Arc::clone(sj);
         let opts = options.clone();
         tokio::spawn(async move { run_exclusive(for_catch_up, Work::CatchUp, opts).await });
     }
-    info!(jobs = jobs.len(), "serving");
+    info!(target: SERVICE_LOG, jobs = jobs.len(), "serving {} job(s)", jobs.len());
 
     shutdown_signal().await;
-    info!("shutdown requested: no new runs");
+    info!(target: SERVICE_LOG, "shutdown requested: no new runs");
     for sj in &jobs {
         sj.stopping.store(true, Ordering::SeqCst);
     }
@@ -285,7 +375,7 @@ async fn serve_async(
         });
     }
     while waits.join_next().await.is_some() {}
-    info!("stopped");
+    info!(target: SERVICE_LOG, "stopped");
     Ok(())
 }
 
