@@ -331,3 +331,72 @@ fn check_names_the_cron_field_suggests_the_nearest_key_and_names_the_file_once()
     let out = check("schedule = \"0 30 1 * * *\"\ntimezone = \"Asia/Shanghai\"");
     assert!(out.contains("[source] path"), "{out}");
 }
+
+#[test]
+fn backfill_dry_run_names_each_districts_file_and_flags_dates_where_nothing_would_be_read() {
+    let province = Province::new(&[
+        ("370102", "历下区", "济南市"),
+        ("370103", "市中区", "济南市"),
+    ]);
+    crate::publish::submit_version(&province, report_date(), 1);
+    // The 25th: only 历下区, and it twice; the 26th: nothing at all.
+    let xlsx = report_for("历下区", vec![standard_row(1, true, 10, 8)]).to_xlsx();
+    province.submit(date(2020, 2, 25), "370102.xlsx", &xlsx);
+    province.submit(date(2020, 2, 25), "370102.xls", &xlsx);
+    std::fs::create_dir_all(province.root().join("inbox/2020-02-26")).expect("mkdir");
+    let job = job_arg(&province);
+    let o = fugong(
+        &[
+            "backfill",
+            "--dry-run",
+            "--job",
+            &job,
+            "--from",
+            "2020-02-24",
+            "--to",
+            "2020-02-26",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let inbox = province.root().join("inbox");
+    let line_of = |code: &str, date: &str| -> String {
+        let mut in_date = false;
+        for line in out.lines() {
+            if !line.starts_with(' ') {
+                in_date = line.starts_with(date);
+            } else if in_date && line.trim_start().starts_with(code) {
+                return line.to_string();
+            }
+        }
+        panic!("no line for {code} on {date}: {out}")
+    };
+    assert!(
+        line_of("370102", "2020-02-24")
+            .ends_with(&inbox.join("2020-02-24/370102.xlsx").display().to_string()),
+        "{out}"
+    );
+    assert!(
+        line_of("370102", "2020-02-25").contains("2 files, an ambiguous submission"),
+        "{out}"
+    );
+    assert!(
+        line_of("370103", "2020-02-25").contains("nothing (looked for"),
+        "{out}"
+    );
+    let flagged: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("nothing would be read"))
+        .collect();
+    assert_eq!(flagged.len(), 2, "the 26th, and the summary: {out}");
+    assert!(flagged[0].starts_with("2020-02-26"), "{out}");
+    assert!(
+        out.contains("1 date(s) where nothing would be read: 2020-02-26"),
+        "{out}"
+    );
+    assert!(
+        !province.warehouse().join("_manifests").exists(),
+        "nothing published"
+    );
+}

@@ -299,22 +299,81 @@ fn dry_run(
         args.only_missing,
         args.only_failed,
     )?;
-    let describe = |code: &str, date: chrono::NaiveDate| crate::pull::describe(job, code, date);
     super::out::line(format!(
-        "dry run: {} date(s) would be processed into {}",
+        "dry run: {} date(s) would be processed into {}; nothing is pulled or published",
         dates.len(),
         output.describe()
     ))?;
-    for date in &dates {
-        super::out::line(date)?;
-        for d in &job.districts {
-            super::out::line(format!(
-                "  {} {:<6} {}",
-                d.code,
-                d.name,
-                describe(&d.code, *date)
-            ))?;
+    let dir = match &job.source {
+        crate::config::job::Source::Dir { base, template } => {
+            let source = crate::pull::dir::DirSource::new(base.clone(), template.clone());
+            source.check()?;
+            Some(source)
         }
+        crate::config::job::Source::Http(_) => None,
+    };
+    let mut empty_dates = Vec::new();
+    for date in &dates {
+        let mut lines = Vec::new();
+        let mut found = 0usize;
+        for d in &job.districts {
+            let what = match &dir {
+                Some(source) => {
+                    let files = source.files(&d.code, *date)?;
+                    found += usize::from(!files.is_empty());
+                    match files.as_slice() {
+                        [] => format!(
+                            "nothing (looked for {})",
+                            crate::pull::describe(job, &d.code, *date)
+                        ),
+                        [one] => one.display().to_string(),
+                        many => format!(
+                            "{} files, an ambiguous submission: {}",
+                            many.len(),
+                            many.iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                }
+                None => format!(
+                    "GET {} (not requested in a dry run)",
+                    crate::pull::describe(job, &d.code, *date)
+                ),
+            };
+            lines.push(format!("  {} {:<6} {what}", d.code, d.name));
+        }
+        let flag = if dir.is_some() && found == 0 && args.allow_empty {
+            "  ← nothing would be read: published with every district missing (--allow-empty)"
+                .to_string()
+        } else if dir.is_some() && found == 0 {
+            empty_dates.push(*date);
+            "  ← nothing would be read: the date would fail (no district submitted) unless --allow-empty"
+                .to_string()
+        } else if dir.is_some() {
+            format!(
+                "  ({found} of {} districts have a file)",
+                job.districts.len()
+            )
+        } else {
+            String::new()
+        };
+        super::out::line(format!("{date}{flag}"))?;
+        for line in lines {
+            super::out::line(line)?;
+        }
+    }
+    if !empty_dates.is_empty() {
+        super::out::line(format!(
+            "{} date(s) where nothing would be read: {}",
+            empty_dates.len(),
+            empty_dates
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -125,6 +125,12 @@ impl DirSource {
         self.base.join(expanded).to_string_lossy().into_owned()
     }
 
+    /// The files a district's pattern matches for the date, without reading them (`backfill
+    /// --dry-run`).
+    pub fn files(&self, district_code: &str, date: NaiveDate) -> Result<Vec<PathBuf>, SourceError> {
+        matching(&self.pattern(district_code, date))
+    }
+
     /// Find and read the district's file for the date.
     pub fn pull(
         &self,
@@ -137,8 +143,8 @@ impl DirSource {
     }
 }
 
-/// Find and read the file a glob names.
-fn pull(pattern: &str, max_file_bytes: u64) -> Result<Pulled, SourceError> {
+/// The submissions a glob names (office lock files and hidden files left out), sorted.
+fn matching(pattern: &str) -> Result<Vec<PathBuf>, SourceError> {
     let listing = |reason: String| SourceError::Listing {
         pattern: pattern.to_string(),
         reason,
@@ -151,6 +157,12 @@ fn pull(pattern: &str, max_file_bytes: u64) -> Result<Pulled, SourceError> {
         }
     }
     matches.sort();
+    Ok(matches)
+}
+
+/// Find and read the file a glob names.
+fn pull(pattern: &str, max_file_bytes: u64) -> Result<Pulled, SourceError> {
+    let matches = matching(pattern)?;
     match matches.len() {
         0 => return Ok(Pulled::Missing),
         1 => {}
