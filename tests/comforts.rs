@@ -93,7 +93,78 @@ fn compare_speaks_csv_for_excel_and_pandas_json_and_writes_the_ranking_workbook(
     std::fs::write(&csv_path, &csv.stdout).expect("csv");
     let json = args("json");
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).expect("json");
-    assert_eq!(rows.len(), 2);
+    // Two cities, then the province.
+    assert_eq!(rows.len(), 3);
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "report_date",
+            "province_code",
+            "city_code",
+            "city_name",
+            "districts_expected",
+            "districts_reported",
+            "enterprises_total",
+            "enterprises_resumed",
+            "resumption_rate",
+            "employees_total",
+            "employees_on_duty",
+            "on_duty_rate",
+            "capacity_utilization_avg",
+            "resumption_rate_rank",
+            "on_duty_rate_rank",
+            "capacity_utilization_rank",
+            "resumption_rate_change",
+            "mask_daily_capacity_total",
+            "enterprises_with_financing_need",
+            "financing_need_cny_total",
+        ],
+        "city_daily's columns in its order, after report_date"
+    );
+    let province = &rows[2];
+    assert_eq!(province["city_name"], "全省");
+    assert_eq!(province["city_code"], "370000");
+    assert_eq!(province["report_date"], "2020-02-24");
+    assert_eq!(province["resumption_rate_rank"], serde_json::Value::Null);
+    let sum = |key: &str| -> i64 { rows[..2].iter().map(|r| r[key].as_i64().unwrap_or(0)).sum() };
+    for key in [
+        "enterprises_total",
+        "enterprises_resumed",
+        "employees_total",
+        "employees_on_duty",
+    ] {
+        assert_eq!(province[key].as_i64(), Some(sum(key)), "{key}");
+    }
+    assert_eq!(
+        province["resumption_rate"].as_f64(),
+        Some(sum("enterprises_resumed") as f64 / sum("enterprises_total") as f64),
+        "pooled, not a mean of the cities' rates"
+    );
+    // Money is exact decimal text, never a float; the province's is the cities' sum to the fen.
+    let fen = |v: &serde_json::Value| -> i64 {
+        let t = v.as_str().unwrap_or_else(|| panic!("money as text: {v}"));
+        let (yuan, cents) = t.split_once('.').expect("two decimals");
+        assert_eq!(cents.len(), 2, "{t}");
+        yuan.parse::<i64>().expect("yuan") * 100 + cents.parse::<i64>().expect("fen")
+    };
+    assert_eq!(
+        fen(&province["financing_need_cny_total"]),
+        fen(&rows[0]["financing_need_cny_total"]) + fen(&rows[1]["financing_need_cny_total"])
+    );
+    let csv_text = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        csv_text
+            .trim_start_matches('\u{feff}')
+            .starts_with("report_date,"),
+        "{csv_text}"
+    );
+    assert!(csv_text.contains(",370000,全省,"), "{csv_text}");
     let first = &rows[0];
     assert_eq!(first["resumption_rate_rank"], 1);
     let rate = first["resumption_rate"].as_f64().expect("rate");
@@ -156,6 +227,33 @@ fn compare_speaks_csv_for_excel_and_pandas_json_and_writes_the_ranking_workbook(
         first["city_name"].as_str().expect("name")
     );
     assert_eq!(cell(3, 2), Data::Float(rate));
+    // Every column the terminal shows, and the 全省 row after the cities.
+    let headers: Vec<String> = (0..16).map(|c| cell(2, c).to_string()).collect();
+    for h in [
+        "口罩日产能(万只)",
+        "有融资需求企业",
+        "融资需求(亿元)",
+        "报送区县",
+    ] {
+        assert!(headers.iter().any(|x| x == h), "{h}: {headers:?}");
+    }
+    let col = |h: &str| headers.iter().position(|x| x == h).expect("column") as u32;
+    assert_eq!(cell(5, 1).to_string(), "全省");
+    assert_eq!(
+        cell(3, col("报送区县")).to_string(),
+        format!(
+            "{}/{}",
+            first["districts_reported"], first["districts_expected"]
+        )
+    );
+    assert_eq!(
+        cell(5, col("企业数")),
+        Data::Float(province["enterprises_total"].as_f64().expect("total"))
+    );
+    assert_eq!(
+        cell(5, col("融资需求(亿元)")),
+        Data::Float(fen(&province["financing_need_cny_total"]) as f64 / 1e10)
+    );
 }
 
 #[test]

@@ -200,6 +200,93 @@ pub fn read_published(
     warehouse.read_table(table, date).map_err(read_err)
 }
 
+/// The province as one more row beside its cities (`全省`, its code in `city_code`): the cities' counts
+/// summed and every rate pooled from them as the cities' are from their districts (Σ numerators / Σ
+/// denominators); the 达产率 pooled over the date's resumed enterprises (employees-weighted, read from
+/// `enterprise_daily`, since `city_daily` keeps no weights); the 开工率 change against the previous
+/// published date's province. Ranks are null: the province is not ranked.
+pub fn province_aggregate(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    cities: &[CityAggregate],
+) -> Result<CityAggregate, CompareError> {
+    let p = ProvinceTotal::of(cities);
+    let read_err = |e: crate::publish::PublishError| CompareError::Read {
+        path: format!("{}/enterprise_daily", warehouse.location()),
+        message: e.to_string(),
+    };
+    let mut capacity = Tally::default();
+    for b in warehouse
+        .read_columns(
+            "enterprise_daily",
+            date,
+            &["resumed", "employees_total", "capacity_utilization"],
+        )
+        .map_err(read_err)?
+    {
+        let (Some(resumed), Some(employees), Some(ratio)) = (
+            b.column_by_name("resumed")
+                .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>()),
+            b.column_by_name("employees_total")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+            b.column_by_name("capacity_utilization")
+                .and_then(|c| c.as_any().downcast_ref::<Float64Array>()),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if resumed.is_valid(i) && resumed.value(i) && ratio.is_valid(i) {
+                let e = if employees.is_valid(i) {
+                    employees.value(i)
+                } else {
+                    0
+                };
+                capacity.capacity_weighted += ratio.value(i) * e as f64;
+                capacity.capacity_weight += e;
+            }
+        }
+    }
+    let previous = warehouse
+        .published_before(date)
+        .ok()
+        .flatten()
+        .and_then(|d| read_cities(warehouse, d).ok())
+        .map(|c| ProvinceTotal::of(&c).resumption());
+    let province_code = cities
+        .first()
+        .map(|c| c.province_code.clone())
+        .unwrap_or_default();
+    Ok(CityAggregate {
+        city_code: province_code.clone(),
+        province_code,
+        city_name: "全省".into(),
+        districts_expected: p.districts_expected,
+        districts_reported: p.districts_reported,
+        enterprises_total: Some(p.enterprises_total),
+        enterprises_resumed: Some(p.enterprises_resumed),
+        resumption_rate: p.resumption().map(crate::tally::Fraction::value),
+        employees_total: Some(p.employees_total),
+        employees_on_duty: Some(p.employees_on_duty),
+        on_duty_rate: p.on_duty().map(crate::tally::Fraction::value),
+        capacity_utilization_avg: capacity.capacity_utilization_avg(),
+        resumption_rate_rank: None,
+        on_duty_rate_rank: None,
+        capacity_utilization_rank: None,
+        resumption_rate_change: super::resumption_change(p.resumption(), previous.as_ref()),
+        mask_daily_capacity_total: Some(p.mask_daily_capacity_total),
+        enterprises_with_financing_need: Some(p.enterprises_with_financing_need),
+        financing_need_fen_total: Some(p.financing_need_fen_total),
+    })
+}
+
+/// Yuan with exactly two decimals, from fen: 116 100 000 000 fen → "1161000000.00" (as `city_daily`'s
+/// decimal(18,2) holds it; never through a float).
+pub fn yuan_exact(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let a = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
 /// The cities of a published date, in city-code order.
 pub fn read_cities(
     warehouse: &dyn Warehouse,
