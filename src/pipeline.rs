@@ -1232,6 +1232,7 @@ fn manifest(job: &Job, day: &DayResult, trigger: Trigger) -> Manifest {
                     },
                     looked_for: (d.status() == SubmissionStatus::Missing)
                         .then(|| crate::pull::describe(job, &d.district.code, day.report_date)),
+                    sheet: d.outcome.sheet.clone(),
                 }
             })
             .collect(),

@@ -355,11 +355,17 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
             .to_string()
     };
     assert_eq!(value("报表日期"), "2020-02-24");
-    let looked = value("查找的位置");
+    // The file expected, in words: never the server's path or a glob.
+    let expected = value("应报送的文件");
     assert!(
-        looked.ends_with("example/inbox/2020-02-24/370112.*") && looked.starts_with('/'),
-        "{looked}"
+        expected.contains("“370112”") && expected.contains("370112.xlsx"),
+        "{expected}"
     );
+    assert!(
+        !expected.contains('/') && !expected.contains('*'),
+        "{expected}"
+    );
+    assert!(value("如何报送").contains("报送"), "how to send it");
 
     let with_files: std::collections::BTreeSet<String> = files
         .iter()
@@ -384,6 +390,7 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
         "one workbook per district with findings or open problems"
     );
 
+    let manifest = fugong::publish::read_manifest(&out.path().join("wh"), d).expect("manifest");
     let mut got = Vec::new();
     for file in &files {
         let name = file
@@ -428,8 +435,45 @@ fn feedback_workbooks_list_every_finding_once_with_its_cell() {
         );
         assert!(opened.windows(2).all(|w| w[0] <= w[1]), "oldest first");
         let summary = wb.worksheet_range("汇总").expect("summary");
-        let status = summary.rows().find(|r| r[0] == "状态").expect("状态")[1].to_string();
+        let item = |key: &str| {
+            summary
+                .rows()
+                .find(|r| r[0] == key)
+                .map(|r| r[1].to_string())
+        };
+        let status = item("状态").expect("状态");
         assert!(!status.is_empty());
+        // The file and the sheet that were read, from the manifest (whatever the findings).
+        let m = manifest
+            .districts
+            .iter()
+            .find(|m| m.district_code == code_of_file)
+            .expect("district");
+        assert_eq!(
+            item("读取的文件").as_deref(),
+            m.source
+                .as_deref()
+                .map(fugong::pull::file_name_of)
+                .as_deref(),
+            "{name}"
+        );
+        assert_eq!(item("读取的工作表"), m.sheet.clone(), "{name}");
+        let errors: usize = item("错误").expect("错误").parse().expect("count");
+        let advice = item("说明").expect("说明");
+        match m.status.as_str() {
+            "rejected" => {
+                assert!(item("未接收原因").is_some_and(|w| !w.is_empty()), "{name}");
+                assert!(advice.contains("整份报表未被接收"), "{name}: {advice}");
+            }
+            _ if errors == 0 => {
+                assert!(
+                    advice.contains("已全部接收") && !advice.contains("修改原表"),
+                    "{name}: {advice}"
+                );
+                assert_eq!(item("未接收原因"), None);
+            }
+            _ => assert!(advice.contains("逐条修改"), "{name}: {advice}"),
+        }
         let sheet = wb.worksheet_range("问题明细").expect("findings");
         let mut rows = sheet.rows();
         let header: Vec<String> = rows

@@ -29,9 +29,13 @@ pub struct ManifestDistrict {
     /// Why the previous submission was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_reason: Option<String>,
-    /// For a missing district: the path or URL that was looked for (named in its 未报送 notice).
+    /// For a missing district: the path or URL that was looked for (its 未报送 notice names the file
+    /// name it expects, never the path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub looked_for: Option<String>,
+    /// The sheet the report was read from (the feedback workbook names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 fn pulled() -> String {

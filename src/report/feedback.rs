@@ -43,6 +43,8 @@ pub struct DistrictSummary {
     pub sheet: Option<String>,
     /// For a missing district: the path or URL that was looked for (from the manifest).
     pub looked_for: Option<String>,
+    /// The first file-level error: why a whole submission was not taken.
+    pub refused_because: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +149,8 @@ pub fn load(
         for d in manifest.districts {
             if let Some(s) = summaries.get_mut(&d.district_code) {
                 s.looked_for = d.looked_for;
+                s.source_file = d.source.as_deref().map(crate::pull::file_name_of);
+                s.sheet = d.sheet;
             }
         }
     }
@@ -174,6 +178,9 @@ pub fn load(
             if let Some(s) = summaries.get_mut(&d) {
                 s.source_file = s.source_file.take().or_else(|| opt_str(file, i));
                 s.sheet = s.sheet.take().or_else(|| opt_str(sheet, i));
+                if s.refused_because.is_none() && !row.is_valid(i) && severity.value(i) == "error" {
+                    s.refused_because = Some(message.value(i).to_string());
+                }
             }
             findings.entry(d).or_default().push(FeedbackRow {
                 row: row.is_valid(i).then(|| row.value(i)),
@@ -296,6 +303,29 @@ fn write_key_values(
     Ok(())
 }
 
+/// The file a district is expected to send, in words, from where fugong looked (never the server's path
+/// or a glob): `…/2020-02-24/370112.*` → "文件名为“370112”，扩展名为 .xlsx、.xls 等 Excel 格式（例如
+/// 370112.xlsx）".
+pub fn expected_file_in_words(looked_for: Option<&str>, code: &str) -> String {
+    let Some(looked_for) = looked_for else {
+        return format!("以区县代码 {code} 命名的复工日报表（例如 {code}.xlsx）");
+    };
+    let name = crate::pull::file_name_of(looked_for);
+    if let Some(stem) = name.strip_suffix(".*")
+        && !stem.contains(['*', '?', '['])
+    {
+        return format!("文件名为“{stem}”，扩展名为 .xlsx、.xls 等 Excel 格式（例如 {stem}.xlsx）");
+    }
+    if name.contains(['*', '?', '[']) {
+        let example = name.replace(['*', '?'], "");
+        return format!(
+            "文件名形如“{}”（其中 * 可以是任意文字，例如 {example}）",
+            name
+        );
+    }
+    format!("文件名为“{name}”")
+}
+
 /// The one-sheet notice for a district that sent nothing.
 fn write_missing(
     path: &Path,
@@ -305,10 +335,6 @@ fn write_missing(
 ) -> Result<(), XlsxError> {
     let mut wb = Workbook::new();
     let sheet = wb.add_worksheet().set_name("未报送")?;
-    let looked_for = s
-        .looked_for
-        .clone()
-        .unwrap_or_else(|| "（发布时未记录，请向汇总单位询问报送位置）".into());
     let lines: Vec<(&str, String)> = vec![
         (
             "区县",
@@ -316,11 +342,15 @@ fn write_missing(
         ),
         ("报表日期", date.to_string()),
         ("状态", status_words("missing").to_string()),
-        ("查找的位置", looked_for),
+        ("应报送的文件", expected_file_in_words(s.looked_for.as_deref(), code)),
+        (
+            "如何报送",
+            "请用本单位的日报表模板填好当天数据，按上面的文件名通过原报送渠道（共享收件目录、报送系统或汇总单位指定的方式）报送；如已报送，请核对文件名、报表日期和报送位置。".into(),
+        ),
         (
             "说明",
             format!(
-                "汇总时没有在上述位置找到贵单位 {date} 的复工日报表，本日全省比较中贵单位计为未报送。请尽快按模板报送；如已报送，请核对文件名、日期和存放位置。"
+                "汇总时没有收到贵单位 {date} 的复工日报表，本日全省比较中贵单位计为未报送。补报后，下一次汇总会自动重新统计该日。"
             ),
         ),
     ];
@@ -359,33 +389,70 @@ fn write_one(
         .set_bold();
     let errors = rows.iter().filter(|r| r.severity == "error").count();
     let warnings = rows.len() - errors;
-    let lines: Vec<(&str, String)> = vec![
+    let refused = s.status == "rejected";
+    let accepted_rows = s.rows_accepted.unwrap_or(0);
+    let mut lines: Vec<(&str, String)> = vec![
         (
             "区县",
             format!("{}{}（{code}）", s.city_name, s.district_name),
         ),
         ("报表日期", date.to_string()),
         (
-            "报送文件",
+            "读取的文件",
             s.source_file.clone().unwrap_or_else(|| "—".into()),
         ),
-        ("工作表", s.sheet.clone().unwrap_or_else(|| "—".into())),
+        (
+            "读取的工作表",
+            s.sheet.clone().unwrap_or_else(|| "—".into()),
+        ),
         ("状态", status_words(&s.status).to_string()),
-        (
-            "接收行数",
-            s.rows_accepted
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "0".into()),
-        ),
-        ("拒收行数", s.rows_rejected.to_string()),
-        ("错误", errors.to_string()),
-        ("警告", warnings.to_string()),
-        ("未销号问题", open.len().to_string()),
-        (
-            "说明",
-            "请按“问题明细”逐条修改原表后重新报送；警告不影响接收，但请核实。“问题台账”列出企业反映、尚未销号的问题，按提出时间先后排列；问题解决后，企业在日报中不再填报或注明“已解决”即自动销号。".into(),
-        ),
     ];
+    match (&s.refused_because, refused) {
+        // A file-level error: no row was read as data, so rows are not counted as rejected one by one.
+        (Some(why), true) => {
+            lines.push(("未接收原因", why.clone()));
+            lines.push(("接收行数", "0（整份文件未接收）".into()));
+        }
+        (None, true) => {
+            lines.push((
+                "未接收原因",
+                format!("全部 {} 行都有错误，没有一行可以接收", s.rows_rejected),
+            ));
+            lines.push(("接收行数", "0".into()));
+            lines.push(("拒收行数", s.rows_rejected.to_string()));
+        }
+        _ => {
+            lines.push(("接收行数", accepted_rows.to_string()));
+            lines.push(("拒收行数", s.rows_rejected.to_string()));
+        }
+    }
+    lines.push(("错误", errors.to_string()));
+    lines.push(("警告", warnings.to_string()));
+    lines.push(("未销号问题", open.len().to_string()));
+    let ledger_note = if open.is_empty() {
+        ""
+    } else {
+        "“问题台账”列出企业反映、尚未销号的问题，按提出时间先后排列；问题解决后，企业在日报中不再填报或注明“已解决”即自动销号。"
+    };
+    let advice = if refused {
+        "整份报表未被接收：请按“未接收原因”和“问题明细”修改原表后重新报送。".to_string()
+    } else if errors > 0 {
+        format!(
+            "已接收 {accepted_rows} 行；{} 行有错误未被接收：请按“问题明细”中的错误逐条修改原表后重新报送。{}",
+            s.rows_rejected,
+            if warnings > 0 {
+                "警告不影响接收，但请核实。"
+            } else {
+                ""
+            }
+        )
+    } else if warnings > 0 {
+        "报表已全部接收，无需重新报送；“问题明细”中的警告请核实，确有错误的请更正后重新报送。"
+            .to_string()
+    } else {
+        "报表已全部接收，没有需要修改的地方。".to_string()
+    };
+    lines.push(("说明", format!("{advice}{ledger_note}")));
     write_key_values(wb.add_worksheet().set_name("汇总")?, 48.0, &lines)?;
     let sheet = wb.add_worksheet().set_name("问题明细")?;
     for (c, (title, width)) in FINDING_COLUMNS.iter().enumerate() {
