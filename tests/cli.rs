@@ -31,7 +31,7 @@ fn validate_exits_1_with_errors_and_0_without_and_speaks_json() {
         "2020-02-24",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("3 rows accepted"), "{}", text(&o));
+    assert!(text(&o).contains("全部 3 行可以接收"), "{}", text(&o));
 
     let mut report = Report::standard(3);
     report.rows[1][6] = s("约100");
@@ -52,6 +52,61 @@ fn validate_exits_1_with_errors_and_0_without_and_speaks_json() {
     assert_eq!(doc["findings"][0]["code"], "type-error");
     assert_eq!(doc["findings"][0]["row"], report.excel_row(1));
     assert_eq!(doc["findings"][0]["column"], "职工总数(人)");
+}
+
+#[test]
+fn validate_speaks_chinese_names_the_nearest_header_and_says_a_file_is_refused_whole() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // 职工总数 written as 职工数(人): the one required column missing, the nearest header named.
+    let mut report = Report::standard(3);
+    let col = report
+        .headers
+        .iter()
+        .position(|h| h.starts_with("职工总数"))
+        .expect("职工总数");
+    report.headers[col] = "职工数(人)".into();
+    let path = dir.path().join("370102.xlsx");
+    std::fs::write(&path, report.to_xlsx()).expect("write");
+    let o = fugong(&[
+        "validate",
+        path.to_str().expect("utf8"),
+        "--date",
+        "2020-02-24",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    let cell = format!("{}{}", report.col_of("职工数(人)"), report.data_start());
+    assert!(
+        out.contains(&format!("{cell} 写的是“职工数(人)”，是否应为“职工总数”？")),
+        "{out}"
+    );
+    assert!(out.contains("整份文件不能接收"), "{out}");
+    assert!(
+        !out.contains("0 rows rejected") && !out.contains("rows accepted"),
+        "{out}"
+    );
+    assert!(out.contains("错误 header-missing"), "{out}");
+    // JSON carries the cell of the header meant.
+    let o = fugong(&[
+        "validate",
+        path.to_str().expect("utf8"),
+        "--date",
+        "2020-02-24",
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["findings"][0]["cell"], cell.as_str(), "{doc}");
+    // A path that is not there, and a folder, are said in Chinese (exit 2: the command was given wrong).
+    let o = fugong(&[
+        "validate",
+        dir.path().join("没有这个.xlsx").to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("找不到文件"), "{}", text(&o));
+    let o = fugong(&["validate", dir.path().to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("是一个文件夹"), "{}", text(&o));
 }
 
 #[test]

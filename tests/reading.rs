@@ -615,7 +615,7 @@ fn validate_without_a_date_takes_the_workbooks_and_says_so() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("未核对日期") && text.contains("3 rows accepted"),
+        text.contains("未核对日期") && text.contains("全部 3 行可以接收"),
         "{text}"
     );
 

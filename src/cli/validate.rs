@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::tabular::{OutputFormat, Tabular};
@@ -33,6 +32,46 @@ pub struct ValidateArgs {
     /// Read the workbook in this process instead of a reader worker process.
     #[arg(long)]
     pub in_process: bool,
+}
+
+/// The summary line, in Chinese: what was read and what became of it. A file-level error refuses the
+/// whole file, which is said as such (never "0 rows rejected").
+fn summary_line(
+    file: &std::path::Path,
+    outcome: &crate::validate::SubmissionOutcome,
+    errors: usize,
+) -> String {
+    let sheet = outcome
+        .sheet
+        .as_deref()
+        .map(|s| format!("工作表“{s}”"))
+        .unwrap_or_else(|| "未找到日报表工作表".into());
+    let file_errors = outcome
+        .findings
+        .iter()
+        .filter(|f| f.is_error() && f.row.is_none())
+        .count();
+    let verdict = if file_errors > 0 {
+        format!("整份文件不能接收（{file_errors} 个文件级错误，见下）")
+    } else if outcome.rows.is_empty() && outcome.rows_rejected > 0 {
+        format!(
+            "整份文件不能接收：全部 {} 行都有错误",
+            outcome.rows_rejected
+        )
+    } else if errors > 0 {
+        format!(
+            "可接收 {} 行，{} 行有错误将被拒收",
+            outcome.rows.len(),
+            outcome.rows_rejected
+        )
+    } else {
+        format!("全部 {} 行可以接收", outcome.rows.len())
+    };
+    format!(
+        "{}：{sheet}；{verdict}；错误 {errors} 个，警告 {} 个",
+        file.display(),
+        outcome.warnings()
+    )
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -84,9 +123,28 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         super::subprocess_isolation(memory)
     };
     let reader = crate::read::boundary::Reader::new(&isolation, &schema);
-    let size = std::fs::metadata(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?
-        .len();
+    let unreadable = |e: std::io::Error| -> anyhow::Error {
+        let path = args.file.display();
+        UsageError(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("找不到文件 {path}：请检查文件名和所在文件夹是否写对")
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                format!("没有权限读取文件 {path}：请检查文件的访问权限")
+            }
+            _ => format!("无法读取文件 {path}：{e}"),
+        })
+        .into()
+    };
+    let metadata = std::fs::metadata(&args.file).map_err(unreadable)?;
+    if metadata.is_dir() {
+        return Err(UsageError(format!(
+            "{} 是一个文件夹，不是工作簿：请给出要检查的文件",
+            args.file.display()
+        ))
+        .into());
+    }
+    let size = metadata.len();
     let (outcome, date_note) = if size > limits.max_file_bytes {
         // Not even read: over the byte limit is a finding like any other.
         let finding = crate::validate::Finding::file(
@@ -102,8 +160,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         };
         (outcome, None)
     } else {
-        let bytes = std::fs::read(&args.file)
-            .with_context(|| format!("cannot read {}", args.file.display()))?;
+        let bytes = std::fs::read(&args.file).map_err(unreadable)?;
         match args.date {
             Some(date) => (reader.validate(&bytes, &context(date, true)), None),
             None => {
@@ -181,28 +238,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             if let Some(note) = &date_note {
                 out::line(note)?;
             }
-            out::line(format!(
-                "{}: sheet {}, {} rows accepted, {} rows rejected, {} errors, {} warnings",
-                args.file.display(),
-                outcome
-                    .sheet
-                    .as_deref()
-                    .map(|s| format!("“{s}”"))
-                    .unwrap_or_else(|| "—".into()),
-                outcome.rows.len(),
-                outcome.rows_rejected,
-                errors,
-                outcome.warnings()
-            ))?;
+            out::line(summary_line(&args.file, &outcome, errors))?;
             for f in &outcome.findings {
                 let place = match (&f.cell, f.row) {
                     (Some(cell), _) => cell.clone(),
-                    (None, Some(r)) => format!("row {r}"),
-                    (None, None) => "file".into(),
+                    (None, Some(r)) => format!("第{r}行"),
+                    (None, None) => "整份文件".into(),
                 };
+                let severity = if f.is_error() { "错误" } else { "警告" };
                 out::line(format!(
-                    "{:<7} {:<26} {:<8} {}",
-                    f.severity.as_str(),
+                    "{severity} {:<26} {:<8} {}",
                     f.code.as_str(),
                     place,
                     f.message

@@ -45,6 +45,36 @@ pub struct HeaderLayout {
     pub missing: Vec<usize>,
 }
 
+/// Of the headers that map to nothing, the one most like a field's name or aliases (an edit distance
+/// of at most half the name, on the header keys, units dropped): "职工数(人)" for 职工总数.
+pub fn nearest_unknown<'u>(
+    field: &crate::config::schema::Field,
+    unknown: &'u [UnknownHeader],
+) -> Option<&'u UnknownHeader> {
+    let names: Vec<String> = std::iter::once(field.label.as_str())
+        .chain(field.aliases.iter().map(String::as_str))
+        .map(|n| header_key(n).key)
+        .collect();
+    unknown
+        .iter()
+        .filter_map(|u| {
+            let written = header_key(&u.written).key;
+            let wlen = written.chars().count();
+            names
+                .iter()
+                .map(|n| {
+                    let d = strsim::levenshtein(n, &written);
+                    let longest = n.chars().count().max(wlen);
+                    (d, longest)
+                })
+                .filter(|(d, longest)| *d * 2 <= *longest && *d < *longest)
+                .min()
+                .map(|(d, _)| (d, u))
+        })
+        .min_by_key(|(d, u)| (*d, u.col))
+        .map(|(_, u)| u)
+}
+
 fn cell_text(value: &CellValue<'_>) -> Option<String> {
     match value {
         CellValue::Text(t) => {

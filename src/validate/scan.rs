@@ -179,16 +179,26 @@ impl<'s> SheetScan<'s> {
         let where_ = format!("工作表“{}”", self.sheet);
         for field in &layout.missing {
             let f = &schema.fields[*field];
-            self.outcome.findings.push(
-                Finding {
-                    field: Some(f.name.clone()),
-                    ..Finding::file(
-                        Code::HeaderMissing,
-                        missing_message(f, &where_, schema.header_search_rows),
-                    )
-                }
-                .expecting(format!("表头中有“{}”列", f.label)),
-            );
+            let mut finding = Finding {
+                field: Some(f.name.clone()),
+                ..Finding::file(
+                    Code::HeaderMissing,
+                    missing_message(f, &where_, schema.header_search_rows),
+                )
+            }
+            .expecting(format!("表头中有“{}”列", f.label));
+            // The header the clerk most likely meant: the unknown one closest to the field's names.
+            if let Some(near) = header::nearest_unknown(f, &layout.unknown) {
+                let cell = cell_ref(near.row, near.col);
+                let name = f.aliases.first().map(String::as_str).unwrap_or(&f.label);
+                finding.message = format!(
+                    "{cell} 写的是“{}”，是否应为“{name}”？{}",
+                    near.written, finding.message
+                );
+                finding.column = Some(near.written.clone());
+                finding = finding.at(cell);
+            }
+            self.outcome.findings.push(finding);
         }
         let block = header::header_block(schema, &self.first_rows, header_row);
         if let Some((reference, unit)) = &block.unit
