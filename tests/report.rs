@@ -101,7 +101,8 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
         let ranks = column::<Int32Array>(&city, rank).clone();
         for i in 0..city.num_rows() {
             let label = format!(
-                "{} 第{}名",
+                "{}  {}  第{}名",
+                names.value(i),
                 fugong::compare::display::percent(Some(rates.value(i))),
                 ranks.value(i)
             );
@@ -117,7 +118,8 @@ fn the_report_shows_the_parquet_numbers_with_one_chart_per_section_and_gaps_for_
         "the province reference line is labelled: {texts:?}"
     );
     assert!(
-        texts.iter().any(|t| t == "济南市") && texts.iter().any(|t| t == "青岛市"),
+        texts.iter().any(|t| t.starts_with("济南市  "))
+            && texts.iter().any(|t| t.starts_with("青岛市  ")),
         "{texts:?}"
     );
     let headline = doc
@@ -647,7 +649,82 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
     assert_eq!(warned.len(), 2, "the example's two anomalies: {warned:?}");
     let rows = text_of("section#anomalies tr");
     assert_eq!(rows.len(), 1 + warned.len());
+    // An enterprise is named, its credit code after the name, in its own column and in the message.
+    let enterprises = read_table(&wh, "enterprise_daily", d25);
+    let (e_uscc, e_name) = (
+        column::<StringArray>(&enterprises, "uscc").clone(),
+        column::<StringArray>(&enterprises, "enterprise_name").clone(),
+    );
     for m in &warned {
-        assert!(rows.iter().any(|r| r.contains(m.as_str())), "{m}");
+        let i = (0..enterprises.num_rows())
+            .find(|&i| m.contains(e_uscc.value(i)))
+            .unwrap_or_else(|| panic!("an enterprise's credit code in {m}"));
+        let named = format!("{}（{}）", e_name.value(i), e_uscc.value(i));
+        let shown = m.replacen(e_uscc.value(i), &named, 1);
+        assert!(
+            rows.iter().any(|r| r.contains(&shown)),
+            "{shown} in {rows:?}"
+        );
     }
+
+    // Charts: the rank labels sit left of the bars (the province line cannot cross them), the rate
+    // axes end at 100 %, the quality chart names codes in Chinese.
+    let ranking = &section_svgs(&doc, "ranking")[0];
+    let attr = |tag: &str, name: &str| -> Vec<(f64, String)> {
+        let fragment = Html::parse_fragment(ranking);
+        fragment
+            .select(&Selector::parse(tag).expect("selector"))
+            .filter_map(|e| {
+                let v = e.value().attr(name)?.parse::<f64>().ok()?;
+                Some((v, e.text().collect::<String>().trim().to_string()))
+            })
+            .collect()
+    };
+    let bars_start = attr("rect", "x")
+        .into_iter()
+        .map(|(x, _)| x)
+        .filter(|x| *x > 0.0)
+        .fold(f64::MAX, f64::min);
+    let labels: Vec<(f64, String)> = attr("text", "x")
+        .into_iter()
+        .filter(|(_, t)| t.contains('名') && t.contains('%'))
+        .collect();
+    assert_eq!(labels.len(), 6, "two cities × three charts: {labels:?}");
+    assert!(
+        labels.iter().all(|(x, _)| *x < bars_start),
+        "{labels:?} vs {bars_start}"
+    );
+    let ticks: Vec<String> = svg_texts(ranking)
+        .into_iter()
+        .filter(|t| t.ends_with('%') && t.chars().all(|c| c.is_ascii_digit() || c == '%'))
+        .collect();
+    assert_eq!(
+        ticks.iter().filter(|t| *t == "100%").count(),
+        3,
+        "{ticks:?}"
+    );
+    assert!(
+        !ticks.iter().any(|t| t == "110%" || t == "120%"),
+        "{ticks:?}"
+    );
+    let trend = svg_texts(&section_svgs(&doc, "trend")[0]);
+    assert!(
+        trend.iter().any(|t| t == "100%") && !trend.iter().any(|t| t == "105%"),
+        "{trend:?}"
+    );
+    let quality = svg_texts(&section_svgs(&doc, "quality")[0]);
+    for code in fugong::validate::Code::ALL {
+        assert!(
+            !quality.contains(&code.as_str().to_string()),
+            "{code:?} in {quality:?}"
+        );
+    }
+    assert!(quality.iter().any(|t| t == "变化异常"), "{quality:?}");
+    // Names never wrap.
+    assert!(html.contains("td.name, th.name { white-space: nowrap; }"));
+    let name_cells = text_of("section#anomalies td.name");
+    assert!(
+        name_cells.iter().any(|t| t == "济南市章丘区"),
+        "{name_cells:?}"
+    );
 }

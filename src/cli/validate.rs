@@ -147,13 +147,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let size = metadata.len();
     let (outcome, date_note) = if size > limits.max_file_bytes {
         // Not even read: over the byte limit is a finding like any other.
-        let finding = crate::validate::Finding::file(
-            crate::validate::Code::FileTooLarge,
-            format!(
-                "文件大小 {size} 字节，超过 {} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送",
-                limits.max_file_bytes
-            ),
-        );
+        let finding = crate::validate::Finding::over_byte_limit(Some(size), limits.max_file_bytes);
         let outcome = crate::validate::SubmissionOutcome {
             findings: vec![finding],
             ..Default::default()

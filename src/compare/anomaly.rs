@@ -140,9 +140,7 @@ pub fn before(
             continue;
         };
         let employees = ints(&b, "employees_total");
-        let resumed = b
-            .column_by_name("resumed")
-            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>());
+        let resumed = crate::records::column::<BooleanArray>(&b, "resumed").ok();
         for i in 0..b.num_rows() {
             if !keys.is_valid(i) {
                 continue;
@@ -160,11 +158,11 @@ pub fn before(
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
-    b.column_by_name(name)?.as_any().downcast_ref()
+    crate::records::column(b, name).ok()
 }
 
 fn ints<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a Int64Array> {
-    b.column_by_name(name)?.as_any().downcast_ref()
+    crate::records::column(b, name).ok()
 }
 
 fn warning(field: &str, value: String, message: String, expected: &str) -> Finding {
@@ -390,9 +388,7 @@ pub fn refresh(
             continue;
         };
         let employees = ints(&b, "employees_total");
-        let resumed = b
-            .column_by_name("resumed")
-            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>());
+        let resumed = crate::records::column::<BooleanArray>(&b, "resumed").ok();
         let source_row = b
             .column_by_name("source_row")
             .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int32Array>());
@@ -483,43 +479,21 @@ pub fn refresh(
             .collect(),
     )
     .map_err(arrow_err)?;
-    let text = |get: &dyn Fn(&(String, Finding)) -> Option<String>| -> ArrayRef {
-        Arc::new(StringArray::from_iter(new.iter().map(get)))
-    };
-    let added = crate::records::batch_by_name(
-        crate::records::rejects_schema(),
-        vec![
-            ("report_date", crate::records::date_column(next, new.len())),
-            ("district_code", text(&|(d, _)| Some(d.clone()))),
-            (
-                "source_file",
-                text(&|(d, _)| source.get(d).and_then(|s| s.0.clone())),
-            ),
-            (
-                "sheet",
-                text(&|(d, _)| source.get(d).and_then(|s| s.1.clone())),
-            ),
-            (
-                "row",
-                Arc::new(arrow::array::Int32Array::from_iter(new.iter().map(
-                    |(_, f)| f.row.map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
-                ))),
-            ),
-            ("column", text(&|(_, f)| f.column.clone())),
-            ("field", text(&|(_, f)| f.field.clone())),
-            ("value", text(&|(_, f)| f.value.clone())),
-            ("code", text(&|(_, f)| Some(f.code.as_str().to_string()))),
-            (
-                "severity",
-                text(&|(_, f)| Some(f.severity.as_str().to_string())),
-            ),
-            ("message", text(&|(_, f)| Some(f.message.clone()))),
-            ("cell", text(&|(_, f)| f.cell.clone())),
-            ("expected", text(&|(_, f)| f.expected.clone())),
-            ("detail", text(&|(_, f)| f.detail.clone())),
-        ],
-    )
-    .map_err(arrow_err)?;
+    let rows: Vec<crate::records::RejectRow<'_>> = new
+        .iter()
+        .map(|(d, finding)| {
+            let (file, sheet) = source
+                .get(d)
+                .map_or((None, None), |s| (s.0.as_deref(), s.1.as_deref()));
+            crate::records::RejectRow {
+                district_code: d,
+                source_file: file,
+                sheet,
+                finding,
+            }
+        })
+        .collect();
+    let added = crate::records::rejects_of(next, &rows).map_err(arrow_err)?;
     let rejects =
         arrow::compute::concat_batches(&crate::records::rejects_schema(), [&kept, &added])
             .map_err(arrow_err)?;

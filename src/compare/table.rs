@@ -158,16 +158,15 @@ pub enum CompareError {
     },
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
+    #[error("a published table does not have the columns this fugong reads: {0}")]
+    Column(#[from] crate::records::ColumnError),
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, CompareError> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| CompareError::Read {
-            path: "city_daily".into(),
-            message: format!("column {name} is missing or has the wrong type"),
-        })
+fn column<'a, T: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a T, CompareError> {
+    Ok(crate::records::column(batch, name)?)
 }
 
 fn opt_i64(a: &Int64Array, i: usize) -> Option<i64> {
@@ -211,41 +210,7 @@ pub fn province_aggregate(
     cities: &[CityAggregate],
 ) -> Result<CityAggregate, CompareError> {
     let p = ProvinceTotal::of(cities);
-    let read_err = |e: crate::publish::PublishError| CompareError::Read {
-        path: format!("{}/enterprise_daily", warehouse.location()),
-        message: e.to_string(),
-    };
-    let mut capacity = Tally::default();
-    for b in warehouse
-        .read_columns(
-            "enterprise_daily",
-            date,
-            &["resumed", "employees_total", "capacity_utilization"],
-        )
-        .map_err(read_err)?
-    {
-        let (Some(resumed), Some(employees), Some(ratio)) = (
-            b.column_by_name("resumed")
-                .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>()),
-            b.column_by_name("employees_total")
-                .and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
-            b.column_by_name("capacity_utilization")
-                .and_then(|c| c.as_any().downcast_ref::<Float64Array>()),
-        ) else {
-            continue;
-        };
-        for i in 0..b.num_rows() {
-            if resumed.is_valid(i) && resumed.value(i) && ratio.is_valid(i) {
-                let e = if employees.is_valid(i) {
-                    employees.value(i)
-                } else {
-                    0
-                };
-                capacity.capacity_weighted += ratio.value(i) * e as f64;
-                capacity.capacity_weight += e;
-            }
-        }
-    }
+    let capacity = province_capacity(warehouse, date)?;
     let previous = warehouse
         .published_before(date)
         .ok()
@@ -268,7 +233,7 @@ pub fn province_aggregate(
         employees_total: Some(p.employees_total),
         employees_on_duty: Some(p.employees_on_duty),
         on_duty_rate: p.on_duty().map(crate::tally::Fraction::value),
-        capacity_utilization_avg: capacity.capacity_utilization_avg(),
+        capacity_utilization_avg: capacity,
         resumption_rate_rank: None,
         on_duty_rate_rank: None,
         capacity_utilization_rank: None,
@@ -277,6 +242,37 @@ pub fn province_aggregate(
         enterprises_with_financing_need: Some(p.enterprises_with_financing_need),
         financing_need_fen_total: Some(p.financing_need_fen_total),
     })
+}
+
+/// The province's 达产率, pooled exactly like a city's: employees-weighted over the date's resumed
+/// enterprises that report it (three projected columns of `enterprise_daily`; `city_daily` keeps no
+/// weights).
+pub fn province_capacity(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+) -> Result<Option<f64>, CompareError> {
+    let read_err = |e: crate::publish::PublishError| CompareError::Read {
+        path: format!("{}/enterprise_daily", warehouse.location()),
+        message: e.to_string(),
+    };
+    let mut capacity = Tally::default();
+    let columns = ["resumed", "employees_total", "capacity_utilization"];
+    for b in warehouse
+        .read_columns("enterprise_daily", date, &columns)
+        .map_err(read_err)?
+    {
+        let resumed = column::<arrow::array::BooleanArray>(&b, "resumed")?;
+        let employees = column::<Int64Array>(&b, "employees_total")?;
+        let ratio = column::<Float64Array>(&b, "capacity_utilization")?;
+        for i in 0..b.num_rows() {
+            if resumed.is_valid(i) && resumed.value(i) && ratio.is_valid(i) && employees.is_valid(i)
+            {
+                capacity.capacity_weighted += ratio.value(i) * employees.value(i) as f64;
+                capacity.capacity_weight += employees.value(i);
+            }
+        }
+    }
+    Ok(capacity.capacity_utilization_avg())
 }
 
 /// Yuan with exactly two decimals, from fen: 116 100 000 000 fen → "1161000000.00" (as `city_daily`'s

@@ -67,7 +67,7 @@ pub fn split_before(
     date: NaiveDate,
     closed: &mut dyn FnMut(arrow::array::RecordBatch) -> Result<(), PublishError>,
 ) -> Result<Vec<Problem>, ProblemsError> {
-    use arrow::array::{Array, StringArray};
+    use arrow::array::StringArray;
     let Some(previous) = warehouse.published_before(date)? else {
         return Ok(Vec::new());
     };
@@ -87,12 +87,8 @@ pub fn split_before(
     };
     warehouse
         .each_batch("problem_ledger", previous, &mut |batch| {
-            let status = batch
-                .column_by_name("status")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or_else(|| {
-                    arrow::error::ArrowError::SchemaError("problem_ledger: no status column".into())
-                });
+            let status = crate::records::column::<StringArray>(&batch, "status")
+                .map_err(arrow::error::ArrowError::from);
             let result = status.and_then(|status| {
                 let is_closed =
                     arrow::compute::kernels::cmp::eq(status, &StringArray::new_scalar("closed"))?;
@@ -138,9 +134,7 @@ pub fn published_reports(
     let strings = |b: &arrow::array::RecordBatch,
                    name: &str|
      -> Result<StringArray, arrow::error::ArrowError> {
-        b.column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
-            .ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("column {name}")))
+        Ok(crate::records::column::<StringArray>(b, name)?.clone())
     };
     let mut reporting: HashMap<String, bool> = HashMap::new();
     for b in warehouse.read_table("district_daily", date)? {
@@ -168,9 +162,9 @@ pub fn published_reports(
             strings(&b, "uscc").map_err(table_err("enterprise_daily"))?,
             strings(&b, "enterprise_name").map_err(table_err("enterprise_daily"))?,
         );
-        let texts = b
-            .column_by_name(&text_field)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+        let texts = crate::records::column::<StringArray>(&b, &text_field)
+            .ok()
+            .cloned();
         for i in 0..b.num_rows() {
             let code = codes.value(i);
             if !reporting.get(code).copied().unwrap_or(false) {

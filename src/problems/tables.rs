@@ -98,15 +98,11 @@ pub fn daily_batch(counts: &[DailyCount], date: NaiveDate) -> Result<RecordBatch
     )
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, ArrowError> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| {
-            ArrowError::SchemaError(format!(
-                "problem_ledger: column {name} is missing or has the wrong type"
-            ))
-        })
+fn column<'a, T: arrow::array::Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a T, ArrowError> {
+    Ok(crate::records::column(batch, name)?)
 }
 
 /// The rows of `problem_daily` batches (a published date's).

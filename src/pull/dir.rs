@@ -193,13 +193,7 @@ fn pull(pattern: &str, max_file_bytes: u64) -> Result<Pulled, SourceError> {
     if len > max_file_bytes {
         return Ok(Pulled::Problem {
             info: Some(info(path, &[], len)),
-            finding: Finding::file(
-                Code::FileTooLarge,
-                format!(
-                    "文件大小 {len} 字节，超过 {max_file_bytes} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送"
-                ),
-            )
-            .expecting(format!("不超过 {max_file_bytes} 字节的工作簿")),
+            finding: Finding::over_byte_limit(Some(len), max_file_bytes),
         });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len.min(max_file_bytes)).unwrap_or(0));

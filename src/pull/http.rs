@@ -232,11 +232,9 @@ impl HttpSource {
                     etag: None,
                     last_modified: None,
                 }),
-                finding: Finding::file(
-                    Code::FileTooLarge,
-                    format!(
-                        "文件超过 {max_bytes} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送"
-                    ),
+                finding: Finding::over_byte_limit(
+                    (len > max_bytes && len != max_bytes + 1).then_some(len),
+                    max_bytes,
                 ),
             })
         };

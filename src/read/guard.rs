@@ -89,13 +89,24 @@ fn too_large(message: impl Into<String>) -> ReadError {
     }
 }
 
+/// The clerk's message for a submission over `max_file_bytes` (its size when known): the one wording of
+/// the byte limit, wherever it bites (the guard, a dir or HTTP pull, `validate`, an upload).
+pub fn over_byte_limit(bytes: Option<u64>, max_file_bytes: u64) -> String {
+    let size = match bytes {
+        Some(b) => format!("文件大小 {b} 字节，"),
+        None => "文件".to_string(),
+    };
+    format!(
+        "{size}超过 {max_file_bytes} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送"
+    )
+}
+
 /// Sniff the format and check the byte limits.
 pub fn inspect(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadError> {
     if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(too_large(format!(
-            "文件大小 {} 字节，超过 {} 字节的上限：请只报送本区县的日报表，删除图片和多余工作表后重新报送",
-            bytes.len(),
-            limits.max_file_bytes
+        return Err(too_large(over_byte_limit(
+            Some(bytes.len() as u64),
+            limits.max_file_bytes,
         )));
     }
     if bytes.is_empty() {

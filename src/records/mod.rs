@@ -18,6 +18,38 @@ use crate::validate::row::epoch_days;
 
 pub mod evolution;
 
+/// A table read back lacks a column, or holds it with another type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column} is missing or is not {expected}")]
+pub struct ColumnError {
+    pub column: String,
+    pub expected: &'static str,
+}
+
+impl From<ColumnError> for ArrowError {
+    fn from(e: ColumnError) -> ArrowError {
+        ArrowError::SchemaError(e.to_string())
+    }
+}
+
+/// A column of a batch read back from the warehouse, by name and type: the one typed reader of every
+/// stage that reads published tables (compare, anomaly, problems, report, feedback).
+pub fn column<'a, T: arrow::array::Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a T, ColumnError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| ColumnError {
+            column: name.to_string(),
+            expected: std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("the expected type"),
+        })
+}
+
 /// The tables of the warehouse, in publish order: the four of contract §4, then the problem ledger's
 /// two (§11).
 pub const TABLES: [&str; 6] = [
@@ -418,48 +450,69 @@ impl ColumnBuilder {
 
 /// `rejects` of one date: every finding of every district, file-level ones first, then by row.
 pub fn rejects_batch(day: &DayResult) -> Result<RecordBatch, ArrowError> {
-    let mut found: Vec<(&crate::day::DistrictResult, &crate::validate::Finding)> = Vec::new();
+    let mut rows: Vec<RejectRow<'_>> = Vec::new();
     for d in &day.districts {
         let mut findings: Vec<&crate::validate::Finding> = d.outcome.findings.iter().collect();
         // File-level findings first, then by row; the order within a row is the order found.
         findings.sort_by_key(|f| f.row.map_or(0, |r| u64::from(r) + 1));
-        found.extend(findings.into_iter().map(|f| (d, f)));
+        rows.extend(findings.into_iter().map(|finding| RejectRow {
+            district_code: &d.district.code,
+            source_file: d.source.as_ref().map(|s| s.file_name.as_str()),
+            sheet: d.outcome.sheet.as_deref(),
+            finding,
+        }));
     }
-    let text = |get: &dyn Fn(
-        &crate::day::DistrictResult,
-        &crate::validate::Finding,
-    ) -> Option<String>|
-     -> ArrayRef {
-        Arc::new(StringArray::from_iter(found.iter().map(|(d, f)| get(d, f))))
+    rejects_of(day.report_date, &rows)
+}
+
+/// One row of `rejects`: a finding and the submission it was found in.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectRow<'a> {
+    pub district_code: &'a str,
+    pub source_file: Option<&'a str>,
+    pub sheet: Option<&'a str>,
+    pub finding: &'a crate::validate::Finding,
+}
+
+/// `rejects` rows of a date, in the given order: the one place the table's columns are filled.
+pub fn rejects_of(
+    date: chrono::NaiveDate,
+    rows: &[RejectRow<'_>],
+) -> Result<RecordBatch, ArrowError> {
+    let text = |get: &dyn Fn(&RejectRow<'_>) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(rows.iter().map(get)))
+    };
+    let finding = |get: fn(&crate::validate::Finding) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| get(r.finding))))
     };
     batch_by_name(
         rejects_schema(),
         vec![
-            ("report_date", date_column(day.report_date, found.len())),
-            ("district_code", text(&|d, _| Some(d.district.code.clone()))),
+            ("report_date", date_column(date, rows.len())),
             (
-                "source_file",
-                text(&|d, _| d.source.as_ref().map(|s| s.file_name.clone())),
+                "district_code",
+                text(&|r| Some(r.district_code.to_string())),
             ),
-            ("sheet", text(&|d, _| d.outcome.sheet.clone())),
+            ("source_file", text(&|r| r.source_file.map(str::to_string))),
+            ("sheet", text(&|r| r.sheet.map(str::to_string))),
             (
                 "row",
                 Arc::new(Int32Array::from_iter(
-                    found.iter().map(|(_, f)| f.row.map(i32_of)),
+                    rows.iter().map(|r| r.finding.row.map(i32_of)),
                 )),
             ),
-            ("column", text(&|_, f| f.column.clone())),
-            ("field", text(&|_, f| f.field.clone())),
-            ("value", text(&|_, f| f.value.clone())),
-            ("code", text(&|_, f| Some(f.code.as_str().to_string()))),
+            ("column", finding(|f| f.column.clone())),
+            ("field", finding(|f| f.field.clone())),
+            ("value", finding(|f| f.value.clone())),
+            ("code", finding(|f| Some(f.code.as_str().to_string()))),
             (
                 "severity",
-                text(&|_, f| Some(f.severity.as_str().to_string())),
+                finding(|f| Some(f.severity.as_str().to_string())),
             ),
-            ("message", text(&|_, f| Some(f.message.clone()))),
-            ("cell", text(&|_, f| f.cell.clone())),
-            ("expected", text(&|_, f| f.expected.clone())),
-            ("detail", text(&|_, f| f.detail.clone())),
+            ("message", finding(|f| Some(f.message.clone()))),
+            ("cell", finding(|f| f.cell.clone())),
+            ("expected", finding(|f| f.expected.clone())),
+            ("detail", finding(|f| f.detail.clone())),
         ],
     )
 }

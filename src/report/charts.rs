@@ -158,17 +158,23 @@ where
         .iter()
         .filter_map(|v| v.1)
         .fold(metric.province.unwrap_or(0.0), f64::max);
-    let x_max = if max > 1.0 {
-        (max * 100.0 * 1.25).ceil()
-    } else {
-        125.0
-    };
-    let names: Vec<String> = sorted.iter().map(|v| v.0.clone()).collect();
+    let x_max = rate_axis_end(max);
+    // Each row's label carries its value and rank, left of the axis: no text inside the plot, so the
+    // province line never crosses a label.
+    let names: Vec<String> = sorted
+        .iter()
+        .map(|v| match (v.1, v.2) {
+            (Some(rate), Some(rank)) => format!("{}  {}  第{rank}名", v.0, pct(rate)),
+            (Some(rate), None) => format!("{}  {}", v.0, pct(rate)),
+            _ => format!("{}  无数据", v.0),
+        })
+        .collect();
     let mut chart = ChartBuilder::on(area)
         .caption(metric.title, (FONT, 18))
         .margin(8)
+        .margin_right(28)
         .x_label_area_size(26)
-        .y_label_area_size(90)
+        .y_label_area_size(230)
         // One extra row on top for the province label.
         .build_cartesian_2d(0f64..x_max, (0..n + 1).into_segmented())
         .map_err(err)?;
@@ -189,35 +195,12 @@ where
             let mut bar = Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(row)),
-                    (rate * 100.0, SegmentValue::Exact(row + 1)),
+                    ((rate * 100.0).min(x_max), SegmentValue::Exact(row + 1)),
                 ],
                 color.filled(),
             );
             bar.set_margin(4, 4, 0, 0);
             Some(bar)
-        }))
-        .map_err(err)?;
-    chart
-        .draw_series(sorted.iter().enumerate().map(|(p, v)| {
-            let row = n - 1 - p as i32;
-            let (label, x) = match (v.1, v.2) {
-                (Some(rate), Some(rank)) => {
-                    (format!("{} 第{rank}名", pct(rate)), rate * 100.0 + 0.8)
-                }
-                (Some(rate), None) => (pct(rate), rate * 100.0 + 0.8),
-                _ => ("无数据".to_string(), 0.8),
-            };
-            Text::new(
-                label,
-                (x, SegmentValue::CenterOf(row)),
-                (FONT, 14)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Left,
-                        plotters::style::text_anchor::VPos::Center,
-                    )),
-            )
         }))
         .map_err(err)?;
     if let Some(p) = metric.province {
@@ -247,6 +230,16 @@ where
     Ok(())
 }
 
+/// Where a rate axis ends (in percent): 100 % when every value is a share of at most 1, else just above
+/// the largest value (a 达产率 may reach 150 %), on a multiple of 10.
+pub fn rate_axis_end(max: f64) -> f64 {
+    if max <= 1.0 {
+        100.0
+    } else {
+        ((max * 100.0) / 10.0).ceil() * 10.0 + 10.0
+    }
+}
+
 /// One line per city for 开工率 over the trend window; dates without a snapshot are gaps; the report
 /// date is marked.
 pub fn trend(data: &ReportData) -> DrawResult<String> {
@@ -265,6 +258,7 @@ pub fn trend(data: &ReportData) -> DrawResult<String> {
         .collect();
     let low = values.iter().copied().fold(1.0, f64::min);
     let y_min = ((low * 100.0 - 5.0) / 10.0).floor().clamp(0.0, 10.0) * 10.0;
+    let y_max = rate_axis_end(values.iter().copied().fold(0.0, f64::max));
     let dates: Vec<String> = data
         .trend
         .iter()
@@ -282,7 +276,7 @@ pub fn trend(data: &ReportData) -> DrawResult<String> {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(-0.5f64..(days as f64 - 0.5), y_min..105.0)
+            .build_cartesian_2d(-0.5f64..(days as f64 - 0.5), y_min..y_max)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -302,7 +296,7 @@ pub fn trend(data: &ReportData) -> DrawResult<String> {
         let marker = (days - 1) as f64;
         chart
             .draw_series(DashedLineSeries::new(
-                vec![(marker, y_min), (marker, 105.0)],
+                vec![(marker, y_min), (marker, y_max)],
                 5,
                 4,
                 BLACK.mix(0.5).stroke_width(1),
@@ -311,7 +305,7 @@ pub fn trend(data: &ReportData) -> DrawResult<String> {
         chart
             .draw_series(std::iter::once(Text::new(
                 "报表日",
-                (marker - 0.45, 104.0),
+                (marker - 0.45, y_max - (y_max - y_min) * 0.03),
                 (FONT, 13),
             )))
             .map_err(err)?;
@@ -391,8 +385,11 @@ pub fn coverage(data: &ReportData) -> DrawResult<String> {
 pub fn quality(by_code: &[(String, String, usize, usize)]) -> DrawResult<String> {
     stacked_bars(
         "问题数量（按类型）",
-        190,
-        by_code.iter().map(|r| r.0.clone()).collect(),
+        150,
+        by_code
+            .iter()
+            .map(|r| super::short_words(&r.0).to_string())
+            .collect(),
         &[
             ("错误", RGBColor(214, 39, 40)),
             ("警告", RGBColor(255, 187, 120)),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
 
 use crate::compare::table::{CompareError, read_cities, read_published};
@@ -29,6 +29,10 @@ pub struct RejectLine {
     pub code: String,
     pub severity: String,
     pub message: String,
+    /// The sheet row, for a row-level finding.
+    pub row: Option<i32>,
+    /// For an anomaly about one enterprise: its name and credit code, from `enterprise_daily`.
+    pub enterprise: Option<(String, String)>,
 }
 
 /// The problem ledger of the date, as the report shows it.
@@ -70,21 +74,11 @@ pub struct ReportData {
 }
 
 fn strings<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a StringArray, CompareError> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| CompareError::Read {
-            path: name.into(),
-            message: "missing utf8 column".into(),
-        })
+    Ok(crate::records::column(b, name)?)
 }
 
 fn ints<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a Int64Array, CompareError> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-        .ok_or_else(|| CompareError::Read {
-            path: name.into(),
-            message: "missing int64 column".into(),
-        })
+    Ok(crate::records::column(b, name)?)
 }
 
 fn read(
@@ -104,34 +98,47 @@ fn province_rates(cities: &[CityAggregate]) -> (Option<Fraction>, Option<Fractio
     )
 }
 
-/// Province 达产率, pooled exactly like a city's: employees-weighted over the resumed enterprises of the
-/// published `enterprise_daily` that report it.
-fn province_capacity(batches: &[RecordBatch]) -> Result<Option<f64>, CompareError> {
-    let (mut num, mut den) = (0.0, 0i64);
-    for b in batches {
-        let resumed = b
-            .column_by_name("resumed")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::BooleanArray>())
-            .ok_or_else(|| CompareError::Read {
-                path: "enterprise_daily".into(),
-                message: "resumed".into(),
-            })?;
-        let cu = b
-            .column_by_name("capacity_utilization")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-            .ok_or_else(|| CompareError::Read {
-                path: "enterprise_daily".into(),
-                message: "capacity_utilization".into(),
-            })?;
-        let emp = ints(b, "employees_total")?;
+/// Each anomaly about one enterprise (it has a row) gets the enterprise's name and credit code, read
+/// from the date's `enterprise_daily` (four projected columns, only when there are such anomalies).
+fn name_anomalous_enterprises(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    rejects: &mut [RejectLine],
+) -> Result<(), CompareError> {
+    if !rejects
+        .iter()
+        .any(|r| r.code == "anomaly" && r.row.is_some())
+    {
+        return Ok(());
+    }
+    let columns = ["district_code", "source_row", "uscc", "enterprise_name"];
+    let batches = warehouse
+        .read_columns("enterprise_daily", date, &columns)
+        .map_err(|e| CompareError::Read {
+            path: format!("{}/enterprise_daily", warehouse.location()),
+            message: e.to_string(),
+        })?;
+    let mut by_place: std::collections::HashMap<(String, i32), (String, String)> =
+        std::collections::HashMap::new();
+    for b in &batches {
+        let district = strings(b, "district_code")?;
+        let row = crate::records::column::<arrow::array::Int32Array>(b, "source_row")?;
+        let (uscc, name) = (strings(b, "uscc")?, strings(b, "enterprise_name")?);
         for i in 0..b.num_rows() {
-            if resumed.is_valid(i) && resumed.value(i) && cu.is_valid(i) && emp.is_valid(i) {
-                num += cu.value(i) * emp.value(i) as f64;
-                den += emp.value(i);
+            if row.is_valid(i) && uscc.is_valid(i) && name.is_valid(i) {
+                by_place.insert(
+                    (district.value(i).to_string(), row.value(i)),
+                    (name.value(i).to_string(), uscc.value(i).to_string()),
+                );
             }
         }
     }
-    Ok((den > 0).then(|| num / den as f64))
+    for r in rejects.iter_mut().filter(|r| r.code == "anomaly") {
+        if let Some(row) = r.row {
+            r.enterprise = by_place.get(&(r.district_code.clone(), row)).cloned();
+        }
+    }
+    Ok(())
 }
 
 /// Load the report's data for `date` and the `days` dates ending with it.
@@ -172,15 +179,19 @@ pub fn load(
             strings(&b, "severity")?,
             strings(&b, "message")?,
         );
+        let row = crate::records::column::<arrow::array::Int32Array>(&b, "row")?;
         for i in 0..b.num_rows() {
             rejects.push(RejectLine {
                 district_code: dc.value(i).into(),
                 code: code.value(i).into(),
                 severity: sev.value(i).into(),
                 message: msg.value(i).into(),
+                row: row.is_valid(i).then(|| row.value(i)),
+                enterprise: None,
             });
         }
     }
+    name_anomalous_enterprises(output, date, &mut rejects)?;
     let published = output.published_dates().map_err(|e| CompareError::Read {
         path: output.location(),
         message: e.to_string(),
@@ -198,7 +209,7 @@ pub fn load(
             trend.push((d, None));
         }
     }
-    let capacity = province_capacity(&read(output, "enterprise_daily", date)?)?;
+    let capacity = crate::compare::table::province_capacity(output, date)?;
     let problems = load_problems(output, date, &cities)?;
     let previous = match published.iter().rev().find(|d| **d < date) {
         Some(p) => Some((*p, read_cities(output, *p)?)),

@@ -60,13 +60,8 @@ pub enum FeedbackError {
     },
 }
 
-fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, CompareError> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| CompareError::Read {
-            path: name.into(),
-            message: "missing column".into(),
-        })
+fn col<'a, T: Array + 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, CompareError> {
+    Ok(crate::records::column(b, name)?)
 }
 
 fn opt_str(a: &StringArray, i: usize) -> Option<String> {

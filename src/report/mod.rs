@@ -39,6 +39,31 @@ pub fn plain_words(code: &str) -> &'static str {
     }
 }
 
+/// A finding code's short Chinese name, for a chart's axis.
+pub fn short_words(code: &str) -> &'static str {
+    match code {
+        "file-unreadable" => "文件打不开",
+        "file-too-large" => "文件过大",
+        "header-missing" => "缺少必填列",
+        "header-ambiguous" => "指标列重复",
+        "header-unknown" => "模板外的列",
+        "district-mismatch" => "非本区县报表",
+        "date-mismatch" => "日期不符",
+        "ambiguous-submission" => "多个文件",
+        "empty-submission" => "没有企业数据",
+        "type-error" => "格式不对",
+        "required-missing" => "必填项为空",
+        "constraint-error" => "数值超出范围",
+        "uscc-invalid" => "信用代码错误",
+        "cross-field" => "前后矛盾",
+        "duplicate-key" => "区县内重复",
+        "duplicate-across-districts" => "跨区县重复",
+        "total-mismatch" => "合计不符",
+        "anomaly" => "变化异常",
+        _ => "其他问题",
+    }
+}
+
 /// The headline of `compare` (并列 for cities sharing rank 1), followed by the province's pooled figures.
 pub fn headline(data: &ReportData) -> String {
     let mut text = if data
@@ -78,6 +103,7 @@ section { margin-top: 28px; }
 h2 { font-size: 20px; border-bottom: 2px solid #1f77b4; padding-bottom: 4px; }
 table { border-collapse: collapse; margin-top: 10px; font-size: 14px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; }
+td.name, th.name { white-space: nowrap; }
 th { background: #f0f4f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #666; font-size: 13px; }
@@ -190,7 +216,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                             @let mark = if alike.contains(&c.city_code.as_str()) { "*" } else { "" };
                             tr {
                                 td.num { (opt_rank(c.resumption_rate_rank)) }
-                                td { (c.city_name) }
+                                td.name { (c.city_name) }
                                 td.num { (resumption) (mark) }
                                 td.num { (display::points(c.resumption_rate_change)) }
                                 td.num { (on_duty) }
@@ -201,7 +227,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                                 td.num { (c.enterprises_resumed.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
                             }
                         }
-                        tr { td {} td { "全省" } td.num { (display::percent_exact_or(data.province_exact.0, data.province.0)) } td {} td.num { (display::percent_exact_or(data.province_exact.1, data.province.1)) } td {} td.num { (opt_pct(data.province.2)) } td {} td {} td {} }
+                        tr { td {} td.name { "全省" } td.num { (display::percent_exact_or(data.province_exact.0, data.province.0)) } td {} td.num { (display::percent_exact_or(data.province_exact.1, data.province.1)) } td {} td.num { (opt_pct(data.province.2)) } td {} td {} td {} }
                     }
                     @if !alike.is_empty() {
                         p.note #alike { "* 显示的开工率相同但精确比值不同，排名按精确比值（企业数之比）。" }
@@ -222,7 +248,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                         @for c in &data.cities {
                             @let of = |s: &[&str]| data.districts.iter().filter(|d| d.city_code == c.city_code && s.contains(&d.status.as_str())).map(|d| d.district_name.clone()).collect::<Vec<_>>();
                             tr {
-                                td { (c.city_name) }
+                                td.name { (c.city_name) }
                                 td.num { (c.districts_expected) }
                                 td.num { (c.districts_reported) }
                                 td.num { (of(&["rejected"]).len()) }
@@ -241,7 +267,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                         @for c in &data.cities {
                             @let before = previous_supply.as_ref().and_then(|(_, _, cities)| cities.iter().find(|p| p.city_code == c.city_code)).and_then(|p| p.mask_daily_capacity_total);
                             tr {
-                                td { (c.city_name) }
+                                td.name { (c.city_name) }
                                 td.num { (display::masks(c.mask_daily_capacity_total)) }
                                 @if previous_supply.is_some() { td.num { (display::masks(before)) } }
                                 td.num { (c.enterprises_with_financing_need.map(|v| format!("{v}家")).unwrap_or_else(|| "—".into())) }
@@ -249,7 +275,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                             }
                         }
                         tr {
-                            td { "全省" }
+                            td.name { "全省" }
                             td.num #province-masks { (display::masks(Some(province_supply.mask_daily_capacity_total))) }
                             @if let Some((_, before, _)) = &previous_supply { td.num { (display::masks(Some(before.mask_daily_capacity_total))) } }
                             td.num #province-financing-enterprises { (province_supply.enterprises_with_financing_need) "家" }
@@ -272,7 +298,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                                 @for city in &data.cities {
                                     @let rows: Vec<&crate::problems::ledger::DailyCount> = p.counts.iter().filter(|c| c.city_code == city.city_code).collect();
                                     tr {
-                                        td { (city.city_name) }
+                                        td.name { (city.city_name) }
                                         @for cat in &categories { td.num { (rows.iter().filter(|c| c.category == *cat).map(|c| c.open).sum::<i64>()) } }
                                         td.num { (rows.iter().map(|c| c.open).sum::<i64>()) }
                                         td.num { (rows.iter().map(|c| c.opened).sum::<i64>()) }
@@ -288,7 +314,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                                 table #oldest {
                                     tr { th { "城市" } th { "区县" } th { "企业" } th { "类别" } th { "提出日期" } th { "天数" } th { "最近反映" } }
                                     @for o in &p.oldest {
-                                        tr { td { (o.district.city_name) } td { (o.district.name) } td { (o.enterprise_name) } td { (o.category) } td { (o.opened_on) } td.num { (o.days_open(data.date)) } td { (o.latest_text) } }
+                                        tr { td.name { (o.district.city_name) } td.name { (o.district.name) } td.name { (o.enterprise_name) } td { (o.category) } td { (o.opened_on) } td.num { (o.days_open(data.date)) } td { (o.latest_text) } }
                                     }
                                 }
                             }
@@ -305,10 +331,23 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                     } @else {
                         p.note { "以下数据与上一报送日相比变化异常（仅提示，数据照常发布），请区县核实：" }
                         table {
-                            tr { th { "区县" } th { "提示" } }
+                            tr { th.name { "区县" } th.name { "企业" } th { "提示" } }
                             @for r in &anomalies {
                                 @let (city, name) = names.get(r.district_code.as_str()).copied().unwrap_or(("", r.district_code.as_str()));
-                                tr { td { (city) (name) } td { (r.message) } }
+                                @let message = match &r.enterprise {
+                                    // The enterprise by its name, the credit code after it.
+                                    Some((enterprise, uscc)) => r.message.replacen(uscc.as_str(), &format!("{enterprise}（{uscc}）"), 1),
+                                    None => r.message.clone(),
+                                };
+                                tr {
+                                    td.name { (city) (name) }
+                                    td.name {
+                                        @if let Some((enterprise, uscc)) = &r.enterprise {
+                                            (enterprise) span.note { "（" (uscc) "）" }
+                                        } @else { "—" }
+                                    }
+                                    td { (message) }
+                                }
                             }
                         }
                     }
@@ -327,7 +366,7 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
                         tr { th { "区县" } th { "错误" } th { "警告" } }
                         @for (code, (errors, warnings)) in &per_district {
                             @let (city, name) = names.get(code).copied().unwrap_or(("", code));
-                            tr { td { (city) (name) "（" (code) "）" } td.num { (errors) } td.num { (warnings) } }
+                            tr { td.name { (city) (name) "（" (code) "）" } td.num { (errors) } td.num { (warnings) } }
                         }
                     }
                     table {

@@ -167,6 +167,16 @@ impl Finding {
         }
     }
 
+    /// `file-too-large` for a submission over the job's `max_file_bytes` (its size when known), found
+    /// before it is read.
+    pub fn over_byte_limit(bytes: Option<u64>, max_file_bytes: u64) -> Finding {
+        Finding::file(
+            Code::FileTooLarge,
+            crate::read::guard::over_byte_limit(bytes, max_file_bytes),
+        )
+        .expecting(format!("不超过 {max_file_bytes} 字节的工作簿"))
+    }
+
     /// The same finding about one cell.
     pub fn at(mut self, cell: impl Into<String>) -> Finding {
         self.cell = Some(cell.into());
