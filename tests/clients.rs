@@ -43,3 +43,51 @@ fn pyarrow_and_duckdb_read_the_example_warehouse() {
         "{stdout}"
     );
 }
+
+/// The README and the docs render as intended (markdown-it-py, a CommonMark parser with tables): every
+/// fence closed, every table a table. The README once left a fence open and showed its commands, exit
+/// codes and guarantees as one code block.
+#[test]
+fn the_readme_and_the_docs_render_as_markdown_should() {
+    let Some(python) = std::env::var_os("FUGONG_PYTHON") else {
+        panic!("FUGONG_PYTHON is not set: run the suite with `bash tests/run.sh`");
+    };
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![repo.join("README.md")];
+    for entry in std::fs::read_dir(repo.join("docs")).expect("docs") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    assert!(
+        files.len() >= 3,
+        "README, the cookbook and the tables: {files:?}"
+    );
+    let o = Command::new(&python)
+        .arg(repo.join("tests/clients/check_markdown.py"))
+        .args(&files)
+        .output()
+        .expect("python");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The checker finds the fault it is for: a fence "closed" by a line with words after it.
+    let dir = tempfile::tempdir().expect("tmp");
+    let broken = dir.path().join("broken.md");
+    std::fs::write(
+        &broken,
+        "# t\n\n```sh\ncargo run\n``` The example's\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+    )
+    .expect("write");
+    let o = Command::new(&python)
+        .arg(repo.join("tests/clients/check_markdown.py"))
+        .arg(&broken)
+        .output()
+        .expect("python");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("does not close it"));
+}

