@@ -65,6 +65,13 @@ pub struct SourceInfo {
     /// HTTP validators, kept in the ledger for conditional GET.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// When the submission arrived (contract §13): an upload's receipt time, a `dir` file's
+    /// modification time, an `http` file's Last-Modified (else when fugong first pulled those bytes).
+    #[serde(default)]
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How it arrived: `upload`, `dir` or `http`.
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// Where the submission a district's rows come from.
@@ -76,26 +83,6 @@ pub enum Origin {
     /// The pull failed or the file vanished, so an automatic run kept the previous version's
     /// submission, re-read from its blob (manifest: `kept-previous`).
     KeptPrevious { reason: String },
-}
-
-/// A key as 128 bits (two fixed-seed hashes): the map holds no key text. Two keys would have to
-/// collide in both 64-bit hashes to be mistaken for each other.
-#[derive(Debug, Clone)]
-pub struct KeyHasher(ahash::RandomState, ahash::RandomState);
-
-impl Default for KeyHasher {
-    fn default() -> Self {
-        KeyHasher(
-            ahash::RandomState::with_seeds(0x6675_676f, 0x6e67, 0x5f61_6e6f, 0x6d61_6c79),
-            ahash::RandomState::with_seeds(0x7072_6576, 0x696f_7573, 0x5f64_6179, 0x6b65_7973),
-        )
-    }
-}
-
-impl KeyHasher {
-    pub fn of(&self, key: &str) -> u128 {
-        (u128::from(self.0.hash_one(key)) << 64) | u128::from(self.1.hash_one(key))
-    }
 }
 
 /// What the day keeps of one accepted row once it is written.

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod day;
+pub mod intake;
+pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;

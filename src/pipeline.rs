@@ -21,9 +21,9 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::compare::{self, CityAggregate, Comparison};
 use crate::config::job::Output;
-use crate::config::job::Source;
 use crate::config::{District, Job};
 use crate::day::{DayResult, DistrictResult, Origin, SourceInfo, SubmissionStatus};
+use crate::intake::{Intake, IntakeError, Isolation};
 use crate::ledger::{Ledger, LedgerError, RunCounts, RunStatus, SubmissionRecord, Trigger};
 use crate::problems;
 use crate::publish::manifest::{
@@ -31,13 +31,9 @@ use crate::publish::manifest::{
 };
 use crate::publish::{self, Manifest, OutputLock, Publication, PublishError, Warehouse};
 use crate::pull::blobs::BlobStore;
-use crate::pull::dir::DirSource;
-use crate::pull::{Pulled, Puller, SourceError};
-use crate::read::boundary::{Isolation, Reader};
+use crate::pull::{JobSource, Pulled, Source as _, SourceError};
 use crate::records;
-use crate::validate::{
-    Code, Finding, KnownDistrict, Severity, SubmissionContext, SubmissionOutcome,
-};
+use crate::validate::{Code, Finding, Severity, SubmissionOutcome};
 
 /// How runs are carried out.
 #[derive(Debug, Clone)]
@@ -131,13 +127,8 @@ pub enum RunError {
     HttpSetup(#[from] crate::pull::http::HttpSetupError),
     #[error(transparent)]
     Source(#[from] SourceError),
-    #[error(
-        "cannot keep the raw submission in {path}: {source} (check that the disk is not full; nothing was published)"
-    )]
-    Blob {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     #[error(
         "{date}: the pull of {district} failed ({reason}) and its previous submission (blob {sha256}) is no longer kept, so the published version stays as it is"
     )]
@@ -248,8 +239,8 @@ pub struct Session<'j> {
     pub job: &'j Job,
     pub output: Output,
     pub warehouse: Arc<dyn Warehouse>,
-    pub ledger: Ledger,
-    puller: Puller,
+    pub ledger: Arc<Ledger>,
+    source: JobSource,
     blobs: BlobStore,
     /// Comparing and publishing happen one date at a time, so each date compares with the snapshot
     /// published before it.
@@ -279,32 +270,25 @@ impl<'j> Session<'j> {
         if !added.is_empty() {
             info!(columns = ?added, schema_version = job.schema.version, "the schema adds columns to enterprise_daily; dates published before read them as null");
         }
-        let ledger = Ledger::open(&job.ledger_path(&output))?;
+        let ledger = Arc::new(Ledger::open(&job.ledger_path(&output))?);
         ledger.close_interrupted_runs(&job.name)?;
         let blobs = warehouse.blobs();
-        let puller = match &job.source {
-            Source::Dir { base, template } => {
-                Puller::Dir(DirSource::new(base.clone(), template.clone()))
-            }
-            Source::Http(settings) => Puller::Http(crate::pull::http::HttpSource::new(
-                settings.clone(),
-                blobs.clone(),
-            )?),
-        };
+        let source = crate::pull::open(job, Arc::clone(&ledger), blobs.clone())?;
         Ok(Session {
             job,
             output,
             warehouse,
             ledger,
-            puller,
+            source,
             blobs,
             publishing: Mutex::new(()),
             _lock: lock,
         })
     }
 
-    pub fn puller(&self) -> &Puller {
-        &self.puller
+    /// The job's sources (uploads, then its `dir` or `http` source).
+    pub fn source(&self) -> &JobSource {
+        &self.source
     }
 
     /// Process one date and publish its snapshot, recording the run in the ledger. Once the snapshot is
@@ -338,78 +322,34 @@ impl<'j> Session<'j> {
             .is_some_and(|c| c.load(Ordering::SeqCst))
     }
 
-    fn context(
-        &self,
-        district: &District,
-        date: NaiveDate,
-        known: &Arc<Vec<KnownDistrict>>,
-    ) -> SubmissionContext {
-        SubmissionContext {
-            district_code: district.code.clone(),
-            report_date: date,
-            date_known: true,
-            limits: self.job.limits.read,
-            districts: Arc::clone(known),
-        }
-    }
-
-    /// Pull and validate one district's submission; in an automatic run, keep the published version's
-    /// submission of a district whose pull failed or whose file vanished.
+    /// Pull one district's submission and take it in; in an automatic run, keep the published
+    /// version's submission of a district whose pull failed or whose file vanished.
     fn read_district(
         &self,
         district: &District,
         date: NaiveDate,
-        known: &Arc<Vec<KnownDistrict>>,
-        reader: &Reader<'_>,
+        intake: &Intake<'_>,
         keep_from: Option<&Manifest>,
     ) -> Result<(DistrictResult, u32), RunError> {
         let job = self.job;
         // Only HTTP pulls use the previous submission (conditional GET).
-        let previous = match self.puller {
-            Puller::Http(_) => self
-                .ledger
+        let previous = if self.source.conditional() {
+            self.ledger
                 .submission(&job.name, date, &district.code)
                 .ok()
-                .flatten(),
-            Puller::Dir(_) => None,
+                .flatten()
+        } else {
+            None
         };
-        let (pulled, tries) = self.puller.pull(
+        let (pulled, tries) = self.source.pull(
             &district.code,
             date,
             job.limits.read.max_file_bytes,
             previous.as_ref(),
         )?;
-        let only = |finding: Finding| SubmissionOutcome {
-            findings: vec![finding],
-            ..SubmissionOutcome::default()
-        };
-        let (source, outcome, pull_failure) = match pulled {
-            Pulled::Missing => (None, SubmissionOutcome::default(), None),
-            Pulled::Problem { info, finding } => (info, only(finding), None),
-            Pulled::Unreachable { location, finding } => {
-                let reason = format!(
-                    "{location}: {}",
-                    finding
-                        .detail
-                        .clone()
-                        .unwrap_or_else(|| finding.message.clone())
-                );
-                (None, only(finding), Some(reason))
-            }
-            Pulled::Found { info, bytes } => {
-                self.blobs
-                    .put(&info.sha256, &bytes)
-                    .map_err(|source| RunError::Blob {
-                        path: self.blobs.dir().to_path_buf(),
-                        source,
-                    })?;
-                let outcome = reader.validate(&bytes, &self.context(district, date, known));
-                (Some(info), outcome, None)
-            }
-        };
-        let mut result = DistrictResult::new(district.clone(), source, outcome, pull_failure);
+        let mut result = intake.take(district, date, pulled)?;
         if let Some(live) = keep_from {
-            self.keep_previous(date, &mut result, live, known, reader)?;
+            self.keep_previous(date, &mut result, live, intake)?;
         }
         Ok((result, tries))
     }
@@ -421,8 +361,7 @@ impl<'j> Session<'j> {
         date: NaiveDate,
         d: &mut DistrictResult,
         live: &Manifest,
-        known: &Arc<Vec<KnownDistrict>>,
-        reader: &Reader<'_>,
+        intake: &Intake<'_>,
     ) -> Result<(), RunError> {
         let vanished = d.source.is_none() && d.outcome.findings.is_empty();
         let reason = match (&d.pull_failure, vanished) {
@@ -452,17 +391,26 @@ impl<'j> Session<'j> {
             }
         };
         warn!(district_code = %d.district.code, %reason, "keeping the previous submission");
-        let outcome = reader.validate(&bytes, &self.context(&d.district, date, known));
-        let source = SourceInfo {
+        let info = SourceInfo {
             location: location.clone(),
-            file_name: crate::pull::file_name_of(location),
+            file_name: before
+                .source_file
+                .clone()
+                .unwrap_or_else(|| crate::pull::file_name_of(location)),
             sha256: sha256.clone(),
             bytes: bytes.len() as u64,
             etag: None,
             last_modified: None,
+            submitted_at: before
+                .submitted_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+            kind: before.source_kind.clone().unwrap_or_default(),
         };
         let pull_failure = d.pull_failure.take();
-        *d = DistrictResult::new(d.district.clone(), Some(source), outcome, pull_failure);
+        *d = intake.take(&d.district, date, Pulled::Found { info, bytes })?;
+        d.pull_failure = pull_failure;
         d.origin = Origin::KeptPrevious { reason };
         Ok(())
     }
@@ -470,21 +418,11 @@ impl<'j> Session<'j> {
     fn process(&self, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
         let started = Instant::now();
         let job = self.job;
-        self.puller.check()?;
-        let known: Arc<Vec<KnownDistrict>> = Arc::new(
-            job.districts
-                .iter()
-                .map(|d| KnownDistrict {
-                    code: d.code.clone(),
-                    name: d.name.clone(),
-                    city_name: d.city_name.clone(),
-                })
-                .collect(),
-        );
+        self.source.check()?;
         // Automatic runs keep what a failed pull cannot replace: the published version's submission.
         let live = self.warehouse.manifest(date)?;
         let keep_from = live.as_ref().filter(|_| options.trigger.is_automatic());
-        let reader = Reader::new(&options.isolation, &job.schema);
+        let intake = Intake::for_job(job, &options.isolation, Some(self.blobs.clone()));
         let mut tx = self.warehouse.begin(job.keep_versions)?;
         let mut writer = records::EnterpriseWriter::new(&job.schema, date);
         let mut districts: Vec<DistrictResult> = Vec::with_capacity(job.districts.len());
@@ -509,9 +447,7 @@ impl<'j> Session<'j> {
                     let empty = SubmissionOutcome::default();
                     return Ok((DistrictResult::new(district.clone(), None, empty, None), 0));
                 }
-                let (mut result, tries) =
-                    self.read_district(district, date, &known, &reader, keep_from)?;
-                result.classify_problems(&job.schema);
+                let (result, tries) = self.read_district(district, date, &intake, keep_from)?;
                 info!(
                     status = result.status().as_str(),
                     rows = result.outcome.rows.len(),
@@ -544,7 +480,7 @@ impl<'j> Session<'j> {
             warn!("abandoning the run before publishing");
             return Err(RunError::Abandoned { date });
         }
-        if matches!(self.puller, Puller::Http(_))
+        if self.source.pulled_kind() == "http"
             && !districts.is_empty()
             && districts.iter().all(|d| d.pull_failure.is_some())
         {
@@ -564,7 +500,7 @@ impl<'j> Session<'j> {
             warn!(%looked_for, "no district submitted; nothing is published");
             return Err(RunError::NothingSubmitted { date, looked_for });
         }
-        let peak_rss_reader_bytes = reader.finish();
+        let peak_rss_reader_bytes = intake.finish();
         let stage = |name: &str| {
             debug!(
                 stage = name,
@@ -673,7 +609,7 @@ impl<'j> Session<'j> {
                 comparison,
                 rows_published,
                 elapsed: started.elapsed(),
-                peak_rss_bytes: crate::read::boundary::peak_rss_bytes(None).unwrap_or(0),
+                peak_rss_bytes: crate::intake::boundary::peak_rss_bytes(None).unwrap_or(0),
                 peak_rss_reader_bytes,
                 pull_retries: retries,
                 version,
@@ -726,6 +662,7 @@ impl<'j> Session<'j> {
                     Origin::Pulled => SUBMISSION_PULLED.into(),
                     Origin::KeptPrevious { .. } => SUBMISSION_KEPT_PREVIOUS.into(),
                 },
+                submitted_at: d.source.as_ref().and_then(|s| s.submitted_at).map(rfc3339),
             })
             .collect();
         if let Err(e) = self.ledger.record_submissions(&job.name, date, &records) {
@@ -751,7 +688,7 @@ impl<'j> Session<'j> {
             comparison,
             rows_published,
             elapsed: started.elapsed(),
-            peak_rss_bytes: crate::read::boundary::peak_rss_bytes(None).unwrap_or(0),
+            peak_rss_bytes: crate::intake::boundary::peak_rss_bytes(None).unwrap_or(0),
             peak_rss_reader_bytes,
             pull_retries: retries,
             version,
@@ -942,7 +879,7 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
     }
     // Every key as (hash, district, index in its district's keys), sorted: a key's places are one run.
     // 32 bytes a row, where a map of key → places took about 160.
-    let hasher = crate::day::KeyHasher::default();
+    let hasher = crate::keys::KeyHasher::default();
     let mut all: Vec<(u128, u32, u32)> =
         Vec::with_capacity(reported.iter().map(|&di| districts[di].keys.len()).sum());
     for &di in &reported {
@@ -1233,11 +1170,19 @@ fn manifest(job: &Job, day: &DayResult, trigger: Trigger) -> Manifest {
                     looked_for: (d.status() == SubmissionStatus::Missing)
                         .then(|| crate::pull::describe(job, &d.district.code, day.report_date)),
                     sheet: d.outcome.sheet.clone(),
+                    source_file: source.map(|s| s.file_name.clone()),
+                    submitted_at: source.and_then(|s| s.submitted_at).map(rfc3339),
+                    source_kind: source.map(|s| s.kind.clone()).filter(|k| !k.is_empty()),
                 }
             })
             .collect(),
         tables: std::collections::BTreeMap::new(),
     }
+}
+
+/// A time as the manifest and the ledger write it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn summaries(day: &DayResult) -> Vec<DistrictSummary> {

@@ -17,9 +17,9 @@ use rayon::prelude::*;
 
 use super::{PathArg, UsageError, exit, interrupt_flag, out, parse_date, subprocess_isolation};
 use crate::config::Job;
+use crate::intake::Isolation;
 use crate::ledger::{Ledger, Trigger};
 use crate::pipeline::{RunError, RunOptions, Session};
-use crate::read::boundary::Isolation;
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
@@ -310,7 +310,7 @@ fn dry_run(
             source.check()?;
             Some(source)
         }
-        crate::config::job::Source::Http(_) => None,
+        crate::config::job::Source::Http(_) | crate::config::job::Source::Upload => None,
     };
     let mut empty_dates = Vec::new();
     for date in &dates {
@@ -336,6 +336,9 @@ fn dry_run(
                                 .join(", ")
                         ),
                     }
+                }
+                None if matches!(job.source, crate::config::job::Source::Upload) => {
+                    "uploads only: whatever the district has uploaded".to_string()
                 }
                 None => format!(
                     "GET {} (not requested in a dry run)",

@@ -172,14 +172,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn fugong_worker(memory_bytes: u64) -> std::io::Result<()> {
-    crate::read::boundary::worker_main(memory_bytes)
+    crate::intake::boundary::worker_main(memory_bytes)
 }
 
 /// The isolation the binary uses: reader worker processes started from this executable.
-pub fn subprocess_isolation(memory_bytes: u64) -> crate::read::boundary::Isolation {
+pub fn subprocess_isolation(memory_bytes: u64) -> crate::intake::Isolation {
     match std::env::current_exe() {
-        Ok(exe) => crate::read::boundary::Isolation::Subprocess { exe, memory_bytes },
-        Err(_) => crate::read::boundary::Isolation::InProcess,
+        Ok(exe) => crate::intake::Isolation::Subprocess { exe, memory_bytes },
+        Err(_) => crate::intake::Isolation::InProcess,
     }
 }
 

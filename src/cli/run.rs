@@ -9,8 +9,8 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use super::{PathArg, interrupt_flag, out, parse_date, subprocess_isolation};
 use crate::config::Job;
+use crate::intake::Isolation;
 use crate::pipeline::{RunOptions, RunReport, run_job};
-use crate::read::boundary::Isolation;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{PathArg, subprocess_isolation};
-use crate::read::boundary::Isolation;
+use crate::intake::Isolation;
 use crate::schedule::{ServeOptions, load_jobs, serve};
 
 #[derive(Debug, Args)]

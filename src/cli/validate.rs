@@ -7,7 +7,6 @@ use clap::Args;
 use super::tabular::{OutputFormat, Tabular};
 use super::{PathArg, UsageError, out, parse_date};
 use crate::config::{Job, Schema};
-use crate::validate::{KnownDistrict, SubmissionContext};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -91,38 +90,43 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let limits = job.as_ref().map(|j| j.limits.read).unwrap_or_default();
-    let districts: Vec<KnownDistrict> = job
-        .as_ref()
-        .map(|j| {
-            j.districts
-                .iter()
-                .map(|d| KnownDistrict {
-                    code: d.code.clone(),
-                    name: d.name.clone(),
-                    city_name: d.city_name.clone(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let context = |report_date: chrono::NaiveDate, date_known: bool| SubmissionContext {
-        district_code: args.district.clone().unwrap_or_default(),
-        report_date,
-        date_known,
-        limits,
-        districts: std::sync::Arc::new(districts.clone()),
-    };
     // Read in a worker process, as a run does: a hostile file costs the worker, not this command.
     let memory = job
         .as_ref()
         .map(|j| j.limits.max_reader_memory_bytes)
         .unwrap_or(crate::config::Limits::default().max_reader_memory_bytes);
     let isolation = if args.in_process {
-        crate::read::boundary::Isolation::InProcess
+        crate::intake::Isolation::InProcess
     } else {
         super::subprocess_isolation(memory)
     };
-    let reader = crate::read::boundary::Reader::new(&isolation, &schema);
+    // The same intake a run and an upload use: the job's districts and limits when a job is given.
+    let intake = match &job {
+        Some(j) if args.schema.is_none() => crate::intake::Intake::for_job(j, &isolation, None),
+        _ => crate::intake::Intake::for_schema(
+            &schema,
+            job.as_ref().map(|j| j.limits.read).unwrap_or_default(),
+            job.as_ref()
+                .map(crate::intake::known_districts)
+                .unwrap_or_default(),
+            &isolation,
+        ),
+    };
+    let district = job
+        .as_ref()
+        .and_then(|j| {
+            args.district
+                .as_ref()
+                .and_then(|code| j.districts.iter().find(|d| &d.code == code))
+        })
+        .cloned()
+        .unwrap_or_else(|| crate::config::District {
+            code: args.district.clone().unwrap_or_default(),
+            name: String::new(),
+            city_code: String::new(),
+            city_name: String::new(),
+            province_code: String::new(),
+        });
     let unreadable = |e: std::io::Error| -> anyhow::Error {
         let path = args.file.display();
         UsageError(match e.kind() {
@@ -144,10 +148,25 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    let take = |bytes: Vec<u8>, date: chrono::NaiveDate| {
+        let name = args
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = crate::intake::source_info(args.file.display().to_string(), name, &bytes);
+        let pulled = match intake.over_limit(bytes.len() as u64) {
+            Some(finding) => crate::pull::Pulled::Problem {
+                info: Some(info),
+                finding,
+            },
+            None => crate::pull::Pulled::Found { info, bytes },
+        };
+        intake.take(&district, date, pulled).map(|r| r.outcome)
+    };
     let size = metadata.len();
-    let (outcome, date_note) = if size > limits.max_file_bytes {
+    let (outcome, date_note) = if let Some(finding) = intake.over_limit(size) {
         // Not even read: over the byte limit is a finding like any other.
-        let finding = crate::validate::Finding::over_byte_limit(Some(size), limits.max_file_bytes);
         let outcome = crate::validate::SubmissionOutcome {
             findings: vec![finding],
             ..Default::default()
@@ -156,14 +175,14 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     } else {
         let bytes = std::fs::read(&args.file).map_err(unreadable)?;
         match args.date {
-            Some(date) => (reader.validate(&bytes, &context(date, true)), None),
+            Some(date) => (take(bytes, date)?, None),
             None => {
                 // No --date: the date the workbook states (填报日期), else no date at all.
                 let today = chrono::Local::now().date_naive();
-                let first = reader.validate(&bytes, &context(today, false));
+                let first = intake.check(&bytes, &intake.context(&district.code, today, false));
                 match first.stated_date {
                     Some(stated) => (
-                        reader.validate(&bytes, &context(stated, true)),
+                        take(bytes, stated)?,
                         Some(format!(
                             "报表日期取自工作簿的填报日期 {stated}（可用 --date 指定）"
                         )),
@@ -179,7 +198,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    reader.finish();
+    intake.finish();
     let errors = outcome.findings.iter().filter(|f| f.is_error()).count();
     match args.format {
         OutputFormat::Json => {

@@ -19,7 +19,8 @@ use chrono::NaiveDate;
 
 use super::display::percent_of;
 use crate::config::{AnomalyThresholds, Job};
-use crate::day::{DayResult, DistrictResult, KeyHasher, KeyedRow};
+use crate::day::{DayResult, DistrictResult, KeyedRow};
+use crate::keys::KeyHasher;
 use crate::publish::{PublishError, Warehouse};
 use crate::tally::Fraction;
 use crate::validate::{Code, Finding, Severity};

@@ -68,6 +68,17 @@ pub struct JobConfig {
     /// (default 20).
     #[serde(default)]
     pub anomaly_count_pct: Option<f64>,
+    /// When a date's submissions are due: the report date plus a day offset, at a local time in the
+    /// job's zone (`"+1 09:00"`: 9 am the next day). Without it there is no timeliness.
+    #[serde(default)]
+    pub deadline: Option<String>,
+    /// Uploads for a date more than this many days past its deadline are refused (409); an operator's
+    /// `run`/`backfill` still republishes.
+    #[serde(default)]
+    pub lock_after_days: Option<u32>,
+    /// Uploads one token may make per hour (default 60); more are refused with 429.
+    #[serde(default)]
+    pub uploads_per_hour: Option<u32>,
     pub province: ProvinceConfig,
     pub source: SourceConfig,
     #[serde(default)]
@@ -181,6 +192,8 @@ pub struct ProvinceConfig {
 pub enum SourceKind {
     Dir,
     Http,
+    /// Uploads through the portal only (nothing is pulled).
+    Upload,
 }
 
 /// Where submissions come from.
@@ -267,7 +280,12 @@ pub enum Source {
         template: String,
     },
     Http(super::source::HttpSettings),
+    /// Only what districts upload through the portal.
+    Upload,
 }
+
+/// Default of `uploads_per_hour`.
+pub const DEFAULT_UPLOADS_PER_HOUR: u32 = 60;
 
 /// Default of `keep_versions`.
 pub const DEFAULT_KEEP_VERSIONS: u32 = 10;
@@ -289,6 +307,10 @@ pub struct Job {
     pub keep_blob_days: u32,
     pub problem_close_days: u32,
     pub anomaly: AnomalyThresholds,
+    /// When a date's submissions are due (`deadline`), if the job says.
+    pub deadline: Option<super::source::Deadline>,
+    /// Uploads per token and hour (`uploads_per_hour`, default 60).
+    pub uploads_per_hour: u32,
     pub config: JobConfig,
 }
 
@@ -360,6 +382,39 @@ impl Job {
         Ok(match self.config.target.unwrap_or(Target::Yesterday) {
             Target::Today => today,
             Target::Yesterday => today.pred_opt().unwrap_or(today),
+        })
+    }
+
+    /// When `date`'s submissions are due, in UTC; None without a `deadline`.
+    pub fn deadline_of(&self, date: chrono::NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+        let deadline = self.deadline?;
+        let zone = self.timezone().ok()?;
+        deadline.at(date, zone)
+    }
+
+    /// Whether `date` no longer accepts uploads: it is in the future (in the job's zone), or more than
+    /// `lock_after_days` days past its deadline.
+    pub fn upload_locked(
+        &self,
+        date: chrono::NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
+        if let Ok(today) = self.today(now)
+            && date > today
+        {
+            return Some(format!("{date} 还没有到：只能报送今天及以前的日报"));
+        }
+        let days = self.config.lock_after_days?;
+        let due = self.deadline_of(date).unwrap_or_else(|| {
+            chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(
+                date.and_hms_opt(0, 0, 0).unwrap_or_default(),
+                chrono::Utc,
+            )
+        });
+        (now > due + chrono::Duration::days(i64::from(days))).then(|| {
+            format!(
+                "{date} 的报送已于截止时间后 {days} 天关闭：如需更正，请联系汇总单位（运维人员可重新发布该日）"
+            )
         })
     }
 
@@ -561,7 +616,19 @@ impl JobConfig {
                     }))
                 }
             },
+            SourceKind::Upload => Some(Source::Upload),
         };
+        let deadline = match self.deadline.as_deref().map(super::source::Deadline::parse) {
+            None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(m)) => {
+                problems.push(format!("deadline: {m}"));
+                None
+            }
+        };
+        if self.uploads_per_hour == Some(0) {
+            problems.push("uploads_per_hour: must be at least 1".into());
+        }
         let storage = self.storage.clone().unwrap_or_default();
         let storage = super::source::Storage {
             endpoint: storage.endpoint,
@@ -656,6 +723,8 @@ impl JobConfig {
                     .unwrap_or(AnomalyThresholds::default().count_pct),
                 ..AnomalyThresholds::default()
             },
+            deadline,
+            uploads_per_hour: self.uploads_per_hour.unwrap_or(DEFAULT_UPLOADS_PER_HOUR),
             config: self,
         })
     }

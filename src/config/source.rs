@@ -93,3 +93,75 @@ mod tests {
         assert!(check_template("../inbox/{date/{district_code}").is_err());
     }
 }
+
+/// `deadline = "+1 09:00"`: the report date plus `days`, at `time` in the job's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub days: i64,
+    pub time: chrono::NaiveTime,
+}
+
+impl Deadline {
+    /// `"+1 09:00"`, `"+0 18:30"`, `"09:00"` (the report date itself).
+    pub fn parse(text: &str) -> Result<Deadline, String> {
+        let wrong = || {
+            format!(
+                "`{text}` is not a deadline: write the day offset and the local time, e.g. \"+1 09:00\" (9 am the day after the report date)"
+            )
+        };
+        let text = text.trim();
+        let (days, time) = match text.split_once(char::is_whitespace) {
+            Some((offset, time)) => {
+                let offset = offset.trim();
+                let days: i64 = offset
+                    .strip_prefix('+')
+                    .unwrap_or(offset)
+                    .parse()
+                    .map_err(|_| wrong())?;
+                (days, time.trim())
+            }
+            None => (0, text),
+        };
+        if !(0..=31).contains(&days) {
+            return Err(format!(
+                "`{text}`: the day offset must be between +0 and +31"
+            ));
+        }
+        let time = chrono::NaiveTime::parse_from_str(time, "%H:%M").map_err(|_| wrong())?;
+        Ok(Deadline { days, time })
+    }
+
+    /// The deadline of `date` in UTC (the local time in `zone`; the earlier one if it is ambiguous).
+    pub fn at(
+        self,
+        date: chrono::NaiveDate,
+        zone: chrono_tz::Tz,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone;
+        let day = date.checked_add_days(chrono::Days::new(u64::try_from(self.days).ok()?))?;
+        zone.from_local_datetime(&day.and_time(self.time))
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_the_report_date_plus_days_at_a_local_time() {
+        let d = Deadline::parse("+1 09:00").expect("deadline");
+        let date = chrono::NaiveDate::from_ymd_opt(2020, 2, 24).expect("date");
+        assert_eq!(
+            d.at(date, chrono_tz::Asia::Shanghai)
+                .expect("at")
+                .to_rfc3339(),
+            "2020-02-25T01:00:00+00:00"
+        );
+        assert_eq!(Deadline::parse("18:30").expect("same day").days, 0);
+        assert!(Deadline::parse("tomorrow").is_err());
+        assert!(Deadline::parse("+1 25:00").is_err());
+        assert!(Deadline::parse("+40 09:00").is_err());
+    }
+}

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use super::classify::{Match, Reading, classify};
 use crate::config::District;
 use crate::config::schema::ProblemRules;
-use crate::day::KeyHasher;
+use crate::keys::KeyHasher;
 
 /// One problem: an enterprise and a category, from the date it opened.
 #[derive(Debug, Clone, PartialEq)]

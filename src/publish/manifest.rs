@@ -36,6 +36,15 @@ pub struct ManifestDistrict {
     /// The sheet the report was read from (the feedback workbook names it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
+    /// The submitted file's name as the district gave it (data, never a path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+    /// When it arrived (RFC 3339, UTC; contract §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// How: `upload`, `dir` or `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kind: Option<String>,
 }
 
 fn pulled() -> String {

@@ -22,6 +22,11 @@ fn is_candidate(path: &std::path::Path) -> bool {
 }
 
 fn info(path: &std::path::Path, bytes: &[u8], len: u64) -> SourceInfo {
+    // A file's arrival is its modification time (contract §13).
+    let submitted_at = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(chrono::DateTime::<chrono::Utc>::from);
     SourceInfo {
         location: path.to_string_lossy().into_owned(),
         file_name: path
@@ -36,6 +41,8 @@ fn info(path: &std::path::Path, bytes: &[u8], len: u64) -> SourceInfo {
         bytes: len,
         etag: None,
         last_modified: None,
+        submitted_at,
+        kind: "dir".into(),
     }
 }
 

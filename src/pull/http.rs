@@ -122,6 +122,8 @@ impl HttpSource {
                             bytes: bytes.len() as u64,
                             etag: record.etag.clone(),
                             last_modified: record.last_modified.clone(),
+                            submitted_at: arrival(record.last_modified.as_deref(), Some(record)),
+                            kind: "http".into(),
                         };
                         tracing::debug!(url = %url, "304 Not Modified: reusing the stored submission");
                         return HttpPull {
@@ -231,6 +233,8 @@ impl HttpSource {
                     bytes: len,
                     etag: None,
                     last_modified: None,
+                    submitted_at: None,
+                    kind: "http".into(),
                 }),
                 finding: Finding::over_byte_limit(
                     (len > max_bytes && len != max_bytes + 1).then_some(len),
@@ -251,13 +255,18 @@ impl HttpSource {
             return too_large(bytes.len() as u64);
         }
         let sha256 = sha256_hex(&bytes);
+        // The same bytes as before keep their first arrival; new ones arrive now (unless the server
+        // says when they were made).
+        let before = previous.filter(|p| p.sha256.as_deref() == Some(sha256.as_str()));
         let info = SourceInfo {
             location: url.to_string(),
             file_name: file_name_of(url),
             sha256,
             bytes: bytes.len() as u64,
+            submitted_at: arrival(last_modified.as_deref(), before),
             etag,
             last_modified,
+            kind: "http".into(),
         };
         Attempt::Done(Pulled::Found { info, bytes })
     }
@@ -272,6 +281,28 @@ impl HttpSource {
 }
 
 /// The last path segment of a URL, without its query (the tables' `source_file`).
+/// When an HTTP submission arrived: its Last-Modified, else when fugong first pulled the same bytes
+/// (the previous record's), else now.
+fn arrival(
+    last_modified: Option<&str>,
+    before: Option<&SubmissionRecord>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc2822(t)
+            .or_else(|_| chrono::DateTime::parse_from_rfc3339(t))
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    last_modified
+        .and_then(parse)
+        .or_else(|| {
+            before
+                .and_then(|b| b.submitted_at.as_deref())
+                .and_then(parse)
+        })
+        .or_else(|| Some(chrono::Utc::now()))
+}
+
 pub fn file_name_of(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     path.rsplit('/')

@@ -6,6 +6,7 @@
 pub mod blobs;
 pub mod dir;
 pub mod http;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,8 @@ pub enum SourceError {
         "every district's download failed ({districts} districts), e.g. {example} (is the report server up and reachable?)"
     )]
     HttpUnreachable { districts: usize, example: String },
+    #[error("cannot read the uploads from the run ledger: {reason}")]
+    Uploads { reason: String },
 }
 
 /// Where a district's submission for a date is looked for (a path or a URL), without opening the
@@ -62,6 +65,9 @@ pub fn describe(job: &crate::config::Job, district_code: &str, date: NaiveDate) 
             dir::DirSource::new(base.clone(), template.clone()).describe(district_code, date)
         }
         crate::config::job::Source::Http(s) => expand_template(&s.url, district_code, date),
+        crate::config::job::Source::Upload => {
+            format!("upload: {district_code} {date}")
+        }
     }
 }
 
@@ -85,45 +91,167 @@ pub fn file_name_of(location: &str) -> String {
         .unwrap_or_else(|| location.to_string())
 }
 
-/// A job's source, ready to pull from.
-pub enum Puller {
-    Dir(dir::DirSource),
-    Http(http::HttpSource),
-}
+/// Where one kind of submission comes from: a producer of a district's bytes for a date. The kinds are
+/// `dir` (an inbox folder), `http` (a report server) and `upload` (what districts hand in through the
+/// portal); `open` puts a job's together.
+pub trait Source: Send + Sync {
+    /// `dir`, `http` or `upload` (the board's and the manifest's word for it).
+    fn kind(&self) -> &'static str;
 
-impl Puller {
     /// Whether the source can be reached as a whole (a dir source's fixed folder can be read).
-    pub fn check(&self) -> Result<(), SourceError> {
-        match self {
-            Puller::Dir(source) => source.check(),
-            Puller::Http(_) => Ok(()),
-        }
+    fn check(&self) -> Result<(), SourceError> {
+        Ok(())
     }
 
     /// Pull one district's submission for a date; returns the result and the retries it took.
-    pub fn pull(
+    /// `previous` is what the ledger holds of the last pull (an HTTP source asks conditionally).
+    fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_bytes: u64,
+        previous: Option<&crate::ledger::SubmissionRecord>,
+    ) -> Result<(Pulled, u32), SourceError>;
+
+    /// Where a district's submission would come from (for `backfill --dry-run`, `check`, notices).
+    fn describe(&self, district_code: &str, date: NaiveDate) -> String;
+
+    /// Whether `pull` uses the previous record (conditional requests).
+    fn conditional(&self) -> bool {
+        false
+    }
+}
+
+impl Source for dir::DirSource {
+    fn kind(&self) -> &'static str {
+        "dir"
+    }
+
+    fn check(&self) -> Result<(), SourceError> {
+        dir::DirSource::check(self)
+    }
+
+    fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_bytes: u64,
+        _previous: Option<&crate::ledger::SubmissionRecord>,
+    ) -> Result<(Pulled, u32), SourceError> {
+        Ok((
+            dir::DirSource::pull(self, district_code, date, max_bytes)?,
+            0,
+        ))
+    }
+
+    fn describe(&self, district_code: &str, date: NaiveDate) -> String {
+        dir::DirSource::describe(self, district_code, date)
+    }
+}
+
+impl Source for http::HttpSource {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn pull(
         &self,
         district_code: &str,
         date: NaiveDate,
         max_bytes: u64,
         previous: Option<&crate::ledger::SubmissionRecord>,
     ) -> Result<(Pulled, u32), SourceError> {
-        match self {
-            Puller::Dir(source) => Ok((source.pull(district_code, date, max_bytes)?, 0)),
-            Puller::Http(source) => {
-                let p = source.pull(district_code, date, max_bytes, previous);
-                Ok((p.pulled, p.retries))
-            }
+        let p = http::HttpSource::pull(self, district_code, date, max_bytes, previous);
+        Ok((p.pulled, p.retries))
+    }
+
+    fn describe(&self, district_code: &str, date: NaiveDate) -> String {
+        expand_template(&self.url_template(), district_code, date)
+    }
+
+    fn conditional(&self) -> bool {
+        true
+    }
+}
+
+/// A job's sources: the latest taken upload of a district wins (contract §12); without one, the
+/// job's `dir` or `http` source is pulled (none for `kind = "upload"`).
+pub struct JobSource {
+    pub uploads: upload::UploadSource,
+    pub pulled: Option<Box<dyn Source>>,
+}
+
+impl JobSource {
+    /// The kind of the source that is pulled (`upload` when only uploads count).
+    pub fn pulled_kind(&self) -> &'static str {
+        self.pulled.as_ref().map_or("upload", |p| p.kind())
+    }
+}
+
+impl Source for JobSource {
+    fn kind(&self) -> &'static str {
+        self.pulled_kind()
+    }
+
+    fn check(&self) -> Result<(), SourceError> {
+        match &self.pulled {
+            Some(p) => p.check(),
+            None => Ok(()),
         }
     }
 
-    /// Where a district's submission would come from (for `backfill --dry-run` and `check`).
-    pub fn describe(&self, district_code: &str, date: NaiveDate) -> String {
-        match self {
-            Puller::Dir(source) => source.describe(district_code, date),
-            Puller::Http(source) => expand_template(&source.url_template(), district_code, date),
+    fn pull(
+        &self,
+        district_code: &str,
+        date: NaiveDate,
+        max_bytes: u64,
+        previous: Option<&crate::ledger::SubmissionRecord>,
+    ) -> Result<(Pulled, u32), SourceError> {
+        let (uploaded, _) = self
+            .uploads
+            .pull(district_code, date, max_bytes, previous)?;
+        match (uploaded, &self.pulled) {
+            (Pulled::Missing, Some(source)) => {
+                source.pull(district_code, date, max_bytes, previous)
+            }
+            (uploaded, _) => Ok((uploaded, 0)),
         }
     }
+
+    fn describe(&self, district_code: &str, date: NaiveDate) -> String {
+        match &self.pulled {
+            Some(p) => p.describe(district_code, date),
+            None => self.uploads.describe(district_code, date),
+        }
+    }
+
+    fn conditional(&self) -> bool {
+        self.pulled.as_ref().is_some_and(|p| p.conditional())
+    }
+}
+
+/// Open a job's sources over its ledger (the uploads) and blobs.
+pub fn open(
+    job: &crate::config::Job,
+    ledger: std::sync::Arc<crate::ledger::Ledger>,
+    blobs: blobs::BlobStore,
+) -> Result<JobSource, http::HttpSetupError> {
+    use crate::config::job::Source as Config;
+    let pulled: Option<Box<dyn Source>> = match &job.source {
+        Config::Dir { base, template } => Some(Box::new(dir::DirSource::new(
+            base.clone(),
+            template.clone(),
+        ))),
+        Config::Http(settings) => Some(Box::new(http::HttpSource::new(
+            settings.clone(),
+            blobs.clone(),
+        )?)),
+        Config::Upload => None,
+    };
+    Ok(JobSource {
+        uploads: upload::UploadSource::new(job.name.clone(), ledger, blobs),
+        pulled,
+    })
 }
 
 #[cfg(test)]

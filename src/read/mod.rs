@@ -10,11 +10,11 @@
 //! (`ooxml`); cells and reading time are counted while streaming. What is not proven safe is read in a
 //! reader worker process (`boundary`), where an abort costs one submission.
 
-pub mod boundary;
 pub mod csv;
 pub mod guard;
 pub mod html;
 pub mod ooxml;
+pub mod panic;
 pub mod parsed;
 pub mod spreadsheetml;
 
@@ -443,7 +443,7 @@ impl<'b> Workbook<'b> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRow<'a>>>(8);
             let stop = &stop;
             let reader = s.spawn(move || {
-                let _boundary = boundary::enter_boundary();
+                let _boundary = panic::enter_boundary();
                 let mut batch = Vec::with_capacity(ROW_BATCH);
                 let result = self.for_each_row(sheet, &mut |row| {
                     if stop.load(Ordering::Relaxed) {

@@ -107,6 +107,7 @@ pub fn check_file(path: &Path) -> (Option<ScheduledJob>, Vec<Problem>) {
                 )));
             }
         }
+        Source::Upload => {}
     }
     match &job.output {
         crate::config::job::Output::Local(dir) => {

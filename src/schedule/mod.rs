@@ -26,10 +26,10 @@ use tracing::{error, info, info_span, warn};
 
 use crate::config::Job;
 use crate::config::job::Target;
+use crate::intake::Isolation;
 use crate::ledger::Trigger;
 use crate::pipeline::{RunError, RunOptions, Session};
-use crate::pull::Pulled;
-use crate::read::boundary::Isolation;
+use crate::pull::{Pulled, Source as _};
 
 /// Defaults of contract §5–§6 and issue #3.
 pub const DEFAULT_CATCHUP_DAYS: u32 = 3;
@@ -532,11 +532,11 @@ fn needs_republish(session: &Session<'_>, date: NaiveDate) -> Result<bool, RunEr
     {
         return Ok(true);
     }
-    session.puller().check()?;
+    session.source().check()?;
     for d in &job.districts {
         let previous = session.ledger.submission(&job.name, date, &d.code)?;
         let before = previous.as_ref().and_then(|p| p.sha256.clone());
-        let (pulled, _) = session.puller().pull(
+        let (pulled, _) = session.source().pull(
             &d.code,
             date,
             job.limits.read.max_file_bytes,

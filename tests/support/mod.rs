@@ -599,7 +599,7 @@ pub fn validate_as(
         limits,
         districts: std::sync::Arc::new(known_districts()),
     };
-    fugong::read::boundary::validate_in_process(bytes, &ctx, &schema)
+    fugong::intake::boundary::validate_in_process(bytes, &ctx, &schema)
 }
 
 /// Jinan's 12 districts of 2020.
@@ -697,7 +697,7 @@ impl Province {
 /// Options that read in worker processes of the real binary, as `fugong run` does.
 pub fn subprocess_options() -> fugong::RunOptions {
     fugong::RunOptions {
-        isolation: fugong::read::boundary::Isolation::Subprocess {
+        isolation: fugong::intake::boundary::Isolation::Subprocess {
             exe: PathBuf::from(env!("CARGO_BIN_EXE_fugong")),
             memory_bytes: 2 * 1024 * 1024 * 1024,
         },

@@ -40,7 +40,7 @@ static CONTEXT: LazyLock<SubmissionContext> = LazyLock::new(|| SubmissionContext
 
 fuzz_target!(|data: &[u8]| {
     let inspected = {
-        let _boundary = fugong::read::boundary::enter_boundary();
+        let _boundary = fugong::read::panic::enter_boundary();
         std::panic::catch_unwind(|| fugong::read::guard::inspect(data, &CONTEXT.limits))
     };
     let Ok(Ok(inspection)) = inspected else {
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let outcome =
-        fugong::read::boundary::validate_inspected(data, inspection, &CONTEXT, &SCHEMA);
+        fugong::intake::boundary::validate_inspected(data, inspection, &CONTEXT, &SCHEMA);
     // Every finding says something to the clerk.
     assert!(outcome.findings.iter().all(|f| !f.message.is_empty()));
 });

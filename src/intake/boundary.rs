@@ -1,20 +1,18 @@
-//! The submission boundary: a submission costs at most itself, never the run.
+//! The reader boundary: a submission costs at most itself, never the run.
 //!
 //! Each submission is sniffed and checked by `read::guard` first. What is proven safe (an xlsx whose
 //! declared sizes were checked with a real XML parser, a CSV, an XML Spreadsheet 2003) is read in this
-//! process; everything else (xls, xlsb, ods, HTML, an xlsx whose declared sizes could not be read) goes
-//! to a reader worker process (`fugong __reader-worker`) that caps its own address space and is killed
-//! when it runs past `max_read_secs`, and is never reused after a failure or a timeout. calamine sizes
-//! buffers from values inside xls/xlsb files and builds dense ranges for xls/ods; an allocation failure
-//! aborts a Rust process and cannot be caught, so there it costs only the worker. A panic is caught at
-//! the boundary, logged once as an error (never the default hook's text on stderr) and becomes
-//! `file-unreadable`.
+//! process, inside the panic scope (`read::panic`); everything else (xls, xlsb, ods, HTML, an xlsx whose
+//! declared sizes could not be read) goes to a reader worker process (`fugong __reader-worker`) that caps
+//! its own address space and is killed when it runs past `max_read_secs`, and is never reused after a
+//! failure or a timeout. calamine sizes buffers from values inside xls/xlsb files and builds dense ranges
+//! for xls/ods; an allocation failure aborts a Rust process and cannot be caught, so there it costs only
+//! the worker. A panic becomes `file-unreadable`.
 //!
 //! Protocol: length-prefixed postcard frames over the worker's stdin/stdout. The first frame is the
 //! schema TOML; then one `Request` → one `SubmissionOutcome` per submission.
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,57 +50,19 @@ struct RequestRef<'a> {
     bytes: &'a [u8],
 }
 
-thread_local! {
-    /// Set while this thread reads a submission: a panic here is the submission's, not the program's.
-    static IN_BOUNDARY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// The panic the hook saw on this thread, for the finding's detail.
-    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-static HOOK: std::sync::Once = std::sync::Once::new();
-
-/// Inside the boundary a panic is logged once, as an error with its message and place, instead of the
-/// default hook's text and backtrace on stderr; outside it the default hook runs as always.
-fn install_panic_hook() {
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if IN_BOUNDARY.with(std::cell::Cell::get) {
-                let payload = info.payload();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(no message)".into());
-                let location = info
-                    .location()
-                    .map(|l| format!("{}:{}", l.file(), l.line()))
-                    .unwrap_or_default();
-                tracing::error!(panic = %message, %location, "a reader panicked on a submission; it is rejected as unreadable");
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message} ({location})")));
-            } else {
-                default(info);
-            }
-        }));
-    });
-}
-
-/// Marks the current thread as reading a submission while it lives (threads a reader spawns take one
-/// too).
-pub struct BoundaryGuard {
-    was: bool,
-}
-
-pub fn enter_boundary() -> BoundaryGuard {
-    install_panic_hook();
-    BoundaryGuard {
-        was: IN_BOUNDARY.with(|b| b.replace(true)),
-    }
-}
-
-impl Drop for BoundaryGuard {
-    fn drop(&mut self) {
-        IN_BOUNDARY.with(|b| b.set(self.was));
+fn within_boundary(read: impl FnOnce() -> SubmissionOutcome) -> SubmissionOutcome {
+    match crate::read::panic::catch(read) {
+        Ok(outcome) => outcome,
+        Err(what) => SubmissionOutcome {
+            findings: vec![
+                Finding::file(
+                    Code::FileUnreadable,
+                    "文件结构异常，读取时出错：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
+                )
+                .with_detail(what),
+            ],
+            ..SubmissionOutcome::default()
+        },
     }
 }
 
@@ -123,34 +83,6 @@ pub fn validate_inspected(
     schema: &Schema,
 ) -> SubmissionOutcome {
     within_boundary(|| validate_submission(bytes, ctx, schema, Some(inspection)))
-}
-
-fn within_boundary(read: impl FnOnce() -> SubmissionOutcome) -> SubmissionOutcome {
-    let _boundary = enter_boundary();
-    match catch_unwind(AssertUnwindSafe(read)) {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let what = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| {
-                    panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                });
-            SubmissionOutcome {
-                findings: vec![
-                    Finding::file(
-                        Code::FileUnreadable,
-                        "文件结构异常，读取时出错：请在 Excel/WPS 中打开确认后另存为 .xlsx 重新报送",
-                    )
-                    .with_detail(what),
-                ],
-                ..SubmissionOutcome::default()
-            }
-        }
-    }
 }
 
 fn write_frame(out: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
@@ -452,12 +384,8 @@ impl<'s> Reader<'s> {
         match self {
             Reader::InProcess(schema) => validate_in_process(bytes, ctx, schema),
             Reader::Pool(pool) => {
-                let inspected = {
-                    let _boundary = enter_boundary();
-                    catch_unwind(AssertUnwindSafe(|| {
-                        crate::read::guard::inspect(bytes, &ctx.limits)
-                    }))
-                };
+                let inspected =
+                    crate::read::panic::catch(|| crate::read::guard::inspect(bytes, &ctx.limits));
                 match inspected {
                     Ok(Err(e)) => SubmissionOutcome::from_read_error(&e),
                     // Proven safe to read here (see `read::guard`).

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub mod portal;
+
 /// Why the ledger cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -117,6 +119,8 @@ pub struct SubmissionRecord {
     pub status: String,
     /// `pulled` or `kept-previous`.
     pub origin: String,
+    /// When the submission arrived (RFC 3339, UTC).
+    pub submitted_at: Option<String>,
 }
 
 /// One line of `fugong history`.
@@ -150,12 +154,12 @@ pub struct Ledger {
     conn: Mutex<Connection>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The ledger schema this fugong writes.
-pub const LEDGER_VERSION: i64 = 3;
+pub const LEDGER_VERSION: i64 = 4;
 
 /// Version 1: the tables as first released (a ledger without `user_version` is version 1).
 const SCHEMA_V1: &str = "
@@ -203,6 +207,52 @@ const MIGRATE_V2_TO_V3: &str = "
 ALTER TABLE runs ADD COLUMN version INTEGER;
 ";
 
+/// Version 4: the portal's uploads, tokens (argon2id hashes only) and audit log (`portal.rs`).
+const MIGRATE_V3_TO_V4: &str = "
+CREATE TABLE uploads (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    report_date TEXT NOT NULL,
+    district_code TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    taken INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    rows_accepted INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    findings TEXT NOT NULL,
+    on_time INTEGER,
+    token_id INTEGER
+);
+CREATE INDEX uploads_job_date ON uploads (job, report_date, district_code);
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    name TEXT,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    token_id INTEGER,
+    client TEXT,
+    district_code TEXT,
+    report_date TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_job_at ON audit (job, at);
+ALTER TABLE submissions ADD COLUMN submitted_at TEXT;
+";
+
 /// Bring a ledger to `LEDGER_VERSION`, one step at a time, in one transaction.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -221,6 +271,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     if version == 2 {
         tx.execute_batch(MIGRATE_V2_TO_V3)?;
         version = 3;
+    }
+    if version == 3 {
+        tx.execute_batch(MIGRATE_V3_TO_V4)?;
+        version = 4;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit()?;
@@ -427,12 +481,12 @@ impl Ledger {
             .map_err(query)?;
         for s in records {
             tx.execute(
-                "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO submissions (job, report_date, district_code, source, etag, last_modified, sha256, bytes, status, pulled_at, origin, submitted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (job, report_date, district_code) DO UPDATE SET source = excluded.source,
                    etag = excluded.etag, last_modified = excluded.last_modified, sha256 = excluded.sha256,
                    bytes = excluded.bytes, status = excluded.status, pulled_at = excluded.pulled_at,
-                   origin = excluded.origin",
+                   origin = excluded.origin, submitted_at = excluded.submitted_at",
                 params![
                     job,
                     date.to_string(),
@@ -444,7 +498,8 @@ impl Ledger {
                     s.bytes.map(|b| b as i64),
                     s.status,
                     now(),
-                    s.origin
+                    s.origin,
+                    s.submitted_at
                 ],
             )
             .map_err(query)?;
@@ -461,7 +516,7 @@ impl Ledger {
     ) -> Result<Option<SubmissionRecord>, LedgerError> {
         self.with(|c| {
             c.query_row(
-                "SELECT district_code, source, etag, last_modified, sha256, bytes, status, origin FROM submissions
+                "SELECT district_code, source, etag, last_modified, sha256, bytes, status, origin, submitted_at FROM submissions
                  WHERE job = ?1 AND report_date = ?2 AND district_code = ?3",
                 params![job, date.to_string(), district],
                 |r| {
@@ -474,6 +529,7 @@ impl Ledger {
                         bytes: r.get::<_, Option<i64>>(5)?.map(|b| b as u64),
                         status: r.get(6)?,
                         origin: r.get(7)?,
+                        submitted_at: r.get(8)?,
                     })
                 },
             )
@@ -732,6 +788,7 @@ mod tests {
             bytes: Some(10),
             status: "accepted".into(),
             origin: "pulled".into(),
+            submitted_at: Some("2020-02-24T01:00:00.000Z".into()),
         };
         ledger.record_submission("j", d(1), &s).expect("record");
         let again = SubmissionRecord {
