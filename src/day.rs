@@ -53,6 +53,13 @@ impl SubmissionStatus {
     }
 }
 
+/// Arrival times are kept to the millisecond, as the ledger and the manifests write them, so that a
+/// time read back is the time that was written (and a re-run's tables are the same bytes).
+pub fn arrival_precision(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(3)
+}
+
 /// Where a submission came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {

@@ -23,5 +23,6 @@ pub mod schedule;
 pub mod tally;
 pub mod text;
 pub mod validate;
+pub mod web;
 
 pub use pipeline::{RunError, RunOptions, RunReport, run_job};

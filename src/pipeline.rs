@@ -546,7 +546,7 @@ impl<'j> Session<'j> {
         }
         drop(before);
         let previous = previous_rates(&*self.warehouse, date);
-        let comparison = compare::aggregate(&day, &previous);
+        let comparison = compare::aggregate(&day, &previous, job.deadline_of(date));
         stage("compare");
         let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
         let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;

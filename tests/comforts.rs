@@ -110,6 +110,7 @@ fn compare_speaks_csv_for_excel_and_pandas_json_and_writes_the_ranking_workbook(
             "city_name",
             "districts_expected",
             "districts_reported",
+            "districts_on_time",
             "enterprises_total",
             "enterprises_resumed",
             "resumption_rate",

@@ -11,7 +11,7 @@ use fugong::validate::Code;
 
 use crate::support::*;
 
-fn valid_xlsx(name: &str) -> Vec<u8> {
+pub fn valid_xlsx(name: &str) -> Vec<u8> {
     report_for(
         name,
         (1..=5).map(|i| standard_row(i, true, 10, 8)).collect(),
@@ -52,7 +52,7 @@ fn rewrite_zip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>, padding: u
     out.finish().expect("finish").into_inner()
 }
 
-fn zip_bomb(inflated: u64) -> Vec<u8> {
+pub fn zip_bomb(inflated: u64) -> Vec<u8> {
     rewrite_zip(&valid_xlsx("历下区"), |_, d| d, inflated)
 }
 
@@ -327,7 +327,7 @@ fn a_province_with_hostile_submissions_still_publishes_the_good_districts() {
 /// A small xls made by LibreOffice, with its sheet's DIMENSIONS record rewritten to claim 4 294 967 295
 /// rows × 65 535 columns: calamine reserves room for that many cells before reading any, which would abort
 /// a process that read it in-process. Only ever read in a worker process.
-fn hostile_dimensions_xls() -> Option<Vec<u8>> {
+pub fn hostile_dimensions_xls() -> Option<Vec<u8>> {
     let mut bytes = fixture("formats/report.xls");
     let mut patched = 0;
     let mut i = 0;

@@ -140,7 +140,7 @@ fn after_a_restart_metrics_are_complete_from_the_first_scrape_and_the_log_names_
     let log_path = province.root().join("serve.log");
     // The default log level (no --log), stderr a file: not a terminal.
     let mut child = Command::new(env!("CARGO_BIN_EXE_fugong"))
-        .args(["serve", "--jobs"])
+        .args(["serve", "--listen", "off", "--jobs"])
         .arg(province.job_path().parent().expect("dir"))
         .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())

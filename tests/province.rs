@@ -197,6 +197,7 @@ fn tables_have_the_contract_columns_and_types() {
         assert_eq!(got, want, "{table}");
     };
     use DataType::*;
+    use arrow::datatypes::TimeUnit;
     expect(
         "enterprise_daily",
         &[
@@ -240,6 +241,11 @@ fn tables_have_the_contract_columns_and_types() {
             ("capacity_utilization_avg", Float64),
             ("rows_rejected", Int64),
             ("warnings", Int64),
+            (
+                "submitted_at",
+                Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ),
+            ("on_time", Boolean),
         ],
     );
     expect(
@@ -251,6 +257,7 @@ fn tables_have_the_contract_columns_and_types() {
             ("city_name", Utf8),
             ("districts_expected", Int64),
             ("districts_reported", Int64),
+            ("districts_on_time", Int64),
             ("enterprises_total", Int64),
             ("enterprises_resumed", Int64),
             ("resumption_rate", Float64),

@@ -149,7 +149,7 @@ pub fn service_job(province: &Province, settings: &str) {
 pub fn start_serve(province: &Province, metrics_port: u16) -> Child {
     let log = std::fs::File::create(serve_log(province)).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_fugong"))
-        .args(["--log", "info", "serve", "--jobs"])
+        .args(["--log", "info", "serve", "--listen", "off", "--jobs"])
         .arg(province.job_path().parent().expect("dir"))
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())

@@ -16,6 +16,7 @@ mod http;
 mod messy;
 mod normalize_props;
 mod operator;
+mod portal;
 mod problems;
 mod province;
 mod publish;

@@ -800,7 +800,15 @@ fn sigterm_to_serve_with_two_jobs_mid_run_gives_both_their_timeout_at_once() {
     }
     let log = std::fs::File::create(jobs.path().join("serve.log")).expect("log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_fugong"))
-        .args(["--log", "info", "serve", "--in-process", "--jobs"])
+        .args([
+            "--log",
+            "info",
+            "serve",
+            "--listen",
+            "off",
+            "--in-process",
+            "--jobs",
+        ])
         .arg(jobs.path())
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
         .stdout(Stdio::null())

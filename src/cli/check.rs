@@ -52,6 +52,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         out::line(p)?;
     }
     for sj in &jobs {
+        if let Some(warning) = crate::schedule::check::deadline_warning(sj, chrono::Utc::now()) {
+            out::line(format!("warning: {}: {warning}", sj.job.path.display()))?;
+        }
         out::line(format!(
             "ok: {} ({}: {} districts, schedule `{}` in {}, output {})",
             sj.job.path.display(),

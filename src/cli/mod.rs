@@ -1,5 +1,6 @@
 //! Command line (contract §6): one file per command.
 
+pub mod audit;
 pub mod backfill;
 pub mod check;
 pub mod compare;
@@ -11,6 +12,7 @@ pub mod rollback;
 pub mod run;
 pub mod serve;
 pub mod tabular;
+pub mod token;
 pub mod validate;
 pub mod versions;
 
@@ -79,6 +81,10 @@ pub enum Command {
     Versions(versions::VersionsArgs),
     /// Restore an earlier version of a date (recorded as a new version).
     Rollback(rollback::RollbackArgs),
+    /// The portal's tokens: issue (printed once), list, revoke.
+    Token(token::TokenArgs),
+    /// The portal's audit log: sign-ins, uploads, token changes, notices.
+    Audit(audit::AuditArgs),
     /// Print a shell completion script: `fugong completions bash > /etc/bash_completion.d/fugong`.
     Completions {
         #[arg(value_enum)]
@@ -157,6 +163,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Versions(args) => versions::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();

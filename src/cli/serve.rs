@@ -24,6 +24,18 @@ pub struct ServeArgs {
     /// Seconds a run waits for another fugong writing the same warehouse.
     #[arg(long, default_value_t = 600)]
     pub lock_wait_secs: u64,
+    /// Address of the intake portal (districts upload, the board, the report); "off" to serve none.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// PEM certificate chain: serve the portal over HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathArg>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathArg>,
+    /// Seconds an upload's body may take to arrive before the portal answers 408.
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout_secs: u64,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +63,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         metrics_addr,
         lock_wait: Duration::from_secs(args.lock_wait_secs),
+        portal: if args.listen == "off" {
+            None
+        } else {
+            Some(crate::schedule::PortalOptions {
+                listen: args.listen.parse::<SocketAddr>().map_err(|e| {
+                    super::UsageError(format!(
+                        "--listen {}: {e} (give an address such as 127.0.0.1:8080, or off)",
+                        args.listen
+                    ))
+                })?,
+                tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+                body_deadline: Duration::from_secs(args.body_timeout_secs.max(1)),
+            })
+        },
     };
     serve(jobs, options)?;
     Ok(ExitCode::SUCCESS)

@@ -26,6 +26,10 @@ pub struct DistrictAggregate {
     pub tally: Option<Tally>,
     pub rows_rejected: i64,
     pub warnings: i64,
+    /// When the submission arrived (UTC); None when missing.
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Arrived by the deadline; None without a deadline or when missing.
+    pub on_time: Option<bool>,
 }
 
 /// One row of `city_daily`.
@@ -56,6 +60,10 @@ pub struct CityAggregate {
     /// Σ 融资需求 in fen (yuan × 100); `city_daily` stores it as decimal(18,2) yuan.
     #[serde(default)]
     pub financing_need_fen_total: Option<i64>,
+    /// Reported districts (accepted or partial) whose submission arrived by the deadline; None
+    /// without a deadline (contract §13).
+    #[serde(default)]
+    pub districts_on_time: Option<i64>,
 }
 
 /// The comparison of one date.
@@ -106,33 +114,59 @@ pub fn city_on_duty(c: &CityAggregate) -> Option<Fraction> {
 }
 
 /// Aggregate one date from its districts' sealed sums. `previous` holds the nearest earlier published
-/// date's city 开工率.
-pub fn aggregate(day: &DayResult, previous: &PreviousRates) -> Comparison {
+/// date's city 开工率; `deadline` is when the date's submissions were due (None: no timeliness).
+pub fn aggregate(
+    day: &DayResult,
+    previous: &PreviousRates,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+) -> Comparison {
     let districts: Vec<DistrictAggregate> = day
         .districts
         .iter()
         .map(|d| {
             let status = d.status();
+            let submitted_at = d.source.as_ref().and_then(|s| s.submitted_at);
             DistrictAggregate {
                 district: d.district.clone(),
                 status,
                 tally: status.is_reported().then_some(d.tally),
                 rows_rejected: i64::from(d.outcome.rows_rejected),
                 warnings: i64::from(d.outcome.warnings()),
+                submitted_at,
+                on_time: on_time(status, submitted_at, deadline),
             }
         })
         .collect();
-    let cities = cities_of(&districts, previous);
+    let cities = cities_of(&districts, previous, deadline.is_some());
     Comparison { districts, cities }
 }
 
+/// Whether a district's submission came by the deadline (contract §13): None without a deadline, for a
+/// missing district, or when its arrival is not known.
+pub fn on_time(
+    status: SubmissionStatus,
+    submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<bool> {
+    if status == SubmissionStatus::Missing {
+        return None;
+    }
+    Some(submitted_at? <= deadline?)
+}
+
 /// Pool the districts into cities (sums of numerators over sums of denominators) and rank them.
-pub fn cities_of(districts: &[DistrictAggregate], previous: &PreviousRates) -> Vec<CityAggregate> {
+/// `timeliness`: the date has a deadline, so every city counts its districts on time.
+pub fn cities_of(
+    districts: &[DistrictAggregate],
+    previous: &PreviousRates,
+    timeliness: bool,
+) -> Vec<CityAggregate> {
     struct Pool {
         name: String,
         province: String,
         expected: i64,
         reported: i64,
+        on_time: Option<i64>,
         tally: Tally,
     }
     let mut by_city: BTreeMap<String, Pool> = BTreeMap::new();
@@ -144,9 +178,13 @@ pub fn cities_of(districts: &[DistrictAggregate], previous: &PreviousRates) -> V
                 province: d.district.province_code.clone(),
                 expected: 0,
                 reported: 0,
+                on_time: timeliness.then_some(0),
                 tally: Tally::default(),
             });
         entry.expected += 1;
+        if let Some(count) = &mut entry.on_time {
+            *count += i64::from(d.on_time == Some(true) && d.status.is_reported());
+        }
         if let Some(t) = &d.tally {
             entry.reported += 1;
             entry.tally.add(t);
@@ -184,6 +222,7 @@ pub fn cities_of(districts: &[DistrictAggregate], previous: &PreviousRates) -> V
                 mask_daily_capacity_total: has.then_some(t.mask_daily_capacity),
                 enterprises_with_financing_need: has.then_some(t.financing_enterprises),
                 financing_need_fen_total: has.then_some(t.financing_fen),
+                districts_on_time: p.on_time,
                 city_code,
             }
         })
@@ -204,6 +243,8 @@ pub struct ProvinceTotal {
     pub mask_daily_capacity_total: i64,
     pub enterprises_with_financing_need: i64,
     pub financing_need_fen_total: i64,
+    /// None when no city counts timeliness (no deadline).
+    pub districts_on_time: Option<i64>,
 }
 
 impl ProvinceTotal {
@@ -219,6 +260,9 @@ impl ProvinceTotal {
             p.mask_daily_capacity_total += c.mask_daily_capacity_total.unwrap_or(0);
             p.enterprises_with_financing_need += c.enterprises_with_financing_need.unwrap_or(0);
             p.financing_need_fen_total += c.financing_need_fen_total.unwrap_or(0);
+            if let Some(n) = c.districts_on_time {
+                *p.districts_on_time.get_or_insert(0) += n;
+            }
         }
         p
     }

@@ -73,6 +73,23 @@ pub fn district_daily_batch(
                     districts.iter().map(|d| d.warnings),
                 )),
             ),
+            (
+                "submitted_at",
+                Arc::new(
+                    arrow::array::TimestampMicrosecondArray::from_iter(
+                        districts
+                            .iter()
+                            .map(|d| d.submitted_at.map(|t| t.timestamp_micros())),
+                    )
+                    .with_timezone("UTC"),
+                ),
+            ),
+            (
+                "on_time",
+                Arc::new(arrow::array::BooleanArray::from_iter(
+                    districts.iter().map(|d| d.on_time),
+                )),
+            ),
         ],
     )
 }
@@ -103,6 +120,7 @@ pub fn city_daily_batch(
             ("city_name", text(&|c| &c.city_name)),
             ("districts_expected", count(&|c| Some(c.districts_expected))),
             ("districts_reported", count(&|c| Some(c.districts_reported))),
+            ("districts_on_time", count(&|c| c.districts_on_time)),
             ("enterprises_total", count(&|c| c.enterprises_total)),
             ("enterprises_resumed", count(&|c| c.enterprises_resumed)),
             ("resumption_rate", rate(&|c| c.resumption_rate)),
@@ -241,6 +259,7 @@ pub fn province_aggregate(
         mask_daily_capacity_total: Some(p.mask_daily_capacity_total),
         enterprises_with_financing_need: Some(p.enterprises_with_financing_need),
         financing_need_fen_total: Some(p.financing_need_fen_total),
+        districts_on_time: p.districts_on_time,
     })
 }
 
@@ -329,6 +348,7 @@ pub fn cities_of_batches(batches: &[RecordBatch]) -> Result<Vec<CityAggregate>, 
             optional("mask_daily_capacity_total")?,
             optional("enterprises_with_financing_need")?,
         );
+        let on_time = optional("districts_on_time")?;
         let financing = match b.column_by_name("financing_need_cny_total") {
             Some(_) => Some(column::<Decimal128Array>(b, "financing_need_cny_total")?),
             None => None,
@@ -356,6 +376,7 @@ pub fn cities_of_batches(batches: &[RecordBatch]) -> Result<Vec<CityAggregate>, 
                 financing_need_fen_total: financing
                     .and_then(|a| a.is_valid(row).then(|| a.value(row)))
                     .and_then(|v| i64::try_from(v).ok()),
+                districts_on_time: on_time.and_then(|a| opt_i64(a, row)),
             });
         }
     }
@@ -568,6 +589,7 @@ mod tests {
             mask_daily_capacity_total: None,
             enterprises_with_financing_need: None,
             financing_need_fen_total: None,
+            districts_on_time: None,
         }
     }
 

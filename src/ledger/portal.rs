@@ -108,7 +108,7 @@ fn time_of(text: &str) -> DateTime<Utc> {
 fn upload_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRecord> {
     let date: String = r.get(1)?;
     let received: String = r.get(3)?;
-    let findings: String = r.get(12)?;
+    let findings: String = r.get(11)?;
     Ok(UploadRecord {
         id: r.get(0)?,
         report_date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or_default(),
@@ -122,8 +122,8 @@ fn upload_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRecord> {
         rows_accepted: r.get::<_, i64>(9)? as u64,
         rows_rejected: r.get::<_, i64>(10)? as u64,
         findings: serde_json::from_str(&findings).unwrap_or_default(),
-        on_time: r.get::<_, Option<i64>>(13)?.map(|v| v != 0),
-        token_id: r.get(14)?,
+        on_time: r.get::<_, Option<i64>>(12)?.map(|v| v != 0),
+        token_id: r.get(13)?,
     })
 }
 

@@ -26,7 +26,8 @@ fn info(path: &std::path::Path, bytes: &[u8], len: u64) -> SourceInfo {
     let submitted_at = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
-        .map(chrono::DateTime::<chrono::Utc>::from);
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .map(crate::day::arrival_precision);
     SourceInfo {
         location: path.to_string_lossy().into_owned(),
         file_name: path

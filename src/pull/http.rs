@@ -301,6 +301,7 @@ fn arrival(
                 .and_then(parse)
         })
         .or_else(|| Some(chrono::Utc::now()))
+        .map(crate::day::arrival_precision)
 }
 
 pub fn file_name_of(url: &str) -> String {

@@ -109,6 +109,13 @@ pub fn district_daily_schema() -> SchemaRef {
         Field::new("capacity_utilization_avg", DataType::Float64, true),
         Field::new("rows_rejected", DataType::Int64, false),
         Field::new("warnings", DataType::Int64, false),
+        // When the submission arrived and whether by the deadline (contract §13).
+        Field::new(
+            "submitted_at",
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("on_time", DataType::Boolean, true),
     ]);
     Arc::new(ArrowSchema::new(fields))
 }
@@ -118,6 +125,7 @@ pub fn city_daily_schema() -> SchemaRef {
     fields.extend([
         Field::new("districts_expected", DataType::Int64, false),
         Field::new("districts_reported", DataType::Int64, false),
+        Field::new("districts_on_time", DataType::Int64, true),
         Field::new("enterprises_total", DataType::Int64, true),
         Field::new("enterprises_resumed", DataType::Int64, true),
         Field::new("resumption_rate", DataType::Float64, true),

@@ -328,6 +328,10 @@ fn write_missing(
     code: &str,
     s: &DistrictSummary,
 ) -> Result<(), XlsxError> {
+    build_missing(date, code, s)?.save(path)
+}
+
+fn build_missing(date: NaiveDate, code: &str, s: &DistrictSummary) -> Result<Workbook, XlsxError> {
     let mut wb = Workbook::new();
     let sheet = wb.add_worksheet().set_name("未报送")?;
     let lines: Vec<(&str, String)> = vec![
@@ -353,7 +357,7 @@ fn write_missing(
     wb.set_properties(
         &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报未报送 {code}")),
     );
-    wb.save(path)
+    Ok(wb)
 }
 
 /// The findings sheet's columns: (header, width).
@@ -376,6 +380,16 @@ fn write_one(
     rows: &[FeedbackRow],
     open: &[Problem],
 ) -> Result<(), XlsxError> {
+    build_one(date, code, s, rows, open)?.save(path)
+}
+
+fn build_one(
+    date: NaiveDate,
+    code: &str,
+    s: &DistrictSummary,
+    rows: &[FeedbackRow],
+    open: &[Problem],
+) -> Result<Workbook, XlsxError> {
     let mut wb = Workbook::new();
     let header = header_format();
     let wrap = Format::new().set_text_wrap();
@@ -494,5 +508,43 @@ fn write_one(
     wb.set_properties(
         &rust_xlsxwriter::DocProperties::new().set_title(format!("{date} 复工日报问题反馈 {code}")),
     );
-    wb.save(path)
+    Ok(wb)
+}
+
+/// One district's feedback workbook of a published date, as bytes (the portal's download): its
+/// findings and open problems, or its 未报送 notice; None when it has neither (nothing to say).
+pub fn workbook_of(
+    output: &dyn Warehouse,
+    date: NaiveDate,
+    code: &str,
+) -> Result<Option<(String, Vec<u8>)>, FeedbackError> {
+    let (findings, summaries) = load(output, date)?;
+    let ledgers = load_ledgers(output, date)?;
+    let Some(summary) = summaries.get(code) else {
+        return Ok(None);
+    };
+    let (rows, open) = (
+        findings.get(code).map_or(&[][..], |r| &r[..]),
+        ledgers.get(code).map_or(&[][..], |r| &r[..]),
+    );
+    let (name, wb) = if summary.status == "missing" {
+        (
+            format!("{date}-{code}-未报送.xlsx"),
+            build_missing(date, code, summary),
+        )
+    } else if !rows.is_empty() || !open.is_empty() {
+        (
+            format!("{date}-{code}-问题反馈.xlsx"),
+            build_one(date, code, summary, rows, open),
+        )
+    } else {
+        return Ok(None);
+    };
+    let bytes = wb
+        .and_then(|mut wb| wb.save_to_buffer())
+        .map_err(|source| FeedbackError::Write {
+            path: PathBuf::from(&name),
+            source,
+        })?;
+    Ok(Some((name, bytes)))
 }

@@ -138,6 +138,27 @@ fn by_code(data: &ReportData) -> Vec<(String, String, usize, usize)> {
 
 /// The whole page.
 pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    render_with(data, Styles::Inline)
+}
+
+/// Where the report's styles are: inside the page (a file to mail or open offline), or in a
+/// stylesheet the page links to (the portal, whose pages allow no inline styles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Styles<'a> {
+    Inline,
+    Linked(&'a str),
+}
+
+/// The report's stylesheet.
+pub fn stylesheet() -> &'static str {
+    CSS
+}
+
+/// The whole page, its styles inline or linked.
+pub fn render_with(
+    data: &ReportData,
+    styles: Styles<'_>,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let ranking_svg = charts::ranking(data)?;
     let trend_svg = charts::trend(data)?;
     let coverage_svg = charts::coverage(data)?;
@@ -199,7 +220,10 @@ pub fn render(data: &ReportData) -> Result<String, Box<dyn std::error::Error + S
             head {
                 meta charset="utf-8";
                 title { "规上工业企业复工复产全省比较 " (data.date) }
-                style { (PreEscaped(CSS)) }
+                @match styles {
+                    Styles::Inline => style { (PreEscaped(CSS)) },
+                    Styles::Linked(href) => link rel="stylesheet" href=(href);,
+                }
             }
             body {
                 h1 { "规上工业企业复工复产全省比较" }

@@ -184,3 +184,28 @@ pub fn check_files(paths: &[PathBuf]) -> (Vec<ScheduledJob>, Vec<Problem>) {
     }
     (jobs, problems)
 }
+
+/// A schedule that fires before its target date's deadline (contract §13): automatic runs wait for the
+/// deadline, so such a firing publishes nothing and the date waits for the next day's lookback.
+pub fn deadline_warning(sj: &ScheduledJob, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let deadline = sj.job.deadline?;
+    let fires = sj.next_firing(now)?;
+    let fires_utc = fires.with_timezone(&chrono::Utc);
+    let today = fires.date_naive();
+    let target = match sj.target {
+        crate::config::job::Target::Today => today,
+        crate::config::job::Target::Yesterday => today.pred_opt()?,
+    };
+    let due = deadline.at(target, sj.timezone)?;
+    (fires_utc < due).then(|| {
+        format!(
+            "schedule `{}` fires at {} ({}), before the target date {target}'s deadline {} (deadline = \"+{} {}\"): automatic runs never publish before the deadline, so that firing publishes nothing and {target} waits for the next day's lookback; schedule the run after the deadline",
+            sj.schedule,
+            fires.format("%H:%M:%S"),
+            sj.timezone,
+            due.with_timezone(&sj.timezone).format("%Y-%m-%d %H:%M"),
+            deadline.days,
+            deadline.time.format("%H:%M"),
+        )
+    })
+}

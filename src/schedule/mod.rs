@@ -11,7 +11,6 @@
 //! with a message that says so (the provinces this serves use Asia/Shanghai, which has no DST).
 
 pub mod check;
-pub mod http;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,6 +55,8 @@ pub enum ServeError {
     Scheduler(String),
     #[error("cannot serve metrics on {addr}: {message}")]
     Metrics { addr: SocketAddr, message: String },
+    #[error("cannot start the portal: {0}")]
+    Portal(String),
 }
 
 /// A job as the service runs it.
@@ -262,6 +263,18 @@ pub struct ServeOptions {
     pub metrics_addr: Option<SocketAddr>,
     /// How long a run waits for another writer of its warehouse.
     pub lock_wait: Duration,
+    /// The intake portal (contract §12); None to serve none.
+    pub portal: Option<PortalOptions>,
+}
+
+/// Where and how the portal listens.
+#[derive(Debug, Clone)]
+pub struct PortalOptions {
+    pub listen: SocketAddr,
+    /// PEM certificate chain and private key: HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// How long a request body may take to arrive.
+    pub body_deadline: Duration,
 }
 
 /// What a trigger asks a job to do.
@@ -311,12 +324,20 @@ async fn serve_async(
         })?;
         crons.push(cron);
     }
+    if let Some(p) = &options.portal {
+        start_portal(&jobs, p, &options.isolation).await?;
+    }
     // Every series exists from the first scrape, the last success read from the ledger.
     for sj in &jobs {
         crate::metrics::register_job(&sj.job.name, ledger_start(&sj.job));
     }
     if let Some(addr) = options.metrics_addr {
-        http::spawn(addr).await?;
+        crate::web::health::spawn_metrics(addr)
+            .await
+            .map_err(|e| ServeError::Metrics {
+                addr: e.addr,
+                message: e.message,
+            })?;
     }
     let mut scheduler = tokio_cron_scheduler::JobScheduler::new()
         .await
@@ -376,6 +397,34 @@ async fn serve_async(
     }
     while waits.join_next().await.is_some() {}
     info!(target: SERVICE_LOG, "stopped");
+    Ok(())
+}
+
+/// Open the portal over the jobs and listen.
+async fn start_portal(
+    jobs: &[Arc<ScheduledJob>],
+    p: &PortalOptions,
+    isolation: &Isolation,
+) -> Result<(), ServeError> {
+    let tls = match &p.tls {
+        Some((cert, key)) => {
+            Some(crate::web::tls_config(cert, key).map_err(|e| ServeError::Portal(e.to_string()))?)
+        }
+        None => None,
+    };
+    if tls.is_none() && !p.listen.ip().is_loopback() {
+        warn!(target: SERVICE_LOG, addr = %p.listen, "the portal listens on a non-loopback address without TLS: tokens and session cookies would cross the network in clear text. Give --tls-cert/--tls-key, or keep --listen on 127.0.0.1 behind the reverse proxy described in the README (\"The portal behind a reverse proxy\")");
+    }
+    let mut portal = crate::web::Portal::open(
+        jobs.iter().map(|sj| sj.job.clone()).collect(),
+        isolation,
+        tls.is_some(),
+    )
+    .map_err(|e| ServeError::Portal(e.to_string()))?;
+    portal.body_deadline = p.body_deadline;
+    crate::web::spawn(Arc::new(portal), p.listen, tls)
+        .await
+        .map_err(|e| ServeError::Portal(e.to_string()))?;
     Ok(())
 }
 
@@ -452,6 +501,11 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
                     return;
                 }
             };
+            // Automatic runs never publish a date before its deadline (contract §13).
+            let dates: Vec<NaiveDate> = dates
+                .into_iter()
+                .filter(|d| past_deadline(sj, *d))
+                .collect();
             if !dates.is_empty() {
                 info!(dates = ?dates, "catching up");
             }
@@ -467,11 +521,13 @@ fn execute(sj: &ScheduledJob, work: Work, options: &ServeOptions) {
             }
         }
         Work::Scheduled => {
-            report(
-                &sj.job.name,
-                target,
-                session.run_date(target, &run_options(sj, Trigger::Schedule, options)),
-            );
+            if past_deadline(sj, target) {
+                report(
+                    &sj.job.name,
+                    target,
+                    session.run_date(target, &run_options(sj, Trigger::Schedule, options)),
+                );
+            }
             // Late districts are the norm: re-check the previous dates.
             for back in (1..=sj.lookback_days).rev() {
                 if sj.stopping.load(Ordering::SeqCst) {
@@ -500,6 +556,18 @@ fn report(job: &str, date: NaiveDate, result: Result<crate::pipeline::RunReport,
         Ok(r) => info!(date = %date, rows = r.rows_published, "published"),
         Err(RunError::Abandoned { .. }) => warn!(date = %date, "abandoned by shutdown"),
         Err(e) => error!(date = %date, error = %e, "run failed"),
+    }
+}
+
+/// Whether `date`'s deadline has passed (always, without a deadline): automatic runs wait for it, so a
+/// district that uploads at 08:59 for a 09:00 deadline is in the published snapshot.
+fn past_deadline(sj: &ScheduledJob, date: NaiveDate) -> bool {
+    match sj.job.deadline_of(date) {
+        Some(due) if Utc::now() < due => {
+            info!(date = %date, deadline = %due, "not publishing before the date's deadline; a later run (or its lookback) will");
+            false
+        }
+        _ => true,
     }
 }
 

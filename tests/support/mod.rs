@@ -683,10 +683,24 @@ impl Province {
     }
 
     /// Put a submission in the inbox.
+    /// Put a submission in the inbox. Its modification time (its arrival, contract §13) is fixed: the
+    /// next morning, 08:00 in Shanghai, an hour before a `+1 09:00` deadline; so the same inputs are the
+    /// same bytes and the same arrival, whenever a test writes them.
     pub fn submit(&self, date: NaiveDate, file_name: &str, bytes: &[u8]) {
         let dir = self.root().join("inbox").join(date.to_string());
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join(file_name), bytes).expect("write");
+        let path = dir.join(file_name);
+        std::fs::write(&path, bytes).expect("write");
+        let morning = date
+            .succ_opt()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time")
+            .and_utc();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(morning.into()))
+            .expect("mtime");
     }
 
     pub fn job(&self) -> fugong::config::Job {

@@ -1,4 +1,5 @@
-//! `/healthz` and `/metrics` (Prometheus text format) of `fugong serve`, on a loopback address.
+//! `/healthz` (on the portal and the metrics listener; no token) and `/metrics` (Prometheus text, on the
+//! separate loopback metrics listener only).
 
 use std::net::SocketAddr;
 
@@ -7,9 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::ServeError;
-
-async fn healthz() -> &'static str {
+pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
@@ -20,17 +19,25 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
-/// Bind and serve in the background. Only loopback addresses are accepted.
-pub async fn spawn(addr: SocketAddr) -> Result<(), ServeError> {
+/// Why the metrics listener cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve metrics on {addr}: {message}")]
+pub struct MetricsError {
+    pub addr: SocketAddr,
+    pub message: String,
+}
+
+/// Bind `/healthz` and `/metrics` on a loopback address and serve them in the background.
+pub async fn spawn_metrics(addr: SocketAddr) -> Result<(), MetricsError> {
     if !addr.ip().is_loopback() {
-        return Err(ServeError::Metrics {
+        return Err(MetricsError {
             addr,
             message: "metrics are served on a loopback address only (127.0.0.1 or ::1); put a reverse proxy in front to expose them".into(),
         });
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| ServeError::Metrics {
+        .map_err(|e| MetricsError {
             addr,
             message: e.to_string(),
         })?;
