@@ -45,6 +45,8 @@ impl Drop for Served {
 /// Service settings that never fire during a test (once a year) and catch up on nothing.
 pub const QUIET: &str =
     "schedule = \"0 0 3 1 1 *\"\ntimezone = \"Asia/Shanghai\"\ncatchup_days = 0\nlookback_days = 0";
+/// The schedule line of `QUIET`.
+pub const QUIET_SCHEDULE: &str = "schedule = \"0 0 3 1 1 *\"";
 
 /// The province's job with top-level `settings` (after the quiet schedule); tables such as `[limits]`
 /// go after them, in `tables`.

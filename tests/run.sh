@@ -19,18 +19,20 @@ if ! "$venv/bin/python" -c "import pyarrow, duckdb, pandas, polars, deltalake, d
 fi
 export FUGONG_PYTHON="$PWD/$venv/bin/python"
 
-if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+   || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "installing chromium and a CJK font (fonts-noto-cjk) ..."
+    echo "installing chromium, chromium-driver and a CJK font (fonts-noto-cjk) ..."
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fontconfig >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk fontconfig >/dev/null
   else
-    echo "chromium or a CJK font is missing and this is not root: run" >&2
-    echo "  sudo apt-get install chromium fonts-noto-cjk fontconfig" >&2
-    echo "(the report screenshot test will fail until then)" >&2
+    echo "chromium, chromium-driver or a CJK font is missing and this is not root: run" >&2
+    echo "  sudo apt-get install chromium chromium-driver fonts-noto-cjk fontconfig" >&2
+    echo "(the report screenshot and portal browser tests will fail until then)" >&2
   fi
 fi
 export FUGONG_CHROMIUM="$(command -v chromium || true)"
+export FUGONG_CHROMEDRIVER="$(command -v chromedriver || true)"
 
 # A real S3 server on loopback for the Delta Lake tests: SeaweedFS on ports picked here, its data under
 # target/. It ignores SIGTERM for a while, so it is killed after a grace period.
@@ -88,4 +90,4 @@ export AWS_ACCESS_KEY_ID=fugong-test AWS_SECRET_ACCESS_KEY=fugong-test-secret AW
 echo "SeaweedFS S3 on $FUGONG_S3_ENDPOINT (pid $weed_pid)"
 
 cargo test --locked --features failpoints "$@"
-echo "report screenshot: target/report-screenshot.png"
+echo "screenshots: target/report-screenshot.png target/portal-district.png target/portal-board.png"

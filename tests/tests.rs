@@ -3,6 +3,7 @@
 mod support;
 
 mod anomaly;
+mod browser;
 mod cli;
 mod clients;
 mod comforts;
