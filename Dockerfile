@@ -36,5 +36,8 @@ WORKDIR /var/lib/fugong
 VOLUME ["/var/lib/fugong"]
 # /healthz and /metrics stay on loopback inside the container (see README: "Running as a service").
 HEALTHCHECK --interval=60s --timeout=5s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9187 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ok <&3"]
+# The intake portal: plain HTTP on the container's port 8080; publish it on the host's loopback and put
+# a TLS-terminating reverse proxy in front (README: "The intake portal"), or add --tls-cert/--tls-key.
+EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/fugong"]
-CMD ["serve", "--jobs", "/etc/fugong/jobs", "--log-format", "json", "--log", "info"]
+CMD ["serve", "--jobs", "/etc/fugong/jobs", "--listen", "0.0.0.0:8080", "--log-format", "json", "--log", "info"]

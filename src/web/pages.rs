@@ -361,38 +361,35 @@ pub async fn district_page(
                 a href=(format!("/jobs/{}/dates/{date}", pj.job.name)) { "报送看板" }
             }
         }
-        section.card #deadline {
-            h2 { "报送时限" }
-            @match deadline {
-                Some(d) => {
-                    p.big { "截止时间：" (local(&pj, d)) }
-                    p #time-left class=(if now > d { "error" } else { "ok" }) { (time_left(d, now)) }
-                }
-                None => p.muted { "本任务没有设定截止时间。" },
-            }
-        }
         section.card #current {
-            h2 { "当前报送" }
-            p { "状态：" (state_badge(&line)) }
-            @if let Some(u) = current {
-                table {
-                    tr { th { "回执编号" } td #receipt-id { (u.id) } }
-                    tr { th { "文件名" } td { (u.file_name) } }
-                    tr { th { "接收时间" } td { (local(&pj, u.received_at)) } }
-                    tr { th { "大小" } td { (u.bytes) " 字节" } }
-                    tr { th { "SHA-256" } td.muted { (u.sha256) } }
-                    tr { th { "接收行 / 拒收行" } td { (u.rows_accepted) " / " (u.rows_rejected) } }
-                    @if let Some(t) = u.on_time {
-                        tr { th { "是否按时" } td { @if t { span.ok { "按时" } } @else { span.error { "迟报" } } } }
+            div.grid {
+                div {
+                    div.muted { "截止时间" }
+                    @match deadline {
+                        Some(d) => {
+                            div.big { (local(&pj, d)) }
+                            div #time-left class=(if now > d { "error" } else { "ok" }) { (time_left(d, now)) }
+                        }
+                        None => div.big { "未设定" },
                     }
                 }
+                div { div.muted { "当前状态" } div.big { (state_badge(&line)) } }
+                @if let Some(u) = current {
+                    div { div.muted { "回执编号" } div.big #receipt-id { (u.id) } div.muted { (u.file_name) } }
+                    div {
+                        div.muted { "接收时间" }
+                        div.big { (local(&pj, u.received_at)) }
+                        @if let Some(t) = u.on_time { div { @if t { span.ok { "按时" } } @else { span.error { "迟报" } } } }
+                    }
+                    div { div.muted { "接收行 / 拒收行" } div.big { (u.rows_accepted) " / " (u.rows_rejected) } }
+                }
+            }
+            @if let Some(u) = current {
+                p.muted { "文件 " (u.file_name) "，" (u.bytes) " 字节，SHA-256 " (u.sha256) }
             } @else if let (Some(source), Some(received)) = (&line.source, &line.received_at) {
                 p { "来源：" (source) "，接收时间 " (local_text(&pj, received)) }
             } @else {
                 p.muted { "还没有收到本区县这一天的日报。" }
-            }
-            @if let (Some(l), Some(c)) = (latest, current) && l.id != c.id {
-                p.notice { "最近一次上传（回执 " (l.id) "，" (l.file_name) "）未被接收，当前报送仍是回执 " (c.id) "。问题见下方。" }
             }
         }
         @if let Some(u) = current {
