@@ -12,6 +12,7 @@ pub mod intake;
 pub mod keys;
 pub mod ledger;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod problems;
 pub mod publish;

@@ -66,6 +66,24 @@ static SOURCE_FAILURES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     )
     .ok()
 });
+static NOTIFY_FAILURES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new(
+            "fugong_notify_failures_total",
+            "Notices that could not be delivered after every try"
+        ),
+        &["job"]
+    )
+    .ok()
+});
+
+/// Count a notice that could not be delivered.
+pub fn notify_failed(job: &str) {
+    if let Some(c) = NOTIFY_FAILURES.as_ref() {
+        c.with_label_values(&[job]).inc();
+    }
+}
+
 static RETRIES: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     register_int_counter_vec!(
         Opts::new("fugong_pull_retries_total", "HTTP pull retries"),
@@ -150,9 +168,15 @@ pub fn register_job(job: &str, start: JobStart) {
             runs.with_label_values(&[job, status.as_str()]);
         }
     }
-    for counter in [&*ROWS, &*RETRIES, &*REGRESSIONS, &*SOURCE_FAILURES]
-        .into_iter()
-        .flatten()
+    for counter in [
+        &*ROWS,
+        &*RETRIES,
+        &*REGRESSIONS,
+        &*SOURCE_FAILURES,
+        &*NOTIFY_FAILURES,
+    ]
+    .into_iter()
+    .flatten()
     {
         counter.with_label_values(&[job]);
     }
@@ -184,6 +208,7 @@ pub fn render() -> String {
         &*RETRIES,
         &*REGRESSIONS,
         &*SOURCE_FAILURES,
+        &*NOTIFY_FAILURES,
     );
     let encoder = prometheus::TextEncoder::new();
     encoder

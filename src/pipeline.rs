@@ -52,6 +52,8 @@ pub struct RunOptions {
     /// Publish a date on which no district submitted anything (all `missing`); without it such a run
     /// fails and publishes nothing.
     pub allow_empty: bool,
+    /// Send the `published` and `failed` notices of the job's `[[notify]]` (`--no-notify`: not).
+    pub notify: bool,
 }
 
 impl Default for RunOptions {
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             cancel: None,
             allow_regression: false,
             allow_empty: false,
+            notify: true,
         }
     }
 }
@@ -245,6 +248,8 @@ pub struct Session<'j> {
     /// Comparing and publishing happen one date at a time, so each date compares with the snapshot
     /// published before it.
     publishing: Mutex<()>,
+    /// The notices of this session's runs, delivered in the background.
+    pub notifier: crate::notify::Notifier,
     _lock: Option<OutputLock>,
 }
 
@@ -282,6 +287,11 @@ impl<'j> Session<'j> {
             source,
             blobs,
             publishing: Mutex::new(()),
+            notifier: if options.notify {
+                crate::notify::Notifier::default()
+            } else {
+                crate::notify::Notifier::off()
+            },
             _lock: lock,
         })
     }
@@ -312,7 +322,52 @@ impl<'j> Session<'j> {
         {
             warn!(error = %e, status = status.as_str(), "cannot record the end of the run in the ledger");
         }
+        if let Some(notice) = self.notice_of(date, &result) {
+            self.notifier
+                .send(job, Some(Arc::clone(&self.ledger)), notice);
+        }
         result
+    }
+
+    /// The notice a run's end calls for: `published` for a new version, `failed` when the date could
+    /// not be published (not for an unchanged or abandoned run).
+    fn notice_of(
+        &self,
+        date: NaiveDate,
+        result: &Result<RunReport, RunError>,
+    ) -> Option<crate::notify::Notice> {
+        use crate::notify::{DistrictRef, Event, Notice, message::Counts};
+        let job = self.job;
+        match result {
+            Ok(r) if r.unchanged => None,
+            Ok(r) => {
+                let mut n = Notice::new(Event::Published, &job.name, date);
+                let c = r.counts();
+                n.version = Some(r.version);
+                n.headline = Some(compare::table::headline(&r.comparison.cities));
+                n.counts = Some(Counts {
+                    accepted: c.accepted,
+                    partial: c.partial,
+                    rejected: c.rejected,
+                    missing: c.missing,
+                });
+                for d in &r.comparison.districts {
+                    if d.status == SubmissionStatus::Missing {
+                        n.districts.push(DistrictRef::of(&d.district));
+                    } else if d.on_time == Some(false) {
+                        n.late.push(DistrictRef::of(&d.district));
+                    }
+                }
+                n.link = job.public_link(&format!("/jobs/{}/dates/{date}/report", job.name));
+                Some(n)
+            }
+            Err(RunError::Abandoned { .. }) => None,
+            Err(e) => {
+                let mut n = Notice::new(Event::Failed, &job.name, date);
+                n.reason = Some(e.to_string());
+                Some(n)
+            }
+        }
     }
 
     fn cancelled(options: &RunOptions) -> bool {
@@ -864,7 +919,11 @@ pub fn find_regressions(live: &Manifest, day: &DayResult) -> Vec<Regression> {
 
 /// Process one date of a job and publish its snapshot (lock, recover, run, record).
 pub fn run_job(job: &Job, date: NaiveDate, options: &RunOptions) -> Result<RunReport, RunError> {
-    Session::open(job, options)?.run_date(date, options)
+    let session = Session::open(job, options)?;
+    let result = session.run_date(date, options);
+    // A command that is about to exit lets its notices be delivered (each bounded by its tries).
+    session.notifier.wait();
+    result
 }
 
 /// The same key submitted by two districts on one date: a warning on every row involved, in each

@@ -257,6 +257,8 @@ fn a_clerk_uploads_fixes_and_is_on_time_the_board_and_the_scheduled_run_follow()
         assert_eq!(m.trigger.as_deref(), Some("schedule"));
         assert_eq!(m.districts[0].source_kind.as_deref(), Some("upload"));
         assert_eq!(m.districts[0].rows_accepted, 8);
+        // The board is reread within a few seconds of a publish.
+        tokio::time::sleep(fugong::web::BOARD_FRESH).await;
         office
             .goto(&format!("{base}/jobs/{JOB}/dates/{today}"))
             .await

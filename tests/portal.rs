@@ -25,6 +25,50 @@ pub struct Served {
     pub child: Child,
     pub base: String,
     pub log: PathBuf,
+    port: u16,
+    extra: Vec<String>,
+}
+
+impl Served {
+    /// Stop the service (as a crash or a deploy would) and start it again on the same port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_serve(&self.province, self.port, &self.log, &self.extra);
+        wait_healthy(&self.base);
+    }
+}
+
+fn spawn_serve(province: &Province, port: u16, log: &Path, extra: &[String]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log");
+    Command::new(env!("CARGO_BIN_EXE_fugong"))
+        .args(["--log", "info", "serve", "--jobs"])
+        .arg(province.job_path().parent().expect("dir"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--metrics-addr",
+            "off",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("serve")
+}
+
+fn wait_healthy(base: &str) {
+    let client = Client::new();
+    wait_for("the portal", Duration::from_secs(60), || {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
 }
 
 impl Drop for Served {
@@ -68,33 +112,18 @@ pub fn portal_province(districts: &[(&str, &str, &str)], settings: &str) -> Prov
 pub fn serve(province: Province, extra: &[&str]) -> Served {
     let port = free_port();
     let log = province.root().join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_fugong"))
-        .args(["--log", "info", "serve", "--jobs"])
-        .arg(province.job_path().parent().expect("dir"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--metrics-addr",
-            "off",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("serve");
+    let _ = std::fs::remove_file(&log);
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let child = spawn_serve(&province, port, &log, &extra);
     let base = format!("http://127.0.0.1:{port}");
-    let client = Client::new();
-    wait_for("the portal", Duration::from_secs(60), || {
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
+    wait_healthy(&base);
     Served {
         province,
         child,
         base,
         log,
+        port,
+        extra,
     }
 }
 
@@ -319,16 +348,47 @@ fn an_upload_is_checked_as_a_run_reads_it_taken_or_refused_and_the_latest_taken_
     let city = read_table(&served.province.warehouse(), "city_daily", date);
     let on_time_cities = column::<arrow::array::Int64Array>(&city, "districts_on_time");
     assert_eq!((on_time_cities.value(0), on_time_cities.value(1)), (1, 0));
-    // Now published: the status names the version.
-    let status: serde_json::Value = client()
-        .get(format!("{base}/api/v1/jobs/{JOB}/dates/{}/status", d24()))
+    // Now published: the status names the version (the board is reread within a few seconds).
+    let mut status = serde_json::Value::Null;
+    wait_for(
+        "the published version on the board",
+        Duration::from_secs(15),
+        || {
+            status = client()
+                .get(format!("{base}/api/v1/jobs/{JOB}/dates/{}/status", d24()))
+                .bearer_auth(&province_token)
+                .send()
+                .expect("status")
+                .json()
+                .expect("json");
+            status["published_version"] == 1
+        },
+    );
+    assert_eq!(status["districts"][1]["source"], "dir");
+    // The report page: per city, 报送率 and 按时报送率.
+    let report = client()
+        .get(format!("{base}/jobs/{JOB}/dates/{}/report", d24()))
         .bearer_auth(&province_token)
         .send()
-        .expect("status")
-        .json()
-        .expect("json");
-    assert_eq!(status["published_version"], 1);
-    assert_eq!(status["districts"][1]["source"], "dir");
+        .expect("report");
+    assert_eq!(report.status(), StatusCode::OK);
+    let html = report.text().expect("html");
+    assert!(
+        html.contains("报送率") && html.contains("按时报送率"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td class=\"num reporting-rate\">100.00%</td>"),
+        "济南: 2 of 2 reported"
+    );
+    assert!(
+        html.contains("<td class=\"num on-time-rate\">50.00%</td>"),
+        "济南: 1 of 2 on time"
+    );
+    assert!(
+        html.contains("href=\"/static/report.css\"") && !html.contains("<style>"),
+        "no inline style under the CSP"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod hostile;
 mod http;
 mod messy;
 mod normalize_props;
+mod notify;
 mod operator;
 mod portal;
 mod problems;

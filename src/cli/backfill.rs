@@ -57,6 +57,9 @@ pub struct BackfillArgs {
     /// such a date fails (exit 1) and nothing is published.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Send no `published`/`failed` notices for these dates.
+    #[arg(long)]
+    pub no_notify: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -119,6 +122,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         trigger: Trigger::Backfill,
         allow_regression: args.allow_regression,
         allow_empty: args.allow_empty,
+        notify: !args.no_notify,
         cancel: Some(interrupt_flag()),
     };
     let interrupted = || {
@@ -277,6 +281,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     } else {
         exit::DONE
     };
+    session.notifier.wait();
     Ok(ExitCode::from(code))
 }
 

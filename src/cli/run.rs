@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// such a date fails (exit 1) and nothing is published.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Send no `published`/`failed` notice for this run.
+    #[arg(long)]
+    pub no_notify: bool,
     /// Read workbooks in this process instead of reader worker processes.
     #[arg(long)]
     pub in_process: bool,
@@ -84,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         lock_wait: Duration::from_secs(args.lock_wait_secs),
         allow_regression: args.allow_regression,
         allow_empty: args.allow_empty,
+        notify: !args.no_notify,
         cancel: Some(interrupt_flag()),
         ..RunOptions::default()
     };

@@ -79,6 +79,16 @@ pub struct JobConfig {
     /// Uploads one token may make per hour (default 60); more are refused with 429.
     #[serde(default)]
     pub uploads_per_hour: Option<u32>,
+    /// Minutes before a date's deadline at which reminders (催报) go out (default [60, 15]).
+    #[serde(default)]
+    pub remind_before_mins: Option<Vec<u32>>,
+    /// The portal's address as districts and staff reach it (`https://fugong.example`): notices link
+    /// to the report and the upload pages with it.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Webhooks that receive notices (`[[notify]]`).
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
     pub province: ProvinceConfig,
     pub source: SourceConfig,
     #[serde(default)]
@@ -224,6 +234,79 @@ pub struct SourceConfig {
     pub retry_base_delay_ms: Option<u64>,
 }
 
+/// One `[[notify]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The webhook (a secret: a robot's key is in it; only its host is ever logged).
+    pub url: String,
+    /// `json`, `wecom` or `dingtalk`.
+    #[serde(default)]
+    pub format: Option<NotifyFormat>,
+    /// Any of `remind`, `published`, `failed`, `refused-upload` (default: all).
+    #[serde(default)]
+    pub events: Option<Vec<NotifyEvent>>,
+    /// The district codes this endpoint speaks for (default: all).
+    #[serde(default)]
+    pub districts: Option<Vec<String>>,
+}
+
+/// How a notice is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyFormat {
+    Json,
+    Wecom,
+    Dingtalk,
+}
+
+impl NotifyFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyFormat::Json => "json",
+            NotifyFormat::Wecom => "wecom",
+            NotifyFormat::Dingtalk => "dingtalk",
+        }
+    }
+}
+
+/// What a notice is about (`events` of `[[notify]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyEvent {
+    Remind,
+    Published,
+    Failed,
+    RefusedUpload,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 4] = [
+        NotifyEvent::Remind,
+        NotifyEvent::Published,
+        NotifyEvent::Failed,
+        NotifyEvent::RefusedUpload,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Remind => "remind",
+            NotifyEvent::Published => "published",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::RefusedUpload => "refused-upload",
+        }
+    }
+}
+
+/// A notice endpoint, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyEndpoint {
+    pub url: url::Url,
+    pub format: NotifyFormat,
+    pub events: Vec<NotifyEvent>,
+    pub districts: Option<Vec<String>>,
+}
+
 /// `[limits]` (contract §7); every key optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -311,6 +394,12 @@ pub struct Job {
     pub deadline: Option<super::source::Deadline>,
     /// Uploads per token and hour (`uploads_per_hour`, default 60).
     pub uploads_per_hour: u32,
+    /// Webhooks of notices.
+    pub notify: Vec<NotifyEndpoint>,
+    /// Minutes before the deadline at which reminders go out.
+    pub remind_before_mins: Vec<u32>,
+    /// The portal's public address, for links in notices.
+    pub public_url: Option<url::Url>,
     pub config: JobConfig,
 }
 
@@ -383,6 +472,12 @@ impl Job {
             Target::Today => today,
             Target::Yesterday => today.pred_opt().unwrap_or(today),
         })
+    }
+
+    /// A page of the portal as `public_url` names it (None without one).
+    pub fn public_link(&self, path: &str) -> Option<String> {
+        let base = self.public_url.as_ref()?;
+        Some(format!("{}{path}", base.as_str().trim_end_matches('/')))
     }
 
     /// When `date`'s submissions are due, in UTC; None without a `deadline`.
@@ -629,6 +724,42 @@ impl JobConfig {
         if self.uploads_per_hour == Some(0) {
             problems.push("uploads_per_hour: must be at least 1".into());
         }
+        let mut notify = Vec::new();
+        for (i, n) in self.notify.iter().enumerate() {
+            match url::Url::parse(&n.url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                    if let Some(codes) = &n.districts {
+                        for c in codes {
+                            if !self.districts.iter().any(|d| &d.code == c) {
+                                problems.push(format!(
+                                    "[[notify]] #{}: districts: {c} is not a district of this job",
+                                    i + 1
+                                ));
+                            }
+                        }
+                    }
+                    notify.push(NotifyEndpoint {
+                        url,
+                        format: n.format.unwrap_or(NotifyFormat::Json),
+                        events: n
+                            .events
+                            .clone()
+                            .unwrap_or_else(|| NotifyEvent::ALL.to_vec()),
+                        districts: n.districts.clone(),
+                    });
+                }
+                // The URL is a secret: the message names the table, not the URL.
+                _ => problems.push(format!("[[notify]] #{}: url is not an http(s) URL", i + 1)),
+            }
+        }
+        let public_url = match self.public_url.as_deref().map(url::Url::parse) {
+            None => None,
+            Some(Ok(u)) => Some(u),
+            Some(Err(e)) => {
+                problems.push(format!("public_url: not a URL ({e})"));
+                None
+            }
+        };
         let storage = self.storage.clone().unwrap_or_default();
         let storage = super::source::Storage {
             endpoint: storage.endpoint,
@@ -725,6 +856,12 @@ impl JobConfig {
             },
             deadline,
             uploads_per_hour: self.uploads_per_hour.unwrap_or(DEFAULT_UPLOADS_PER_HOUR),
+            notify,
+            remind_before_mins: self
+                .remind_before_mins
+                .clone()
+                .unwrap_or_else(|| vec![60, 15]),
+            public_url,
             config: self,
         })
     }

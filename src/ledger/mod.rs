@@ -159,7 +159,7 @@ pub(crate) fn now() -> String {
 }
 
 /// The ledger schema this fugong writes.
-pub const LEDGER_VERSION: i64 = 4;
+pub const LEDGER_VERSION: i64 = 5;
 
 /// Version 1: the tables as first released (a ledger without `user_version` is version 1).
 const SCHEMA_V1: &str = "
@@ -253,6 +253,18 @@ CREATE INDEX audit_job_at ON audit (job, at);
 ALTER TABLE submissions ADD COLUMN submitted_at TEXT;
 ";
 
+/// Version 5: the reminders sent (once per job, date and offset, across restarts).
+const MIGRATE_V4_TO_V5: &str = "
+CREATE TABLE reminders (
+    job TEXT NOT NULL,
+    report_date TEXT NOT NULL,
+    minutes_before INTEGER NOT NULL,
+    sent_at TEXT NOT NULL,
+    districts TEXT NOT NULL,
+    PRIMARY KEY (job, report_date, minutes_before)
+);
+";
+
 /// Bring a ledger to `LEDGER_VERSION`, one step at a time, in one transaction.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -275,6 +287,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
     if version == 3 {
         tx.execute_batch(MIGRATE_V3_TO_V4)?;
         version = 4;
+    }
+    if version == 4 {
+        tx.execute_batch(MIGRATE_V4_TO_V5)?;
+        version = 5;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit()?;

@@ -192,6 +192,22 @@ impl Ledger {
         })
     }
 
+    /// The uploads of a date without their findings (what the board needs), oldest first.
+    pub fn uploads_brief(
+        &self,
+        job: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<UploadRecord>, LedgerError> {
+        self.with(|c| {
+            let columns = UPLOAD_COLUMNS.replace("findings", "'[]'");
+            let mut stmt = c.prepare(&format!(
+                "SELECT {columns} FROM uploads WHERE job = ?1 AND report_date = ?2 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![job, date.to_string()], upload_of)?;
+            rows.collect()
+        })
+    }
+
     /// The latest taken upload of a district for a date: its submission, winning over a pull.
     pub fn latest_taken_upload(
         &self,
@@ -291,6 +307,54 @@ impl Ledger {
                 params![id, now()],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Claim a reminder (job, date, minutes before the deadline): true the first time, false when it
+    /// was sent already (by this process or an earlier one).
+    pub fn claim_reminder(
+        &self,
+        job: &str,
+        date: NaiveDate,
+        minutes_before: u32,
+        districts: &[String],
+    ) -> Result<bool, LedgerError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO reminders (job, report_date, minutes_before, sent_at, districts)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    job,
+                    date.to_string(),
+                    minutes_before,
+                    now(),
+                    districts.join(",")
+                ],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// The reminders sent for a date: (minutes before the deadline, when, how many districts).
+    pub fn reminders(
+        &self,
+        job: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<(u32, String, usize)>, LedgerError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT minutes_before, sent_at, districts FROM reminders WHERE job = ?1 AND report_date = ?2
+                 ORDER BY minutes_before DESC",
+            )?;
+            let rows = stmt.query_map(params![job, date.to_string()], |r| {
+                let districts: String = r.get(2)?;
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    districts.split(',').filter(|d| !d.is_empty()).count(),
+                ))
+            })?;
+            rows.collect()
         })
     }
 

@@ -268,13 +268,17 @@ pub fn render_with(
                     h2 { "报送情况" }
                     (PreEscaped(coverage_svg))
                     table {
-                        tr { th { "城市" } th { "应报区县" } th { "已报送" } th { "被拒收" } th { "未报送" } th { "被拒收的区县" } th { "未报送的区县" } }
+                        @let timeliness = data.cities.iter().any(|c| c.districts_on_time.is_some());
+                        @let rate = |n: i64, d: i64| crate::tally::Fraction::new(n, d).map(display::percent_of).unwrap_or_else(|| "—".into());
+                        tr { th { "城市" } th { "应报区县" } th { "已报送" } th { "报送率" } @if timeliness { th { "按时报送率" } } th { "被拒收" } th { "未报送" } th { "被拒收的区县" } th { "未报送的区县" } }
                         @for c in &data.cities {
                             @let of = |s: &[&str]| data.districts.iter().filter(|d| d.city_code == c.city_code && s.contains(&d.status.as_str())).map(|d| d.district_name.clone()).collect::<Vec<_>>();
                             tr {
                                 td.name { (c.city_name) }
                                 td.num { (c.districts_expected) }
                                 td.num { (c.districts_reported) }
+                                td.num.reporting-rate { (rate(c.districts_reported, c.districts_expected)) }
+                                @if timeliness { td.num.on-time-rate { (c.districts_on_time.map(|n| rate(n, c.districts_expected)).unwrap_or_else(|| "—".into())) } }
                                 td.num { (of(&["rejected"]).len()) }
                                 td.num { (of(&["missing"]).len()) }
                                 td { (of(&["rejected"]).join("、")) }

@@ -352,6 +352,28 @@ async fn serve_async(
         .start()
         .await
         .map_err(|e| ServeError::Scheduler(e.to_string()))?;
+    // Reminders (催报) before the deadlines, for the jobs that have somewhere to send them.
+    for sj in jobs.iter().filter(|sj| {
+        sj.job.deadline.is_some()
+            && sj
+                .job
+                .notify
+                .iter()
+                .any(|e| e.events.contains(&crate::notify::Event::Remind))
+    }) {
+        let sj = Arc::clone(sj);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REMIND_EVERY);
+            loop {
+                tick.tick().await;
+                if sj.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let job = Arc::clone(&sj);
+                let _ = tokio::task::spawn_blocking(move || remind_if_due(&job, Utc::now())).await;
+            }
+        });
+    }
     for sj in &jobs {
         let next = sj
             .next_firing(Utc::now())
@@ -556,6 +578,103 @@ fn report(job: &str, date: NaiveDate, result: Result<crate::pipeline::RunReport,
         Ok(r) => info!(date = %date, rows = r.rows_published, "published"),
         Err(RunError::Abandoned { .. }) => warn!(date = %date, "abandoned by shutdown"),
         Err(e) => error!(date = %date, error = %e, "run failed"),
+    }
+}
+
+/// How often the service looks whether a reminder is due.
+const REMIND_EVERY: Duration = Duration::from_secs(15);
+
+/// Send the reminders that are due now: for each date whose deadline is ahead by at most one of
+/// `remind_before_mins`, once per date and offset (claimed in the ledger first, so a restart never
+/// sends one again), naming the districts that have not submitted.
+pub fn remind_if_due(sj: &ScheduledJob, now: chrono::DateTime<Utc>) {
+    let job = &sj.job;
+    let Ok(today) = job.today(now) else { return };
+    let Ok(output) = job.output_or(None) else {
+        return;
+    };
+    // The dates whose deadline can still be ahead: a deadline is at most 31 days after its date.
+    let days = job.deadline.map_or(0, |d| d.days.clamp(0, 31) as u64);
+    for back in 0..=days {
+        let date = today - chrono::Days::new(back);
+        let Some(due) = job.deadline_of(date) else {
+            continue;
+        };
+        if now >= due {
+            continue;
+        }
+        let left = (due - now).num_minutes();
+        // The nearest offset that has been reached; earlier ones that were missed (the service was
+        // down) are not sent late, the nearest one is.
+        let Some(&offset) = job
+            .remind_before_mins
+            .iter()
+            .filter(|m| i64::from(**m) >= left)
+            .min()
+        else {
+            continue;
+        };
+        let Ok(ledger) = crate::ledger::Ledger::open(&job.ledger_path(&output)) else {
+            warn!(job = %job.name, "cannot open the run ledger for the reminders");
+            return;
+        };
+        let published = crate::publish::open(&output)
+            .ok()
+            .and_then(|w| w.manifest(date).ok().flatten());
+        let Ok(board) = crate::web::board::board(job, &ledger, published, date, now, &|_| true)
+        else {
+            return;
+        };
+        // A file already in a `dir` inbox counts as submitted (an `http` source is not asked).
+        let inbox = match &job.source {
+            crate::config::job::Source::Dir { base, template } => Some(
+                crate::pull::dir::DirSource::new(base.clone(), template.clone()),
+            ),
+            _ => None,
+        };
+        let in_inbox = |code: &str| {
+            inbox
+                .as_ref()
+                .is_some_and(|s| s.files(code, date).is_ok_and(|f| !f.is_empty()))
+        };
+        let waiting: Vec<crate::notify::DistrictRef> = board
+            .districts
+            .iter()
+            .filter(|l| matches!(l.state, "waiting" | "missing"))
+            .filter(|l| !in_inbox(&l.code))
+            .filter_map(|l| job.districts.iter().find(|d| d.code == l.code))
+            .map(crate::notify::DistrictRef::of)
+            .collect();
+        if waiting.is_empty() {
+            continue;
+        }
+        let codes: Vec<String> = waiting.iter().map(|d| d.code.clone()).collect();
+        match ledger.claim_reminder(&job.name, date, offset, &codes) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warn!(job = %job.name, error = %e, "cannot record a reminder; not sending it");
+                continue;
+            }
+        }
+        info!(job = %job.name, date = %date, minutes_before = offset, districts = codes.len(), "sending reminders");
+        let mut n = crate::notify::Notice::new(crate::notify::Event::Remind, &job.name, date);
+        n.minutes_before = Some(offset);
+        n.deadline = job
+            .timezone()
+            .ok()
+            .map(|tz| due.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string());
+        n.districts = waiting;
+        n.link = job.public_link("/");
+        let ledger = Arc::new(ledger);
+        // Delivered here, on the blocking thread: the reminder loop waits for it.
+        let endpoints: Vec<_> = crate::notify::endpoints_for(job, &n)
+            .into_iter()
+            .cloned()
+            .collect();
+        for e in &endpoints {
+            crate::notify::deliver(job, Some(&ledger), e, &n);
+        }
     }
 }
 

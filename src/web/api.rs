@@ -326,31 +326,39 @@ pub async fn status(
     let Some(date) = path_date(&date) else {
         return refuse(StatusCode::NOT_FOUND, "日期格式不对（应为 YYYY-MM-DD）");
     };
-    let result = tokio::task::spawn_blocking(move || {
-        let published = pj.warehouse.manifest(date).ok().flatten();
-        super::board::board(pj.job, &pj.ledger, published, date, Utc::now(), &|d| {
-            caller.may_see(pj.job, &d.code)
+    // Rendered once per token and date within the board's freshness.
+    let key = format!("json:{}", caller.token_id);
+    let rendered = tokio::task::spawn_blocking(move || {
+        pj.board_page(date, key, || {
+            let board = match pj.board(date) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the uploads for the status");
+                    return None;
+                }
+            };
+            let visible: Vec<&super::board::DistrictState> = board
+                .districts
+                .iter()
+                .filter(|l| caller.may_see(pj.job, &l.code))
+                .collect();
+            serde_json::to_string(&serde_json::json!({
+                "job": pj.job.name,
+                "date": date.to_string(),
+                "deadline": board.deadline.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "published_version": board.published.as_ref().map(crate::publish::Manifest::effective_version),
+                "districts": visible,
+            }))
+            .ok()
         })
-        .map(|b| (b, pj))
     })
     .await;
-    let (board, pj) = match result {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the uploads for the status");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "暂时无法读取报送情况");
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "the status task failed");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "暂时无法读取报送情况");
-        }
+    let Ok(Some(json)) = rendered else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "暂时无法读取报送情况");
     };
-    Json(serde_json::json!({
-        "job": pj.job.name,
-        "date": date.to_string(),
-        "deadline": board.deadline.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        "published_version": board.published.as_ref().map(crate::publish::Manifest::effective_version),
-        "districts": board.districts,
-    }))
-    .into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json.as_str().to_string(),
+    )
+        .into_response()
 }

@@ -115,9 +115,14 @@ impl Caller {
         if job.name != self.job {
             return false;
         }
-        let Some(d) = job.districts.iter().find(|d| d.code == district_code) else {
+        // The job's districts are sorted by code.
+        let Ok(i) = job
+            .districts
+            .binary_search_by(|d| d.code.as_str().cmp(district_code))
+        else {
             return false;
         };
+        let d = &job.districts[i];
         match self.role {
             Role::District => d.code == self.scope,
             Role::City => d.city_code == self.scope,

@@ -124,18 +124,26 @@ pub fn board(
     now: DateTime<Utc>,
     visible: &dyn Fn(&District) -> bool,
 ) -> Result<Board, crate::ledger::LedgerError> {
-    let uploads = ledger.uploads(&job.name, date, None)?;
+    let uploads = ledger.uploads_brief(&job.name, date)?;
+    let mut by_district: std::collections::HashMap<&str, Vec<&UploadRecord>> =
+        std::collections::HashMap::new();
+    for u in &uploads {
+        by_district
+            .entry(u.district_code.as_str())
+            .or_default()
+            .push(u);
+    }
     let deadline = job.deadline_of(date);
     let districts = job
         .districts
         .iter()
         .filter(|d| visible(d))
         .map(|d| {
-            let mine: Vec<&UploadRecord> = uploads
-                .iter()
-                .filter(|u| u.district_code == d.code)
-                .collect();
-            state_of(d, &mine, published.as_ref(), deadline, now)
+            let mine = by_district
+                .get(d.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            state_of(d, mine, published.as_ref(), deadline, now)
         })
         .collect();
     Ok(Board {

@@ -48,6 +48,79 @@ pub struct PortalJob {
     pub ledger: Arc<Ledger>,
     pub warehouse: Arc<dyn Warehouse>,
     pub intake: Intake<'static>,
+    /// Every district's state per date, made at most `BOARD_FRESH` ago; an upload here forgets its
+    /// date's (a run elsewhere shows within `BOARD_FRESH`).
+    boards: std::sync::Mutex<BTreeMap<chrono::NaiveDate, Kept<board::Board>>>,
+    /// Rendered board pages and status documents per (date, token), kept as long as their board.
+    pages: std::sync::Mutex<BTreeMap<(chrono::NaiveDate, String), Kept<String>>>,
+}
+
+/// Something made at an instant, kept for `BOARD_FRESH`.
+type Kept<T> = (std::time::Instant, Arc<T>);
+
+/// How long a date's board is reused before it is read again.
+pub const BOARD_FRESH: Duration = Duration::from_secs(3);
+
+impl PortalJob {
+    /// The board of a date with every district (callers filter what they may see).
+    pub fn board(
+        &self,
+        date: chrono::NaiveDate,
+    ) -> Result<Arc<board::Board>, crate::ledger::LedgerError> {
+        let mut boards = self.boards.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((made, b)) = boards.get(&date)
+            && made.elapsed() < BOARD_FRESH
+        {
+            return Ok(Arc::clone(b));
+        }
+        let published = self.warehouse.manifest(date).ok().flatten();
+        let b = Arc::new(board::board(
+            self.job,
+            &self.ledger,
+            published,
+            date,
+            chrono::Utc::now(),
+            &|_| true,
+        )?);
+        boards.retain(|_, (made, _)| made.elapsed() < BOARD_FRESH);
+        boards.insert(date, (std::time::Instant::now(), Arc::clone(&b)));
+        Ok(b)
+    }
+
+    /// Forget a date's board and its rendered pages (after an upload for it).
+    pub fn forget_board(&self, date: chrono::NaiveDate) {
+        self.boards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&date);
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(d, _), _| *d != date);
+    }
+
+    /// A board page as rendered for a scope within `BOARD_FRESH`, or `render`'s, kept.
+    pub fn board_page(
+        &self,
+        date: chrono::NaiveDate,
+        scope: String,
+        render: impl FnOnce() -> Option<String>,
+    ) -> Option<Arc<String>> {
+        let key = (date, scope);
+        {
+            let pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((made, page)) = pages.get(&key)
+                && made.elapsed() < BOARD_FRESH
+            {
+                return Some(Arc::clone(page));
+            }
+        }
+        let page = Arc::new(render()?);
+        let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        pages.retain(|_, (made, _)| made.elapsed() < BOARD_FRESH);
+        pages.insert(key, (std::time::Instant::now(), Arc::clone(&page)));
+        Some(page)
+    }
 }
 
 /// Everything the portal's handlers share.
@@ -98,6 +171,8 @@ impl Portal {
                     ledger,
                     warehouse,
                     intake,
+                    boards: std::sync::Mutex::new(BTreeMap::new()),
+                    pages: std::sync::Mutex::new(BTreeMap::new()),
                 }),
             );
         }

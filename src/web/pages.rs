@@ -633,26 +633,44 @@ pub async fn board_page(
         );
     };
     let pj2 = Arc::clone(&pj);
-    let c2 = caller.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let published = pj2.warehouse.manifest(date).ok().flatten();
-        let headline = published.as_ref().and_then(|_| {
-            crate::compare::table::read_cities(&*pj2.warehouse, date)
-                .ok()
-                .map(|cities| crate::compare::table::headline(&cities))
-        });
-        board::board(pj2.job, &pj2.ledger, published, date, Utc::now(), &|d| {
-            c2.may_see(pj2.job, &d.code)
-        })
-        .map(|b| (b, headline))
+    let key = caller.token_id.to_string();
+    let rendered = tokio::task::spawn_blocking(move || {
+        pj2.board_page(date, key, || render_board(&pj2, &caller, date))
     })
     .await;
-    let Ok(Ok((board, headline))) = loaded else {
-        return error_page(
+    match rendered {
+        Ok(Some(html)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html.as_str().to_string(),
+        )
+            .into_response(),
+        _ => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "暂时无法读取报送情况",
             None,
-        );
+        ),
+    }
+}
+
+/// The board page of a date as `caller` may see it.
+fn render_board(pj: &PortalJob, caller: &Caller, date: NaiveDate) -> Option<String> {
+    let all = pj.board(date).ok()?;
+    let reminders = pj.ledger.reminders(&pj.job.name, date).unwrap_or_default();
+    let headline = all.published.as_ref().and_then(|_| {
+        crate::compare::table::read_cities(&*pj.warehouse, date)
+            .ok()
+            .map(|cities| crate::compare::table::headline(&cities))
+    });
+    let board = board::Board {
+        date: all.date,
+        deadline: all.deadline,
+        published: all.published.clone(),
+        districts: all
+            .districts
+            .iter()
+            .filter(|l| caller.may_see(pj.job, &l.code))
+            .cloned()
+            .collect(),
     };
     let now = Utc::now();
     let mut cities: Vec<(String, Vec<&DistrictState>)> = Vec::new();
@@ -683,7 +701,7 @@ pub async fn board_page(
         }
         section.card #summary {
             div.grid {
-                div { div.muted { "截止时间" } div.big { @match board.deadline { Some(d) => (local(&pj, d)), None => "未设定" } } }
+                div { div.muted { "截止时间" } div.big { @match board.deadline { Some(d) => (local(pj, d)), None => "未设定" } } }
                 div { div.muted { "报送率" } div.big #reporting-rate { (pct(total.taken, total.expected)) } div.muted { (total.taken) " / " (total.expected) " 个区县" } }
                 @if board.deadline.is_some() {
                     div { div.muted { "按时报送率" } div.big #on-time-rate { (pct(total.on_time, total.expected)) } div.muted { (total.on_time) " / " (total.expected) } }
@@ -716,6 +734,16 @@ pub async fn board_page(
                 }
             } }
         }
+        @if !reminders.is_empty() {
+            section.card #reminders {
+                h2 { "催报记录" }
+                ul {
+                    @for (minutes, at, n) in &reminders {
+                        li { "截止前 " (minutes) " 分钟（" (local_text(pj, at)) "）催报 " (n) " 个区县" }
+                    }
+                }
+            }
+        }
         section.card #not-submitted {
             h2 { "尚未报送（" (not_submitted.len()) "）" }
             @if not_submitted.is_empty() {
@@ -732,7 +760,7 @@ pub async fn board_page(
                     tr data-code=(l.code) {
                         td.name { a href=(format!("/jobs/{}/districts/{}?date={date}", pj.job.name, l.code)) { (l.city) (l.name) } }
                         td { (state_badge(l)) }
-                        td.name { @if let Some(t) = &l.received_at { (local_text(&pj, t)) } }
+                        td.name { @if let Some(t) = &l.received_at { (local_text(pj, t)) } }
                         td.hide-narrow { (l.source.as_deref().unwrap_or("")) }
                         td.num { @if let Some(n) = l.rows_accepted { (n) } }
                         td.num { @if let Some(n) = l.rows_rejected { (n) } }
@@ -741,7 +769,7 @@ pub async fn board_page(
             } }
         }
     };
-    page(&title, Some(&caller), body).into_response()
+    Some(page(&title, Some(caller), body).into_string())
 }
 
 /// `GET /jobs/{job}/dates/{date}/report`: the date's report, as `fugong report` writes it, read

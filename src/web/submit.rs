@@ -125,6 +125,7 @@ pub fn receive(
         token_id,
     };
     let id = pj.ledger.record_upload(&job.name, &record)?;
+    pj.forget_board(date);
     let _ = pj.ledger.audit(
         &job.name,
         &AuditEntry {
@@ -140,6 +141,28 @@ pub fn receive(
         },
     );
     tracing::info!(job = %job.name, district_code = %district.code, %date, receipt = id, taken, status = status.as_str(), bytes = size, "upload received");
+    if !taken {
+        let mut n =
+            crate::notify::Notice::new(crate::notify::Event::RefusedUpload, &job.name, date);
+        n.district = Some(crate::notify::DistrictRef::of(district));
+        n.file_name = Some(file_name.clone());
+        n.findings = record
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .take(5)
+            .map(|f| crate::notify::message::FindingBrief {
+                code: f.code.as_str().to_string(),
+                cell: f.cell.clone(),
+                message: f.message.clone(),
+            })
+            .collect();
+        n.link = job.public_link(&format!(
+            "/jobs/{}/districts/{}?date={date}",
+            job.name, district.code
+        ));
+        crate::notify::Notifier::default().send(job, Some(std::sync::Arc::clone(&pj.ledger)), n);
+    }
     Ok(Outcome {
         taken,
         receipt: Receipt {
