@@ -365,6 +365,37 @@ fn an_upload_is_checked_as_a_run_reads_it_taken_or_refused_and_the_latest_taken_
         },
     );
     assert_eq!(status["districts"][1]["source"], "dir");
+    // The district page's template download: the day's template with the published enterprises.
+    let t = client()
+        .get(format!(
+            "{base}/jobs/{JOB}/districts/370102/template.xlsx?date=2020-02-25"
+        ))
+        .bearer_auth(&lixia)
+        .send()
+        .expect("template");
+    assert_eq!(t.status(), StatusCode::OK);
+    let bytes = t.bytes().expect("bytes");
+    let outcome = validate_as(
+        &bytes,
+        "370102",
+        crate::support::date(2020, 2, 25),
+        fugong::read::ReadLimits::default(),
+    );
+    assert_eq!(
+        outcome.sheet.as_deref(),
+        Some("复工日报"),
+        "a workbook fugong reads"
+    );
+    let other = client()
+        .get(format!("{base}/jobs/{JOB}/districts/370103/template.xlsx"))
+        .bearer_auth(&lixia)
+        .send()
+        .expect("template");
+    assert_eq!(
+        other.status(),
+        StatusCode::FORBIDDEN,
+        "another district's template"
+    );
     // The report page: per city, 报送率 and 按时报送率.
     let report = client()
         .get(format!("{base}/jobs/{JOB}/dates/{}/report", d24()))

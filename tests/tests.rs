@@ -26,4 +26,5 @@ mod reading;
 mod rejects;
 mod report;
 mod serve;
+mod template;
 mod trust;

@@ -12,6 +12,7 @@ pub mod rollback;
 pub mod run;
 pub mod serve;
 pub mod tabular;
+pub mod template;
 pub mod token;
 pub mod validate;
 pub mod versions;
@@ -85,6 +86,9 @@ pub enum Command {
     Token(token::TokenArgs),
     /// The portal's audit log: sign-ins, uploads, token changes, notices.
     Audit(audit::AuditArgs),
+    /// The day's template of a district (or of every district), pre-filled from its last published
+    /// enterprises.
+    Template(template::TemplateArgs),
     /// Print a shell completion script: `fugong completions bash > /etc/bash_completion.d/fugong`.
     Completions {
         #[arg(value_enum)]
@@ -165,6 +169,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => rollback::run(args),
         Command::Token(args) => token::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Template(args) => template::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();

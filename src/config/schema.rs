@@ -310,6 +310,10 @@ pub struct Schema {
     pub date_labels: Vec<String>,
     /// How `issues_text` becomes problems (contract §11).
     pub problems: ProblemRules,
+    /// The workbook's title (after the district's name), for templates.
+    pub title: String,
+    /// The group header a template writes over 职工总数 and 上岗人数 (the first `group_headers`).
+    pub group_header: Option<String>,
     /// The TOML this schema was built from (sent to reader worker processes).
     pub source_toml: String,
 }
@@ -555,7 +559,12 @@ impl SchemaConfig {
             key_field,
             alias_index,
             ignored_headers: keys_of(&self.ignored_headers),
+            group_header: self.group_headers.first().cloned(),
             group_headers: keys_of(&self.group_headers),
+            title: self
+                .title
+                .clone()
+                .unwrap_or_else(|| "规模以上工业企业复工复产情况日报表".into()),
             total_markers: self.rows.total_markers,
             subtotal_markers: self.rows.subtotal_markers,
             end_markers: self.rows.end_markers,

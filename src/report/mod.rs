@@ -6,6 +6,7 @@ pub mod charts;
 pub mod data;
 pub mod feedback;
 pub mod ranking;
+pub mod template;
 
 use std::collections::BTreeMap;
 

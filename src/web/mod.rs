@@ -335,6 +335,10 @@ pub fn router(portal: Shared) -> Router {
             "/jobs/{job}/districts/{code}/feedback.xlsx",
             get(pages::feedback_download),
         )
+        .route(
+            "/jobs/{job}/districts/{code}/template.xlsx",
+            get(pages::template_download),
+        )
         .route("/jobs/{job}/dates/{date}", get(pages::board_page))
         .route("/jobs/{job}/dates/{date}/report", get(pages::report_page))
         .route(

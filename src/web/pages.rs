@@ -440,6 +440,7 @@ pub async fn district_page(
         }
         section.card #downloads {
             h2 { "下载" }
+            p { a href=(format!("{base}/template.xlsx?date={date}")) { "当天的日报模板（已列出上次汇总的企业）" } }
             @if let Some(m) = &published {
                 p { a href=(format!("{base}/feedback.xlsx?date={date}")) { "反馈工作簿（第 " (m.effective_version()) " 版汇总）" } }
             } @else {
@@ -604,6 +605,61 @@ pub async fn feedback_download(
             None,
         ),
         _ => error_page(StatusCode::NOT_FOUND, "这一天还没有汇总发布", None),
+    }
+}
+
+/// An `.xlsx` download.
+fn xlsx_download(name: &str, bytes: Vec<u8>) -> Response {
+    let disposition = format!(
+        "attachment; filename=\"download.xlsx\"; filename*=UTF-8''{}",
+        url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /jobs/{job}/districts/{code}/template.xlsx?date=D`: the day's template (contract §13).
+pub async fn template_download(
+    State(portal): State<Shared>,
+    Path((job, code)): Path<(String, String)>,
+    Query(q): Query<DateQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (auth, pj) = match page_caller(&portal, &headers, &job) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    if !auth.caller().may_see(pj.job, &code) {
+        return error_page(StatusCode::FORBIDDEN, "这个令牌不能查看该区县", None);
+    }
+    let Some(date) = page_date(&pj, q.date.as_deref()) else {
+        return error_page(StatusCode::NOT_FOUND, "日期格式不对", None);
+    };
+    let Some(district) = pj.job.districts.iter().find(|d| d.code == code).cloned() else {
+        return error_page(StatusCode::NOT_FOUND, "该任务没有这个区县", None);
+    };
+    let made = tokio::task::spawn_blocking(move || {
+        crate::report::template::template_for(pj.job, &*pj.warehouse, &district, date)
+    })
+    .await;
+    match made {
+        Ok(Ok((name, bytes))) => xlsx_download(&name, bytes),
+        _ => error_page(StatusCode::SERVICE_UNAVAILABLE, "暂时无法生成模板", None),
     }
 }
 
