@@ -477,7 +477,7 @@ impl<'j> Session<'j> {
         // Automatic runs keep what a failed pull cannot replace: the published version's submission.
         let live = self.warehouse.manifest(date)?;
         let keep_from = live.as_ref().filter(|_| options.trigger.is_automatic());
-        let intake = Intake::for_job(job, &options.isolation, Some(self.blobs.clone()));
+        let intake = Intake::for_run(job, &options.isolation, self.blobs.clone());
         let mut tx = self.warehouse.begin(job.keep_versions)?;
         let mut writer = records::EnterpriseWriter::new(&job.schema, date);
         let mut districts: Vec<DistrictResult> = Vec::with_capacity(job.districts.len());
@@ -555,6 +555,8 @@ impl<'j> Session<'j> {
             warn!(%looked_for, "no district submitted; nothing is published");
             return Err(RunError::NothingSubmitted { date, looked_for });
         }
+        // Every blob the manifest will name is durable before anything is published.
+        intake.seal_blobs()?;
         let peak_rss_reader_bytes = intake.finish();
         let stage = |name: &str| {
             debug!(

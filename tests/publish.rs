@@ -681,6 +681,59 @@ fn a_kill_at_every_step_of_a_publish_leaves_whole_versions_and_the_next_run_repa
     });
 }
 
+/// The blobs under their digest's names, each with its digest checked.
+#[cfg(feature = "failpoints")]
+fn named_blobs(warehouse: &std::path::Path) -> BTreeMap<String, bool> {
+    std::fs::read_dir(warehouse.join("_state/blobs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.len() == 64).then(|| {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                let ok = fugong::pull::sha256_hex(&bytes) == name;
+                (name, ok)
+            })
+        })
+        .collect()
+}
+
+/// A run's blobs are made durable together (one file-system flush, then the renames): a kill between
+/// the flush and the renames, or between two renames, leaves no digest name over missing bytes and
+/// publishes nothing; the next run keeps every blob its manifest names.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_kill_while_a_run_seals_its_blobs_names_no_missing_bytes_and_publishes_nothing() {
+    for case in ["blobs::after-flush=return(crash)", "blobs::after-rename=return(crash)"] {
+        let province = two_district_province(1);
+        let w = province.warehouse();
+        let o = run_date(&province, report_date(), &[("FAILPOINTS", case)]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(o.status.signal(), Some(9), "{case}: killed: {}", text(&o));
+        }
+        assert!(
+            fugong::publish::read_manifest(&w, report_date()).is_err(),
+            "{case}: nothing is published"
+        );
+        let named = named_blobs(&w);
+        assert!(named.values().all(|ok| *ok), "{case}: {named:?}");
+        let expected = if case.starts_with("blobs::after-rename") { 1 } else { 0 };
+        assert_eq!(named.len(), expected, "{case}: blobs named before the kill");
+        let o = run_date(&province, report_date(), &[]);
+        assert!(o.status.success(), "{case}: {}", text(&o));
+        let manifest = fugong::publish::read_manifest(&w, report_date()).expect("manifest");
+        let named = named_blobs(&w);
+        for d in &manifest.districts {
+            let sha = d.sha256.as_deref().expect("a submission");
+            assert_eq!(named.get(sha), Some(&true), "{case}: {} kept", d.district_code);
+        }
+        assert_eq!(named.len(), 2, "{case}");
+    }
+}
+
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_kill_during_a_rollback_is_rolled_forward_to_the_restored_version() {

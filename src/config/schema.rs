@@ -108,6 +108,8 @@ pub struct ProblemRules {
     pub solved_markers: Vec<String>,
     pub filler_words: Vec<String>,
     pub other_category: Arc<str>,
+    /// Every keyword and marker above in one automaton, built once with the schema.
+    pub matcher: crate::problems::classify::Matcher,
 }
 
 impl ProblemRules {
@@ -536,15 +538,27 @@ impl SchemaConfig {
                 )));
             }
         }
+        let categories: Vec<ProblemCategory> = categories
+            .into_iter()
+            .map(|c| ProblemCategory {
+                name: c.name.as_str().into(),
+                keywords: c.keywords.iter().map(|k| k.as_str().into()).collect(),
+            })
+            .collect();
+        let matcher = crate::problems::classify::Matcher::new(
+            &categories,
+            &rules.solved_markers,
+            &rules.filler_words,
+        )
+        .map_err(|e| {
+            invalid(format!(
+                "the problem keywords and markers are too many to search at once ({e}); use fewer"
+            ))
+        })?;
         let problems = ProblemRules {
             field: problem_field,
-            categories: categories
-                .into_iter()
-                .map(|c| ProblemCategory {
-                    name: c.name.as_str().into(),
-                    keywords: c.keywords.iter().map(|k| k.as_str().into()).collect(),
-                })
-                .collect(),
+            categories,
+            matcher,
             none_markers: rules.none_markers,
             solved_markers: rules.solved_markers,
             filler_words: rules.filler_words,

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use crate::config::{District, Job, Schema};
 use crate::day::{DistrictResult, SourceInfo};
 use crate::pull::Pulled;
-use crate::pull::blobs::BlobStore;
+use crate::pull::blobs::{BlobBatch, BlobStore};
 use crate::read::ReadLimits;
 use crate::validate::{Finding, KnownDistrict, SubmissionContext, SubmissionOutcome};
 
@@ -38,7 +38,30 @@ pub struct Intake<'s> {
     limits: ReadLimits,
     districts: Arc<Vec<KnownDistrict>>,
     reader: Reader<'s>,
-    blobs: Option<BlobStore>,
+    blobs: Option<Blobs>,
+}
+
+/// Where an intake keeps raw bytes: durably at once (an upload's receipt promises it), or in a run's
+/// batch, sealed once before the run publishes.
+enum Blobs {
+    Durable(BlobStore),
+    Batch(BlobBatch),
+}
+
+impl Blobs {
+    fn put(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Blobs::Durable(store) => store.put(sha256, bytes),
+            Blobs::Batch(batch) => batch.put(sha256, bytes),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Blobs::Durable(store) => store.describe(),
+            Blobs::Batch(batch) => batch.describe(),
+        }
+    }
 }
 
 /// The districts of a job as the 填报单位 check knows them.
@@ -61,7 +84,28 @@ impl<'s> Intake<'s> {
             limits: job.limits.read,
             districts: Arc::new(known_districts(job)),
             reader: Reader::new(isolation, &job.schema),
-            blobs,
+            blobs: blobs.map(Blobs::Durable),
+        }
+    }
+
+    /// A run's intake: as `for_job`, with the raw bytes kept in one batch that `seal_blobs` makes
+    /// durable before the run publishes.
+    pub fn for_run(job: &'s Job, isolation: &Isolation, blobs: BlobStore) -> Intake<'s> {
+        let mut intake = Intake::for_job(job, isolation, None);
+        intake.blobs = Some(Blobs::Batch(BlobBatch::new(blobs)));
+        intake
+    }
+
+    /// Make the blobs of a run's batch durable (nothing to do for other intakes).
+    pub fn seal_blobs(&self) -> Result<(), IntakeError> {
+        match &self.blobs {
+            Some(Blobs::Batch(batch)) => batch.seal().map(|_| ()).map_err(|source| {
+                IntakeError::Blob {
+                    place: batch.describe(),
+                    source,
+                }
+            }),
+            _ => Ok(()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Reading a 存在问题及诉求 text into problems: deterministic keyword rules from the schema, each match
 //! keeping the keyword that made it, so that a clerk can see why a text is in a category.
 
-use crate::config::schema::ProblemRules;
+use crate::config::schema::{ProblemCategory, ProblemRules};
 use std::sync::Arc;
 
 /// One category a text is in, and the keyword that put it there (None for the other category).
@@ -43,37 +43,125 @@ fn is_punctuation(c: char) -> bool {
         || c.is_ascii_digit()
 }
 
+/// What one pattern of the automaton is: a category keyword (which categories, at which place in
+/// their keyword lists), a solved marker, a filler word, or several of these at once.
+#[derive(Debug, Clone, Default)]
+struct Pattern {
+    /// (category index, keyword index in that category's list)
+    keyword_of: Vec<(usize, usize)>,
+    solved: bool,
+    filler: bool,
+}
+
+/// All keywords, solved markers and filler words of the schema in one Aho–Corasick automaton, built once
+/// with the schema. Matching is overlapping, so that every pattern present in a clause is seen and the
+/// rules read exactly as "the first keyword of the category's list that the clause contains".
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    automaton: aho_corasick::AhoCorasick,
+    patterns: Vec<Pattern>,
+    /// Fillers, longest first (the order they are removed in).
+    fillers: Vec<String>,
+    any_filler: bool,
+}
+
+impl PartialEq for Matcher {
+    /// A matcher is built from the rules it sits in: equal rules have equal matchers.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Matcher {
+    pub fn new(
+        categories: &[ProblemCategory],
+        solved_markers: &[String],
+        filler_words: &[String],
+    ) -> Result<Matcher, aho_corasick::BuildError> {
+        let mut strings: Vec<String> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut slot = |s: &str| -> usize {
+            match strings.iter().position(|t| t == s) {
+                Some(i) => i,
+                None => {
+                    strings.push(s.to_string());
+                    patterns.push(Pattern::default());
+                    strings.len() - 1
+                }
+            }
+        };
+        let mut marks: Vec<(usize, u8, usize, usize)> = Vec::new();
+        for (c, category) in categories.iter().enumerate() {
+            for (k, keyword) in category.keywords.iter().enumerate() {
+                if !keyword.is_empty() {
+                    marks.push((slot(keyword), 0, c, k));
+                }
+            }
+        }
+        for m in solved_markers.iter().filter(|m| !m.is_empty()) {
+            marks.push((slot(m), 1, 0, 0));
+        }
+        for f in filler_words.iter().filter(|f| !f.is_empty()) {
+            marks.push((slot(f), 2, 0, 0));
+        }
+        for (i, kind, c, k) in marks {
+            match kind {
+                0 => patterns[i].keyword_of.push((c, k)),
+                1 => patterns[i].solved = true,
+                _ => patterns[i].filler = true,
+            }
+        }
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&strings)?;
+        let mut fillers: Vec<String> = filler_words.to_vec();
+        fillers.sort_by_key(|f| std::cmp::Reverse(f.chars().count()));
+        Ok(Matcher {
+            automaton,
+            any_filler: patterns.iter().any(|p| p.filler),
+            patterns,
+            fillers,
+        })
+    }
+}
+
 /// Classify one text.
 pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
     let text = text.trim();
     if is_none(rules, text) {
         return Reading::Nothing;
     }
+    let matcher = &rules.matcher;
     let mut found: Vec<Match> = Vec::new();
+    // Per category, the best (lowest) keyword index seen in the current clause.
+    let mut best: Vec<usize> = vec![usize::MAX; rules.categories.len()];
     let mut open_clauses = 0;
     for clause in text.split(CLAUSE_BREAKS) {
         let clause = clause.trim();
         if clause.is_empty() || is_none(rules, clause) {
             continue;
         }
-        if rules
-            .solved_markers
-            .iter()
-            .any(|m| clause.contains(m.as_str()))
-        {
+        best.iter_mut().for_each(|b| *b = usize::MAX);
+        let mut solved = false;
+        for m in matcher.automaton.find_overlapping_iter(clause) {
+            let pattern = &matcher.patterns[m.pattern().as_usize()];
+            solved |= pattern.solved;
+            for &(c, k) in &pattern.keyword_of {
+                best[c] = best[c].min(k);
+            }
+        }
+        if solved {
             continue;
         }
         open_clauses += 1;
-        for category in &rules.categories {
-            if found.iter().any(|m| m.category == category.name) {
+        for (c, category) in rules.categories.iter().enumerate() {
+            if best[c] == usize::MAX || found.iter().any(|m| m.category == category.name) {
                 continue;
             }
-            if let Some(keyword) = category.keywords.iter().find(|k| clause.contains(&***k)) {
-                found.push(Match {
-                    category: category.name.clone(),
-                    keyword: Some(keyword.clone()),
-                });
-            }
+            found.push(Match {
+                category: category.name.clone(),
+                keyword: Some(category.keywords[best[c]].clone()),
+            });
         }
     }
     if found.is_empty() {
@@ -99,14 +187,26 @@ pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
 }
 
 /// Whether a text (or clause) says nothing but "none": punctuation and filler words removed, it is empty
-/// or one of the none markers.
+/// or one of the none markers. Fillers are removed longest first, one after another (so that 需要协调
+/// goes before 需求 could split it); when the automaton finds no filler in the text, none can appear by
+/// removing others, and the removals are skipped.
 fn is_none(rules: &ProblemRules, text: &str) -> bool {
+    let matcher = &rules.matcher;
     let mut rest: String = text.chars().filter(|c| !is_punctuation(*c)).collect();
-    // Longest filler first, so that 需要协调 goes before 需求 could split it.
-    let mut fillers: Vec<&String> = rules.filler_words.iter().collect();
-    fillers.sort_by_key(|f| std::cmp::Reverse(f.chars().count()));
-    for filler in fillers {
-        rest = rest.replace(filler.as_str(), "");
+    if rest.is_empty() {
+        return true;
+    }
+    let has_filler = matcher.any_filler
+        && matcher
+            .automaton
+            .find_overlapping_iter(rest.as_str())
+            .any(|m| matcher.patterns[m.pattern().as_usize()].filler);
+    if has_filler {
+        for filler in &matcher.fillers {
+            if rest.contains(filler.as_str()) {
+                rest = rest.replace(filler.as_str(), "");
+            }
+        }
     }
     rest.is_empty() || rules.none_markers.contains(&rest)
 }

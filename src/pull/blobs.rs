@@ -35,6 +35,110 @@ impl std::fmt::Debug for BlobStore {
     }
 }
 
+/// The blobs of one run, made durable together: each new blob is written under a temporary name with
+/// no flush; `seal` flushes the file system once (`syncfs`), renames every blob into place and flushes
+/// the folder once. A blob is under its digest's name only once its bytes are durable, as with
+/// `BlobStore::put`, so a crash before `seal` leaves only temporary files (removed by `prune`) and never
+/// a digest name over missing bytes. A run seals its batch before it commits a version naming the blobs.
+/// Blobs on an object store are durable when put.
+pub struct BlobBatch {
+    store: BlobStore,
+    /// Digest → temporary file, written and not yet sealed.
+    pending: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
+}
+
+impl BlobBatch {
+    pub fn new(store: BlobStore) -> BlobBatch {
+        BlobBatch {
+            store,
+            pending: std::sync::Mutex::default(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    /// Keep `bytes` under their digest once the batch is sealed.
+    pub fn put(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let BlobStore::Local { dir } = &self.store else {
+            return self.store.put(sha256, bytes);
+        };
+        if !is_digest(sha256) {
+            return Err(std::io::Error::other(format!(
+                "`{sha256}` is not a sha256 digest"
+            )));
+        }
+        let path = dir.join(sha256);
+        if path.is_file() {
+            return self.store.put(sha256, bytes);
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.contains_key(sha256) {
+            return Ok(());
+        }
+        fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{sha256}.{}.batch", std::process::id()));
+        let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
+        match written {
+            Ok(()) => {
+                pending.insert(sha256.to_string(), tmp);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Make every blob of the batch durable under its digest: one file-system flush, the renames, one
+    /// folder flush. Returns how many blobs were sealed.
+    pub fn seal(&self) -> std::io::Result<usize> {
+        let BlobStore::Local { dir } = &self.store else {
+            return Ok(0);
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let folder = fs::File::open(dir)?;
+        rustix::fs::syncfs(&folder)?;
+        failpoint("blobs::after-flush")?;
+        let sealed = pending.len();
+        for (sha256, tmp) in pending.drain() {
+            fs::rename(&tmp, dir.join(&sha256))?;
+            failpoint("blobs::after-rename")?;
+        }
+        folder.sync_all()?;
+        Ok(sealed)
+    }
+}
+
+/// A failpoint of the seal (tests only): `return(crash)` kills the process as `kill -9` would, `return`
+/// makes the step fail.
+fn failpoint(name: &str) -> std::io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    if let Some(arg) = fail::eval(name, |arg: Option<String>| arg) {
+        if arg.as_deref() == Some("crash") {
+            crate::publish::crash_now(name);
+        }
+        return Err(std::io::Error::other(format!("failpoint {name}")));
+    }
+    let _ = name;
+    Ok(())
+}
+
+impl Drop for BlobBatch {
+    /// Blobs of a run that did not seal its batch are not kept.
+    fn drop(&mut self) {
+        let pending = self.pending.get_mut().unwrap_or_else(|p| p.into_inner());
+        for tmp in pending.values() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
 /// Only a hex digest names a blob: a value read from a manifest is never used as a path otherwise.
 fn is_digest(sha256: &str) -> bool {
     sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
@@ -273,5 +377,32 @@ mod tests {
         assert_eq!(store.prune(90).expect("prune"), 1);
         assert_eq!(store.get(&sha).expect("get"), None);
         assert!(store.get(&fresh).expect("get").is_some());
+    }
+
+    #[test]
+    fn a_batch_names_its_blobs_only_once_sealed_and_drops_what_it_did_not_seal() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let (a, b) = (sha256_hex(b"a"), sha256_hex(b"b"));
+        store.put(&a, b"a").expect("put");
+        let batch = BlobBatch::new(store.clone());
+        batch.put(&a, b"a").expect("an existing blob");
+        batch.put(&b, b"b").expect("a new blob");
+        batch.put(&b, b"b").expect("the same blob twice");
+        assert_eq!(store.get(&b).expect("get"), None, "not named before the seal");
+        assert_eq!(batch.seal().expect("seal"), 1);
+        assert_eq!(store.get(&b).expect("get"), Some(b"b".to_vec()));
+        assert_eq!(batch.seal().expect("nothing left"), 0);
+        // A batch dropped unsealed leaves nothing behind.
+        let c = sha256_hex(b"c");
+        let unsealed = BlobBatch::new(store.clone());
+        unsealed.put(&c, b"c").expect("put");
+        drop(unsealed);
+        assert_eq!(store.get(&c).expect("get"), None);
+        let names: Vec<String> = fs::read_dir(dir.path().join("blobs"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
     }
 }
