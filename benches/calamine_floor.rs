@@ -48,8 +48,10 @@ fn stream(path: &PathBuf) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(mode), Some(threads)) = (args.first(), args.get(1).and_then(|t| t.parse::<usize>().ok()))
-    else {
+    let (Some(mode), Some(threads)) = (
+        args.first(),
+        args.get(1).and_then(|t| t.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: calamine_floor range|stream THREADS FILE...");
         std::process::exit(2);
     };
@@ -68,10 +70,7 @@ fn main() {
             .chunks(files.len().div_ceil(threads).max(1))
             .map(|chunk| s.spawn(move || chunk.iter().map(read).sum::<usize>()))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum()
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
     });
     println!("{cells}");
 }

@@ -705,7 +705,10 @@ fn named_blobs(warehouse: &std::path::Path) -> BTreeMap<String, bool> {
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_kill_while_a_run_seals_its_blobs_names_no_missing_bytes_and_publishes_nothing() {
-    for case in ["blobs::after-flush=return(crash)", "blobs::after-rename=return(crash)"] {
+    for case in [
+        "blobs::after-flush=return(crash)",
+        "blobs::after-rename=return(crash)",
+    ] {
         let province = two_district_province(1);
         let w = province.warehouse();
         let o = run_date(&province, report_date(), &[("FAILPOINTS", case)]);
@@ -720,7 +723,11 @@ fn a_kill_while_a_run_seals_its_blobs_names_no_missing_bytes_and_publishes_nothi
         );
         let named = named_blobs(&w);
         assert!(named.values().all(|ok| *ok), "{case}: {named:?}");
-        let expected = if case.starts_with("blobs::after-rename") { 1 } else { 0 };
+        let expected = if case.starts_with("blobs::after-rename") {
+            1
+        } else {
+            0
+        };
         assert_eq!(named.len(), expected, "{case}: blobs named before the kill");
         let o = run_date(&province, report_date(), &[]);
         assert!(o.status.success(), "{case}: {}", text(&o));
@@ -728,7 +735,12 @@ fn a_kill_while_a_run_seals_its_blobs_names_no_missing_bytes_and_publishes_nothi
         let named = named_blobs(&w);
         for d in &manifest.districts {
             let sha = d.sha256.as_deref().expect("a submission");
-            assert_eq!(named.get(sha), Some(&true), "{case}: {} kept", d.district_code);
+            assert_eq!(
+                named.get(sha),
+                Some(&true),
+                "{case}: {} kept",
+                d.district_code
+            );
         }
         assert_eq!(named.len(), 2, "{case}");
     }

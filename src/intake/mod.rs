@@ -99,12 +99,15 @@ impl<'s> Intake<'s> {
     /// Make the blobs of a run's batch durable (nothing to do for other intakes).
     pub fn seal_blobs(&self) -> Result<(), IntakeError> {
         match &self.blobs {
-            Some(Blobs::Batch(batch)) => batch.seal().map(|_| ()).map_err(|source| {
-                IntakeError::Blob {
-                    place: batch.describe(),
-                    source,
-                }
-            }),
+            Some(Blobs::Batch(batch)) => {
+                batch
+                    .seal()
+                    .map(|_| ())
+                    .map_err(|source| IntakeError::Blob {
+                        place: batch.describe(),
+                        source,
+                    })
+            }
             _ => Ok(()),
         }
     }

@@ -63,6 +63,8 @@ pub struct Matcher {
     /// Fillers, longest first (the order they are removed in).
     fillers: Vec<String>,
     any_filler: bool,
+    /// An empty solved marker is in every clause.
+    always_solved: bool,
 }
 
 impl PartialEq for Matcher {
@@ -119,6 +121,7 @@ impl Matcher {
         Ok(Matcher {
             automaton,
             any_filler: patterns.iter().any(|p| p.filler),
+            always_solved: solved_markers.iter().any(|m| m.is_empty()),
             patterns,
             fillers,
         })
@@ -142,7 +145,7 @@ pub fn classify(rules: &ProblemRules, text: &str) -> Reading {
             continue;
         }
         best.iter_mut().for_each(|b| *b = usize::MAX);
-        let mut solved = false;
+        let mut solved = matcher.always_solved;
         for m in matcher.automaton.find_overlapping_iter(clause) {
             let pattern = &matcher.patterns[m.pattern().as_usize()];
             solved |= pattern.solved;

@@ -389,7 +389,11 @@ mod tests {
         batch.put(&a, b"a").expect("an existing blob");
         batch.put(&b, b"b").expect("a new blob");
         batch.put(&b, b"b").expect("the same blob twice");
-        assert_eq!(store.get(&b).expect("get"), None, "not named before the seal");
+        assert_eq!(
+            store.get(&b).expect("get"),
+            None,
+            "not named before the seal"
+        );
         assert_eq!(batch.seal().expect("seal"), 1);
         assert_eq!(store.get(&b).expect("get"), Some(b"b".to_vec()));
         assert_eq!(batch.seal().expect("nothing left"), 0);
