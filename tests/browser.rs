@@ -78,13 +78,20 @@ async fn browser(driver: &str, profile: &std::path::Path) -> fantoccini::Client 
     client
 }
 
+/// The text of the page, read again when the page is replaced while it is read (a navigation or the
+/// board's own refresh).
 async fn page_text(c: &fantoccini::Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("text")
+    for _ in 0..100 {
+        let body = c.find(Locator::Css("body")).await.expect("body");
+        match body.text().await {
+            Ok(text) => return text,
+            Err(e) if e.is_stale_element_reference() => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("text: {e:?}"),
+        }
+    }
+    panic!("the page kept changing while it was read")
 }
 
 async fn sign_in(c: &fantoccini::Client, base: &str, token: &str) {
@@ -110,12 +117,33 @@ async fn upload_file(c: &fantoccini::Client, path: &std::path::Path) {
         .send_keys(&path.display().to_string())
         .await
         .expect("choose");
+    let before = c.find(Locator::Css("html")).await.expect("the page");
     c.find(Locator::Css("form.upload button[type=submit]"))
         .await
         .expect("upload button")
         .click()
         .await
         .expect("click");
+    // The answer is a new page: wait until the one the form was on is gone, so that what is read next
+    // is the answer, never the page before it.
+    let started = Instant::now();
+    loop {
+        match before.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => break,
+            Err(e) => panic!("the page: {e:?}"),
+            Ok(_) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "the upload's answer never came"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+        }
+    }
+    c.wait()
+        .for_element(Locator::Css("body"))
+        .await
+        .expect("the answer's page");
 }
 
 fn screenshot(name: &str, png: &[u8]) {

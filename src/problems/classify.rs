@@ -39,7 +39,21 @@ fn is_punctuation(c: char) -> bool {
     c.is_whitespace()
         || c.is_ascii_punctuation()
         || CLAUSE_BREAKS.contains(&c)
-        || "（）【】《》“”‘’…—·".contains(c)
+        || matches!(
+            c,
+            '（' | '）'
+                | '【'
+                | '】'
+                | '《'
+                | '》'
+                | '“'
+                | '”'
+                | '‘'
+                | '’'
+                | '…'
+                | '—'
+                | '·'
+        )
         || c.is_ascii_digit()
 }
 

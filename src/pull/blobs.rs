@@ -78,7 +78,10 @@ impl BlobBatch {
             return Ok(());
         }
         fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{sha256}.{}.batch", std::process::id()));
+        // Unique to this batch: two runs of one process (a backfill's dates) may hold the same bytes.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{sha256}.{}.{n}.batch", std::process::id()));
         let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
         match written {
             Ok(()) => {
@@ -408,5 +411,18 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    }
+
+    #[test]
+    fn two_batches_of_one_process_holding_the_same_bytes_both_seal() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let d = sha256_hex(b"d");
+        let (first, second) = (BlobBatch::new(store.clone()), BlobBatch::new(store.clone()));
+        first.put(&d, b"d").expect("put in the first");
+        second.put(&d, b"d").expect("put in the second");
+        assert_eq!(first.seal().expect("the first seals"), 1);
+        assert_eq!(second.seal().expect("the second seals"), 1);
+        assert_eq!(store.get(&d).expect("get"), Some(b"d".to_vec()));
     }
 }
