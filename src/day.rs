@@ -151,7 +151,7 @@ impl DistrictResult {
     /// Read the accepted rows' 存在问题及诉求 into problem reports (before `seal`; run where the district
     /// was read, so that classification is spread over the reading threads).
     pub fn classify_problems(&mut self, schema: &crate::config::Schema) {
-        let rows = &self.outcome.rows;
+        let rows = &mut self.outcome.rows;
         let key = schema.key_field;
         let rules = &schema.problems;
         let name = schema.field_index("enterprise_name");
@@ -163,14 +163,18 @@ impl DistrictResult {
         }
         let district = std::sync::Arc::new(self.district.clone());
         self.problem_reports = rows
-            .iter()
+            .iter_mut()
             .filter_map(|r| {
+                let read_before = r.problems.take();
                 let text = text_of(r, Some(rules.field));
                 if text.is_empty() {
                     return None;
                 }
-                crate::problems::ledger::report_of(
-                    rules,
+                // Read where the row was validated, or here (rows from a reader worker).
+                let reading =
+                    read_before.unwrap_or_else(|| crate::problems::classify::classify(rules, text));
+                crate::problems::ledger::report_from(
+                    reading,
                     &district,
                     text_of(r, Some(key)),
                     text_of(r, name),

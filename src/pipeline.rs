@@ -562,6 +562,7 @@ impl<'j> Session<'j> {
             debug!(
                 stage = name,
                 elapsed_ms = started.elapsed().as_millis() as u64,
+                rss_mib = crate::intake::boundary::rss_bytes().unwrap_or(0) / (1 << 20),
                 "stage done"
             )
         };
@@ -610,16 +611,19 @@ impl<'j> Session<'j> {
         let rejects = records::rejects_batch(&day)?;
         // The previous date's closed problems are carried over part by part; only its open ones are
         // advanced in memory.
+        // Refreshing later dates (rare: a republished or out-of-order date) needs the day's keys after
+        // the ledger; otherwise they go before the previous ledger is read.
+        let refresh_later = self.warehouse.published_dates()?.iter().any(|d| *d > date);
+        let reports = day_reports(&mut day, refresh_later);
         let mut ledger_parts =
             problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
         let open_before =
             problems::split_before(&*self.warehouse, date, &mut |b| ledger_parts.carry(b))?;
-        let ledger = problems::ledger::advance_owned(
-            open_before,
-            date,
-            &day_reports(&mut day),
-            job.problem_close_days,
-        );
+        stage("the previous ledger read");
+        let ledger =
+            problems::ledger::advance_owned(open_before, date, &reports, job.problem_close_days);
+        drop(reports);
+        stage("the ledger advanced");
         let counts =
             problems::ledger::daily_counts(&ledger, date, &job.districts, &job.schema.problems);
         let problem_ledger = ledger_parts.finish(&ledger)?;
@@ -677,16 +681,15 @@ impl<'j> Session<'j> {
         }
         let version = tx.stage(date, tables, manifest)?;
         // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
-        let (whole_ledger, anomaly_before) =
-            if self.warehouse.published_dates()?.iter().any(|d| *d > date) {
-                let mut whole = problems::ledger_before(&*self.warehouse, date)?;
-                whole.retain(|p| !p.is_open());
-                whole.extend(ledger.iter().cloned());
-                problems::ledger::sort(&mut whole);
-                (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
-            } else {
-                (None, None)
-            };
+        let (whole_ledger, anomaly_before) = if refresh_later {
+            let mut whole = problems::ledger_before(&*self.warehouse, date)?;
+            whole.retain(|p| !p.is_open());
+            whole.extend(ledger.iter().cloned());
+            problems::ledger::sort(&mut whole);
+            (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
+        } else {
+            (None, None)
+        };
         stage_refresh(
             tx.as_mut(),
             &*self.warehouse,
@@ -1007,8 +1010,8 @@ fn mark_duplicates_across_districts(job: &Job, districts: &mut [DistrictResult])
 }
 
 /// What a date's reporting enterprises said: every enterprise of an `accepted` or `partial` district,
-/// and the problems they named.
-fn day_reports(day: &mut DayResult) -> problems::ledger::Reports {
+/// and the problems they named. The districts' keys are let go unless `keep_keys`.
+fn day_reports(day: &mut DayResult, keep_keys: bool) -> problems::ledger::Reports {
     let mut reports = problems::ledger::Reports::default();
     reports.problems.reserve(
         day.districts
@@ -1024,6 +1027,9 @@ fn day_reports(day: &mut DayResult) -> problems::ledger::Reports {
     {
         for k in &d.keys {
             reports.add_reported(&k.key);
+        }
+        if !keep_keys {
+            d.keys = Vec::new();
         }
         reports
             .problems

@@ -328,14 +328,22 @@ impl Drop for WorkerPool {
 
 /// Peak resident set size (VmHWM) of a process, or of this one.
 pub fn peak_rss_bytes(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// This process's resident set now, in bytes (for the stage log).
+pub fn rss_bytes() -> Option<u64> {
+    status_kib(None, "VmRSS:").map(|kib| kib * 1024)
+}
+
+fn status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let path = match pid {
         Some(pid) => format!("/proc/{pid}/status"),
         None => "/proc/self/status".to_string(),
     };
     let status = std::fs::read_to_string(path).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// An abort (SIGABRT) is how Rust reports a failed allocation.

@@ -90,7 +90,18 @@ pub fn report_of(
     enterprise_name: &str,
     text: &str,
 ) -> Option<Report> {
-    match classify(rules, text) {
+    report_from(classify(rules, text), district, uscc, enterprise_name, text)
+}
+
+/// The problem report of a row whose text was already read.
+pub fn report_from(
+    reading: Reading,
+    district: &Arc<District>,
+    uscc: &str,
+    enterprise_name: &str,
+    text: &str,
+) -> Option<Report> {
+    match reading {
         Reading::Problems(matches) => Some(Report {
             uscc: uscc.into(),
             enterprise_name: enterprise_name.into(),
@@ -152,30 +163,37 @@ pub fn advance_owned(
         .filter(|p| p.is_open())
         .map(|p| (hasher.of(&p.uscc), hasher.of(&p.category)))
         .collect();
-    ledger.reserve(reports.problems.iter().map(|r| r.matches.len()).sum());
-    for r in &reports.problems {
+    // Which matches open a problem, first (a few bytes each), so that the ledger grows once, by
+    // exactly as many problems: most matches are of problems already open, and a ledger reserved for
+    // every match, then shrunk, would be copied at its largest.
+    let mut new: Vec<(u32, u32)> = Vec::new();
+    for (i, r) in reports.problems.iter().enumerate() {
         let uscc = hasher.of(&r.uscc);
-        for m in &r.matches {
-            if !open.insert((uscc, hasher.of(&m.category))) {
-                continue;
+        for (j, m) in r.matches.iter().enumerate() {
+            if open.insert((uscc, hasher.of(&m.category))) {
+                new.push((i as u32, j as u32));
             }
-            ledger.push(Problem {
-                district: Arc::clone(&r.district),
-                uscc: Arc::clone(&r.uscc),
-                enterprise_name: Arc::clone(&r.enterprise_name),
-                category: Arc::clone(&m.category),
-                keyword: m.keyword.clone(),
-                opened_on: date,
-                closed_on: None,
-                first_text: Arc::clone(&r.text),
-                latest_text: Arc::clone(&r.text),
-                last_reported_on: date,
-                reports_without: 0,
-            });
         }
     }
     drop(open);
-    ledger.shrink_to_fit();
+    ledger.reserve_exact(new.len());
+    for (i, j) in new {
+        let r = &reports.problems[i as usize];
+        let m = &r.matches[j as usize];
+        ledger.push(Problem {
+            district: Arc::clone(&r.district),
+            uscc: Arc::clone(&r.uscc),
+            enterprise_name: Arc::clone(&r.enterprise_name),
+            category: Arc::clone(&m.category),
+            keyword: m.keyword.clone(),
+            opened_on: date,
+            closed_on: None,
+            first_text: Arc::clone(&r.text),
+            latest_text: Arc::clone(&r.text),
+            last_reported_on: date,
+            reports_without: 0,
+        });
+    }
     sort(&mut ledger);
     ledger
 }

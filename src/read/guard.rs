@@ -55,6 +55,10 @@ pub struct Inspection {
     /// part could have, or over the cell limit): the count is a claim calamine would allocate from, so
     /// the workbook is opened from a copy whose `<sst>` tag declares none (`ooxml::uncounted_strings`).
     pub uncount_shared_strings: bool,
+    /// An xlsx whose worksheet parts are still to be counted for the zip-bomb check, with the budget
+    /// the other parts left: calamine opens a workbook without touching its worksheets, so they are
+    /// counted while it opens and before any of them is read (`count_worksheets`).
+    pub worksheets_uncounted: Option<u64>,
 }
 
 impl Inspection {
@@ -63,8 +67,48 @@ impl Inspection {
             format,
             in_process,
             uncount_shared_strings: false,
+            worksheets_uncounted: None,
         }
     }
+}
+
+/// A worksheet part of an xlsx, as Excel names them (`xl/worksheets/sheet1.xml`).
+fn is_worksheet_part(name: &str) -> bool {
+    let name = ooxml::normalise(name);
+    name.starts_with("xl/worksheets/") && !name.contains("/_rels/") && name.ends_with(".xml")
+}
+
+/// The zip-bomb check of the worksheet parts `inspect` left to count (`worksheets_uncounted`), with
+/// what the other parts left of the budget. The workbook must not be read before this passes.
+pub fn count_worksheets(bytes: &[u8], left: u64, limits: &ReadLimits) -> Result<(), ReadError> {
+    let corrupt = |detail: String| ReadError::Unreadable {
+        message: "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送"
+            .into(),
+        detail: Some(detail),
+    };
+    let mut archive = ooxml::open(bytes).map_err(corrupt)?;
+    let mut budget = Budget { left };
+    for i in 0..archive.len() {
+        let is_sheet = archive
+            .name_for_index(i)
+            .and_then(Result::ok)
+            .is_some_and(|n| is_worksheet_part(&n));
+        if !is_sheet {
+            continue;
+        }
+        ooxml::count_part(&mut archive, i, &mut budget).map_err(|e| match e {
+            PartError::OverBudget => over_inflated(limits),
+            PartError::Unreadable(detail) => corrupt(detail),
+        })?;
+    }
+    Ok(())
+}
+
+fn over_inflated(limits: &ReadLimits) -> ReadError {
+    too_large(format!(
+        "工作簿解压后超过 {} 字节的上限（疑似压缩炸弹或含大量无关内容）：请只保留日报表后重新报送",
+        limits.max_inflated_bytes
+    ))
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -416,12 +460,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
     let mut budget = Budget {
         left: limits.max_inflated_bytes,
     };
-    let over = || {
-        too_large(format!(
-            "工作簿解压后超过 {} 字节的上限（疑似压缩炸弹或含大量无关内容）：请只保留日报表后重新报送",
-            limits.max_inflated_bytes
-        ))
-    };
+    let over = || over_inflated(limits);
     let part_error = |e: PartError| match e {
         PartError::OverBudget => over(),
         PartError::Unreadable(detail) => corrupt(detail),
@@ -456,12 +495,28 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
     let bound = (archive.len() as u64)
         .saturating_mul(MAX_DEFLATE_RATIO)
         .saturating_mul(bytes.len() as u64);
+    let mut worksheets_uncounted = None;
     if bound > limits.max_inflated_bytes {
         let mut every = Budget {
             left: limits.max_inflated_bytes,
         };
+        // An xlsx's worksheets are counted later, while calamine opens the rest (`count_worksheets`).
+        let defer = format == Format::Xlsx;
+        let mut deferred = false;
         for i in 0..archive.len() {
+            if defer
+                && archive
+                    .name_for_index(i)
+                    .and_then(Result::ok)
+                    .is_some_and(|n| is_worksheet_part(&n))
+            {
+                deferred = true;
+                continue;
+            }
             ooxml::count_part(&mut archive, i, &mut every).map_err(part_error)?;
+        }
+        if deferred {
+            worksheets_uncounted = Some(every.left);
         }
     }
     let mut in_process = false;
@@ -498,6 +553,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
         format,
         in_process,
         uncount_shared_strings,
+        worksheets_uncounted,
     })
 }
 

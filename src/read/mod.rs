@@ -361,12 +361,37 @@ pub struct Workbook<'b> {
 impl<'b> Workbook<'b> {
     /// Sniff, check the limits, and open a workbook.
     pub fn open(bytes: &'b [u8], limits: &ReadLimits) -> Result<Workbook<'b>, ReadError> {
-        let inspection = guard::inspect(bytes, limits)?;
-        Workbook::open_inspected(bytes, inspection, limits)
+        let mut inspection = guard::inspect(bytes, limits)?;
+        if let Some(left) = inspection.worksheets_uncounted.take() {
+            guard::count_worksheets(bytes, left, limits)?;
+        }
+        Workbook::open_counted(bytes, inspection, limits)
     }
 
-    /// Open a workbook `guard::inspect` has already sniffed and checked.
+    /// Open a workbook `guard::inspect` has already sniffed and checked. The worksheets the inspection
+    /// left uncounted are counted on a second thread while calamine opens the workbook (which does not
+    /// read them); the workbook is returned only once they are counted, and the count's refusal comes
+    /// first, as if it had been made before opening.
     pub fn open_inspected(
+        bytes: &'b [u8],
+        mut inspection: Inspection,
+        limits: &ReadLimits,
+    ) -> Result<Workbook<'b>, ReadError> {
+        let Some(left) = inspection.worksheets_uncounted.take() else {
+            return Workbook::open_counted(bytes, inspection, limits);
+        };
+        std::thread::scope(|scope| {
+            let counting = scope.spawn(move || guard::count_worksheets(bytes, left, limits));
+            let opened = Workbook::open_counted(bytes, inspection, limits);
+            let counted = counting
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            counted.and(opened)
+        })
+    }
+
+    /// Open a workbook whose every part is counted.
+    fn open_counted(
         bytes: &'b [u8],
         inspection: Inspection,
         limits: &ReadLimits,

@@ -45,12 +45,23 @@ impl Value {
 }
 
 /// One accepted enterprise row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AcceptedRow {
     /// 1-based sheet row.
     pub source_row: u32,
     /// Indexed by schema field; personal fields are always None.
     pub values: Vec<Option<Value>>,
+    /// What its 存在问题及诉求 says, when it was read where the row was validated (None for an empty
+    /// text, and for rows from a reader worker: it does not cross the boundary, the parent reads it).
+    #[serde(skip)]
+    pub problems: Option<crate::problems::classify::Reading>,
+}
+
+/// Rows are the same when their cells are: where their problem text was read does not matter.
+impl PartialEq for AcceptedRow {
+    fn eq(&self, other: &AcceptedRow) -> bool {
+        self.source_row == other.source_row && self.values == other.values
+    }
 }
 
 /// A district of the job, as the 填报单位 check needs it.

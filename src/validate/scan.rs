@@ -363,9 +363,19 @@ impl<'s> SheetScan<'s> {
                     _ => {}
                 }
             }
+            // The problem text is read here, where the row is validated: on a large workbook this
+            // thread keeps pace with the parser, so the classification costs no time of its own.
+            let rules = &self.schema.problems;
+            let problems = match values.get(rules.field) {
+                Some(Some(Value::Text(text))) if !text.is_empty() => {
+                    Some(crate::problems::classify::classify(rules, text))
+                }
+                _ => None,
+            };
             self.outcome.rows.push(AcceptedRow {
                 source_row: row.excel_row(),
                 values,
+                problems,
             });
         }
         Flow::Continue
