@@ -7,6 +7,7 @@
 //! `tests/run.sh` installs chromium and chromium-driver (Debian) and sets FUGONG_CHROMEDRIVER; without
 //! it this test fails and says how to run it (it never downloads a browser).
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +21,12 @@ use crate::serve::free_port;
 struct Driver(Child);
 
 impl Drop for Driver {
+    /// chromedriver and the browsers it started are one process group: a test that panics before it
+    /// closes its sessions leaves no Chromium behind.
     fn drop(&mut self) {
+        if let Some(group) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -33,6 +39,7 @@ fn chromedriver() -> (Driver, String) {
     let port = free_port();
     let child = Command::new(path)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -78,20 +85,56 @@ async fn browser(driver: &str, profile: &std::path::Path) -> fantoccini::Client 
     client
 }
 
-/// The text of the page, read again when the page is replaced while it is read (a navigation or the
-/// board's own refresh).
-async fn page_text(c: &fantoccini::Client) -> String {
-    for _ in 0..100 {
-        let body = c.find(Locator::Css("body")).await.expect("body");
-        match body.text().await {
-            Ok(text) => return text,
-            Err(e) if e.is_stale_element_reference() => {
+/// `f` until it answers: a page being replaced (a navigation, the board's own refresh) makes WebDriver
+/// commands fail for a moment (a stale element, no such element yet, or Chromium's "cannot find
+/// context"); any error is tried again for up to 30 s, and the last one is what the test reports.
+async fn settled<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let started = Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => {
+                assert!(started.elapsed() < Duration::from_secs(30), "{what}: {e:?}");
                 tokio::time::sleep(Duration::from_millis(100)).await
             }
-            Err(e) => panic!("text: {e:?}"),
         }
     }
-    panic!("the page kept changing while it was read")
+}
+
+/// The text of the page, read again when the page is replaced while it is read.
+async fn page_text(c: &fantoccini::Client) -> String {
+    settled("the page's text", || async {
+        c.find(Locator::Css("body")).await?.text().await
+    })
+    .await
+}
+
+/// The text of the first element `css` finds, read again when the page is replaced while it is read.
+async fn element_text(c: &fantoccini::Client, css: &str) -> String {
+    settled(css, || async {
+        c.find(Locator::Css(css)).await?.text().await
+    })
+    .await
+}
+
+/// Wait until the page is no longer at `path` (a form's answer has come).
+async fn left(c: &fantoccini::Client, path: &str) {
+    let started = Instant::now();
+    loop {
+        let url = settled("the address", || c.current_url()).await;
+        if url.path() != path {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still at {url} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await
+    }
 }
 
 async fn sign_in(c: &fantoccini::Client, base: &str, token: &str) {
@@ -108,6 +151,8 @@ async fn sign_in(c: &fantoccini::Client, base: &str, token: &str) {
         .click()
         .await
         .expect("click");
+    left(c, "/").await;
+    left(c, "/signin").await;
 }
 
 async fn upload_file(c: &fantoccini::Client, path: &std::path::Path) {
@@ -125,25 +170,25 @@ async fn upload_file(c: &fantoccini::Client, path: &std::path::Path) {
         .await
         .expect("click");
     // The answer is a new page: wait until the one the form was on is gone, so that what is read next
-    // is the answer, never the page before it.
+    // is the answer, never the page before it. While the old page is being replaced, Chromium may
+    // answer with other errors for a moment (its "cannot find context"); only a stale element says
+    // the old page is gone.
     let started = Instant::now();
+    let mut last = None;
     loop {
         match before.tag_name().await {
             Err(e) if e.is_stale_element_reference() => break,
-            Err(e) => panic!("the page: {e:?}"),
-            Ok(_) => {
+            other => {
+                last = Some(format!("{other:?}"));
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
-                    "the upload's answer never came"
+                    "the upload's answer never came (last: {last:?})"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await
             }
         }
     }
-    c.wait()
-        .for_element(Locator::Css("body"))
-        .await
-        .expect("the answer's page");
+    settled("the answer's page", || c.find(Locator::Css("body"))).await;
 }
 
 fn screenshot(name: &str, png: &[u8]) {
@@ -258,13 +303,7 @@ fn a_clerk_uploads_fixes_and_is_on_time_the_board_and_the_scheduled_run_follow()
             url.path().ends_with(&format!("/jobs/{JOB}/dates/{today}")),
             "{url}"
         );
-        let row = office
-            .find(Locator::Css("tr[data-code='370102']"))
-            .await
-            .expect("the district's row")
-            .text()
-            .await
-            .expect("text");
+        let row = element_text(&office, "tr[data-code='370102']").await;
         assert!(row.contains("已接收") && !row.contains("迟报"), "{row}");
         let text = page_text(&office).await;
         assert!(text.contains("尚未报送（2）"), "{text}");
