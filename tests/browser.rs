@@ -174,15 +174,13 @@ async fn upload_file(c: &fantoccini::Client, path: &std::path::Path) {
     // answer with other errors for a moment (its "cannot find context"); only a stale element says
     // the old page is gone.
     let started = Instant::now();
-    let mut last = None;
     loop {
         match before.tag_name().await {
             Err(e) if e.is_stale_element_reference() => break,
             other => {
-                last = Some(format!("{other:?}"));
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
-                    "the upload's answer never came (last: {last:?})"
+                    "the upload's answer never came (last: {other:?})"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await
             }
