@@ -609,12 +609,12 @@ impl<'j> Session<'j> {
         let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
         let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
         let rejects = records::rejects_batch(&day)?;
-        // The previous date's closed problems are carried over part by part; only its open ones are
-        // advanced in memory.
         // Refreshing later dates (rare: a republished or out-of-order date) needs the day's keys after
         // the ledger; otherwise they go before the previous ledger is read.
         let refresh_later = self.warehouse.published_dates()?.iter().any(|d| *d > date);
         let reports = day_reports(&mut day, refresh_later);
+        // The previous date's closed problems are carried over part by part; only its open ones are
+        // advanced in memory.
         let mut ledger_parts =
             problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
         let open_before =

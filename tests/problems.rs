@@ -315,3 +315,61 @@ fn on_delta_lake_closed_problems_are_carried_to_later_dates() {
         set(&["1 资金 02-24 02-25 closed 1", "2 订单 02-24 - open 2"])
     );
 }
+
+/// A large workbook's problem texts are read on the validating thread as its rows are accepted; rows
+/// that come from a reader worker are read in the parent. Both must give the same ledger, byte for
+/// byte, over two dates on which problems open, stay, are solved and close.
+#[test]
+fn the_ledger_is_the_same_whether_a_workbook_is_read_in_process_or_in_a_reader_worker() {
+    let texts = [
+        "缺少口罩和消毒液，员工返岗困难",
+        "资金紧张",
+        "无",
+        "物流运输不畅；原材料短缺",
+        "",
+        "资金问题已协调解决",
+    ];
+    let build = || {
+        let province = Province::new(&[A, B]);
+        for (d, shift) in [(1u32, 0usize), (2, 3)] {
+            let rows: Vec<(u32, String)> = (1..=40u32)
+                .map(|k| (k, texts[(k as usize + shift) % texts.len()].to_string()))
+                .collect();
+            let rows: Vec<(u32, &str)> = rows.iter().map(|(k, t)| (*k, t.as_str())).collect();
+            submit(&province, A, day(d), &rows);
+            submit(&province, B, day(d), &rows[..10]);
+        }
+        province
+    };
+    let here = build();
+    let there = build();
+    let in_worker = fugong::RunOptions {
+        isolation: fugong::intake::Isolation::AllInWorkers {
+            exe: env!("CARGO_BIN_EXE_fugong").into(),
+            memory_bytes: 1 << 30,
+        },
+        ..fugong::RunOptions::default()
+    };
+    for d in [day(1), day(2)] {
+        let in_process = fugong::RunOptions {
+            isolation: fugong::intake::Isolation::InProcess,
+            ..fugong::RunOptions::default()
+        };
+        run_job(&here.job(), d, &in_process).expect("in process");
+        run_job(&there.job(), d, &in_worker).expect("in workers");
+        let a = read_table(&here.warehouse(), "problem_ledger", d);
+        let b = read_table(&there.warehouse(), "problem_ledger", d);
+        assert!(a.num_rows() > 10, "{d}: {} problems", a.num_rows());
+        assert_eq!(
+            a, b,
+            "{d}: the ledger depends on where the workbook was read"
+        );
+        assert_eq!(
+            read_table(&here.warehouse(), "problem_daily", d),
+            read_table(&there.warehouse(), "problem_daily", d),
+            "{d}"
+        );
+    }
+    // Day 2 closed what day 1 opened and was solved or gone.
+    assert!(ledger(&here, day(2)).iter().any(|p| p.contains("closed")));
+}

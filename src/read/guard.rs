@@ -81,12 +81,7 @@ fn is_worksheet_part(name: &str) -> bool {
 /// The zip-bomb check of the worksheet parts `inspect` left to count (`worksheets_uncounted`), with
 /// what the other parts left of the budget. The workbook must not be read before this passes.
 pub fn count_worksheets(bytes: &[u8], left: u64, limits: &ReadLimits) -> Result<(), ReadError> {
-    let corrupt = |detail: String| ReadError::Unreadable {
-        message: "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送"
-            .into(),
-        detail: Some(detail),
-    };
-    let mut archive = ooxml::open(bytes).map_err(corrupt)?;
+    let mut archive = ooxml::open(bytes).map_err(corrupt_zip)?;
     let mut budget = Budget { left };
     for i in 0..archive.len() {
         let is_sheet = archive
@@ -98,10 +93,19 @@ pub fn count_worksheets(bytes: &[u8], left: u64, limits: &ReadLimits) -> Result<
         }
         ooxml::count_part(&mut archive, i, &mut budget).map_err(|e| match e {
             PartError::OverBudget => over_inflated(limits),
-            PartError::Unreadable(detail) => corrupt(detail),
+            PartError::Unreadable(detail) => corrupt_zip(detail),
         })?;
     }
     Ok(())
+}
+
+/// A zip container that does not open: the clerk's words, the library's in `detail`.
+fn corrupt_zip(detail: String) -> ReadError {
+    ReadError::Unreadable {
+        message: "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送"
+            .into(),
+        detail: Some(detail),
+    }
 }
 
 fn over_inflated(limits: &ReadLimits) -> ReadError {
@@ -444,12 +448,7 @@ fn has_filepass(stream: &[u8]) -> bool {
 }
 
 fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadError> {
-    let corrupt = |detail: String| ReadError::Unreadable {
-        message: "文件已损坏或未完整上传（压缩结构错误）：请在 Excel/WPS 中打开确认后重新报送"
-            .into(),
-        detail: Some(detail),
-    };
-    let mut archive = ooxml::open(bytes).map_err(corrupt)?;
+    let mut archive = ooxml::open(bytes).map_err(corrupt_zip)?;
     if archive.len() > MAX_ZIP_ENTRIES {
         return Err(too_large(format!(
             "工作簿包含 {} 个部件，超过 {MAX_ZIP_ENTRIES} 个的上限",
@@ -463,7 +462,7 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
     let over = || over_inflated(limits);
     let part_error = |e: PartError| match e {
         PartError::OverBudget => over(),
-        PartError::Unreadable(detail) => corrupt(detail),
+        PartError::Unreadable(detail) => corrupt_zip(detail),
     };
     let document = ooxml::office_document(&mut archive, &names, &mut budget).map_err(part_error)?;
     let (format, workbook_part) = match &document {
