@@ -316,9 +316,9 @@ fn on_delta_lake_closed_problems_are_carried_to_later_dates() {
     );
 }
 
-/// A large workbook's problem texts are read on the validating thread as its rows are accepted; rows
-/// that come from a reader worker are read in the parent. Both must give the same ledger, byte for
-/// byte, over two dates on which problems open, stay, are solved and close.
+/// In process, a row's problem text is read on the validating thread as the row is accepted; rows
+/// that come from a reader worker are read in the parent. Both must give the same ledger and daily
+/// counts, value for value, over two dates on which problems open, stay, are solved and close.
 #[test]
 fn the_ledger_is_the_same_whether_a_workbook_is_read_in_process_or_in_a_reader_worker() {
     let texts = [
