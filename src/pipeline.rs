@@ -613,20 +613,44 @@ impl<'j> Session<'j> {
         // the ledger; otherwise they go before the previous ledger is read.
         let refresh_later = self.warehouse.published_dates()?.iter().any(|d| *d > date);
         let reports = day_reports(&mut day, refresh_later);
-        // The previous date's closed problems are carried over part by part; only its open ones are
-        // advanced in memory.
-        let mut ledger_parts =
-            problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
-        let open_before =
-            problems::split_before(&*self.warehouse, date, &mut |b| ledger_parts.carry(b))?;
-        stage("the previous ledger read");
-        let ledger =
-            problems::ledger::advance_owned(open_before, date, &reports, job.problem_close_days);
+        // The ledger is advanced as a merge with the previous date's, read part by part; refreshing
+        // later dates needs it whole, in memory, and so does a previous ledger not in the ledger's order.
+        let merged = match refresh_later {
+            false => problems::advance_published(
+                &*self.warehouse,
+                date,
+                &reports,
+                job,
+                problems::tables::LEDGER_PART_ROWS,
+            )?,
+            true => None,
+        };
+        let (problem_ledger, counts, ledger) = match merged {
+            Some((table, counts)) => (table, counts, None),
+            None => {
+                // The previous date's closed problems are carried over part by part; only its open
+                // ones are advanced in memory.
+                let mut ledger_parts =
+                    problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
+                let open_before =
+                    problems::split_before(&*self.warehouse, date, &mut |b| ledger_parts.carry(b))?;
+                stage("the previous ledger read");
+                let ledger = problems::ledger::advance_owned(
+                    open_before,
+                    date,
+                    &reports,
+                    job.problem_close_days,
+                );
+                let counts = problems::ledger::daily_counts(
+                    &ledger,
+                    date,
+                    &job.districts,
+                    &job.schema.problems,
+                );
+                (ledger_parts.finish(&ledger)?, counts, Some(ledger))
+            }
+        };
         drop(reports);
-        stage("the ledger advanced");
-        let counts =
-            problems::ledger::daily_counts(&ledger, date, &job.districts, &job.schema.problems);
-        let problem_ledger = ledger_parts.finish(&ledger)?;
         let problem_daily = publish::encode_table(
             records::TABLES[5],
             &[&problems::tables::daily_batch(&counts, date)?],
@@ -684,7 +708,7 @@ impl<'j> Session<'j> {
         let (whole_ledger, anomaly_before) = if refresh_later {
             let mut whole = problems::ledger_before(&*self.warehouse, date)?;
             whole.retain(|p| !p.is_open());
-            whole.extend(ledger.iter().cloned());
+            whole.extend(ledger.iter().flatten().cloned());
             problems::ledger::sort(&mut whole);
             (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
         } else {
@@ -696,7 +720,7 @@ impl<'j> Session<'j> {
             Some(job),
             date,
             &comparison.cities,
-            Some(whole_ledger.as_deref().unwrap_or(&ledger)),
+            whole_ledger.as_deref().or(ledger.as_deref()),
             anomaly_before.as_ref(),
         )?;
         tx.commit()?;
@@ -1020,6 +1044,13 @@ fn day_reports(day: &mut DayResult, keep_keys: bool) -> problems::ledger::Report
             .map(|d| d.problem_reports.len())
             .sum(),
     );
+    reports.reserve_reported(
+        day.districts
+            .iter()
+            .filter(|d| d.status().is_reported())
+            .map(|d| d.keys.len())
+            .sum(),
+    );
     for d in day
         .districts
         .iter_mut()
@@ -1035,6 +1066,7 @@ fn day_reports(day: &mut DayResult, keep_keys: bool) -> problems::ledger::Report
             .problems
             .extend(std::mem::take(&mut d.problem_reports));
     }
+    reports.seal();
     reports
 }
 

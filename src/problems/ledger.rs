@@ -38,16 +38,29 @@ impl Problem {
     }
 
     pub fn status(&self) -> &'static str {
-        if self.is_open() { "open" } else { "closed" }
+        status_of(self.closed_on)
     }
 
-    /// Calendar days open: an open problem counts its opening day as day 1 up to the snapshot date; a
-    /// closed one counts the days before its closing date.
     pub fn days_open(&self, as_of: NaiveDate) -> i64 {
-        match self.closed_on {
-            Some(closed) => (closed - self.opened_on).num_days(),
-            None => (as_of - self.opened_on).num_days() + 1,
-        }
+        days_open(self.opened_on, self.closed_on, as_of)
+    }
+}
+
+/// `open` or `closed`.
+pub fn status_of(closed_on: Option<NaiveDate>) -> &'static str {
+    if closed_on.is_none() {
+        "open"
+    } else {
+        "closed"
+    }
+}
+
+/// Calendar days open: an open problem counts its opening day as day 1 up to the snapshot date; a
+/// closed one counts the days before its closing date.
+pub fn days_open(opened_on: NaiveDate, closed_on: Option<NaiveDate>, as_of: NaiveDate) -> i64 {
+    match closed_on {
+        Some(closed) => (closed - opened_on).num_days(),
+        None => (as_of - opened_on).num_days() + 1,
     }
 }
 
@@ -65,7 +78,9 @@ pub struct Report {
 /// as key hashes, and the problems of those whose text names some.
 #[derive(Debug, Clone, Default)]
 pub struct Reports {
-    reported: HashSet<u128, ahash::RandomState>,
+    /// Key hashes; sorted and without repeats once `seal`ed (16 bytes an enterprise, no hash table).
+    reported: Vec<u128>,
+    sealed: bool,
     hasher: KeyHasher,
     pub problems: Vec<Report>,
 }
@@ -74,11 +89,50 @@ impl Reports {
     /// An enterprise reported on the date.
     pub fn add_reported(&mut self, uscc: &str) {
         let h = self.hasher.of(uscc);
-        self.reported.insert(h);
+        self.reported.push(h);
+        self.sealed = false;
+    }
+
+    /// Room for `n` more reporting enterprises.
+    pub fn reserve_reported(&mut self, n: usize) {
+        self.reported.reserve_exact(n);
+    }
+
+    /// Every reporting enterprise added: sort them for lookups.
+    pub fn seal(&mut self) {
+        self.reported.sort_unstable();
+        self.reported.dedup();
+        self.reported.shrink_to_fit();
+        self.sealed = true;
     }
 
     pub fn has_reported(&self, uscc: &str) -> bool {
-        self.reported.contains(&self.hasher.of(uscc))
+        self.has_reported_hash(self.hasher.of(uscc))
+    }
+
+    /// Whether the enterprise of a key hash (`hasher().of(uscc)`) reported.
+    pub fn has_reported_hash(&self, uscc: u128) -> bool {
+        match self.sealed {
+            true => self.reported.binary_search(&uscc).is_ok(),
+            false => self.reported.contains(&uscc),
+        }
+    }
+
+    /// The reporting enterprises' key hashes, sorted, without repeats (a sorted copy when not sealed).
+    pub fn reported_sorted(&self) -> std::borrow::Cow<'_, [u128]> {
+        match self.sealed {
+            true => std::borrow::Cow::Borrowed(&self.reported),
+            false => {
+                let mut copy = self.reported.clone();
+                copy.sort_unstable();
+                copy.dedup();
+                std::borrow::Cow::Owned(copy)
+            }
+        }
+    }
+
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
     }
 }
 
@@ -231,44 +285,77 @@ pub fn daily_counts(
     districts: &[District],
     rules: &ProblemRules,
 ) -> Vec<DailyCount> {
-    let mut categories: Vec<&str> = rules.categories.iter().map(|c| &*c.name).collect();
-    categories.push(&rules.other_category);
-    let mut cities: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-    for d in districts {
-        cities
-            .entry(&d.city_code)
-            .or_insert((&d.city_name, &d.province_code));
-    }
-    let mut out = Vec::new();
-    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    for (city_code, (city_name, province_code)) in &cities {
-        for category in &categories {
-            index.insert((city_code, category), out.len());
-            out.push(DailyCount {
-                province_code: province_code.to_string(),
-                city_code: city_code.to_string(),
-                city_name: city_name.to_string(),
-                category: category.to_string(),
-                opened: 0,
-                closed: 0,
-                open: 0,
-                open_over_7_days: 0,
-            });
-        }
-    }
+    let mut counter = DailyCounter::new(date, districts, rules);
     for p in ledger {
-        let Some(&i) = index.get(&(&*p.district.city_code, &*p.category)) else {
-            continue;
+        counter.add(&p.district.city_code, &p.category, p.opened_on, p.closed_on);
+    }
+    counter.finish()
+}
+
+/// `problem_daily` counted one problem at a time.
+pub struct DailyCounter<'a> {
+    date: NaiveDate,
+    out: Vec<DailyCount>,
+    index: HashMap<(&'a str, &'a str), usize, ahash::RandomState>,
+}
+
+impl<'a> DailyCounter<'a> {
+    pub fn new(
+        date: NaiveDate,
+        districts: &'a [District],
+        rules: &'a ProblemRules,
+    ) -> DailyCounter<'a> {
+        let mut categories: Vec<&str> = rules.categories.iter().map(|c| &*c.name).collect();
+        categories.push(&rules.other_category);
+        let mut cities: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        for d in districts {
+            cities
+                .entry(&d.city_code)
+                .or_insert((&d.city_name, &d.province_code));
+        }
+        let mut out = Vec::new();
+        let mut index = HashMap::default();
+        for (city_code, (city_name, province_code)) in &cities {
+            for category in &categories {
+                index.insert((*city_code, *category), out.len());
+                out.push(DailyCount {
+                    province_code: province_code.to_string(),
+                    city_code: city_code.to_string(),
+                    city_name: city_name.to_string(),
+                    category: category.to_string(),
+                    opened: 0,
+                    closed: 0,
+                    open: 0,
+                    open_over_7_days: 0,
+                });
+            }
+        }
+        DailyCounter { date, out, index }
+    }
+
+    /// Count one problem of the ledger (of a city or category outside the job: not counted).
+    pub fn add(
+        &mut self,
+        city_code: &str,
+        category: &str,
+        opened_on: NaiveDate,
+        closed_on: Option<NaiveDate>,
+    ) {
+        let Some(&i) = self.index.get(&(city_code, category)) else {
+            return;
         };
-        let c = &mut out[i];
-        c.opened += i64::from(p.opened_on == date);
-        c.closed += i64::from(p.closed_on == Some(date));
-        if p.is_open() {
+        let c = &mut self.out[i];
+        c.opened += i64::from(opened_on == self.date);
+        c.closed += i64::from(closed_on == Some(self.date));
+        if closed_on.is_none() {
             c.open += 1;
-            c.open_over_7_days += i64::from(p.days_open(date) > 7);
+            c.open_over_7_days += i64::from(days_open(opened_on, None, self.date) > 7);
         }
     }
-    out
+
+    pub fn finish(self) -> Vec<DailyCount> {
+        self.out
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod ledger;
+pub mod merge;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -114,6 +115,40 @@ pub fn split_before(
     Ok(open)
 }
 
+/// The `problem_ledger` table and `problem_daily` counts of `date`, advanced from the nearest earlier
+/// published date's ledger by the date's reports without holding that ledger (`merge`); None when its
+/// open problems are not in the ledger's order (then advance it in memory: `split_before`).
+pub fn advance_published(
+    warehouse: &dyn Warehouse,
+    date: NaiveDate,
+    reports: &Reports,
+    job: &Job,
+    part_rows: usize,
+) -> Result<Option<(crate::publish::StagedTable, Vec<ledger::DailyCount>)>, ProblemsError> {
+    let previous = match warehouse.published_before(date)? {
+        Some(p) => warehouse
+            .manifest(p)?
+            .is_some_and(|m| m.tables.contains_key("problem_ledger"))
+            .then_some(p),
+        None => None,
+    };
+    let mut each =
+        |f: &mut dyn FnMut(arrow::array::RecordBatch) -> Result<(), PublishError>| match previous {
+            Some(p) => warehouse.each_batch("problem_ledger", p, f),
+            None => Ok(()),
+        };
+    merge::advance(
+        &mut each,
+        previous.unwrap_or(date),
+        date,
+        reports,
+        job.problem_close_days,
+        &job.districts,
+        &job.schema.problems,
+        part_rows,
+    )
+}
+
 /// A published date's reports, rebuilt from its `enterprise_daily` and `district_daily` (for refreshing
 /// the ledgers of later dates when an earlier one is republished).
 pub fn published_reports(
@@ -186,5 +221,6 @@ pub fn published_reports(
             }
         }
     }
+    reports.seal();
     Ok(reports)
 }

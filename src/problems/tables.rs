@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Date32Array, Date32Builder, Int32Array, Int32Builder, Int64Array, RecordBatch,
+    StringArray, StringBuilder,
 };
 use arrow::error::ArrowError;
 use chrono::NaiveDate;
 
-use super::ledger::{DailyCount, Problem};
+use super::ledger::{DailyCount, Problem, days_open, status_of};
 use crate::config::District;
 use crate::publish::{FileContent, PublishError, StagedFile, StagedTable};
 use crate::records::{batch_by_name, date_column, problem_daily_schema, problem_ledger_schema};
@@ -20,46 +21,174 @@ fn from_epoch_days(days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Days::new(days.max(0) as u64)
 }
 
+/// One row of `problem_ledger`, borrowed from wherever it is held: a `Problem`, a row of the previous
+/// date's ledger, a report.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerRow<'a> {
+    pub district: DistrictRef<'a>,
+    pub uscc: &'a str,
+    pub enterprise_name: &'a str,
+    pub category: &'a str,
+    pub keyword: Option<&'a str>,
+    pub opened_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+    pub first_text: &'a str,
+    pub latest_text: &'a str,
+    pub last_reported_on: NaiveDate,
+    pub reports_without: u32,
+}
+
+/// A district's codes and names as a ledger row carries them.
+#[derive(Debug, Clone, Copy)]
+pub struct DistrictRef<'a> {
+    pub province_code: &'a str,
+    pub city_code: &'a str,
+    pub city_name: &'a str,
+    pub code: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> DistrictRef<'a> {
+    pub fn of(d: &'a District) -> DistrictRef<'a> {
+        DistrictRef {
+            province_code: &d.province_code,
+            city_code: &d.city_code,
+            city_name: &d.city_name,
+            code: &d.code,
+            name: &d.name,
+        }
+    }
+}
+
+impl<'a> LedgerRow<'a> {
+    pub fn of(p: &'a Problem) -> LedgerRow<'a> {
+        LedgerRow {
+            district: DistrictRef::of(&p.district),
+            uscc: &p.uscc,
+            enterprise_name: &p.enterprise_name,
+            category: &p.category,
+            keyword: p.keyword.as_deref(),
+            opened_on: p.opened_on,
+            closed_on: p.closed_on,
+            first_text: &p.first_text,
+            latest_text: &p.latest_text,
+            last_reported_on: p.last_reported_on,
+            reports_without: p.reports_without,
+        }
+    }
+}
+
+/// The columns of `problem_ledger` being built row by row.
+pub struct LedgerColumns {
+    texts: [StringBuilder; 10],
+    keyword: StringBuilder,
+    status: StringBuilder,
+    opened_on: Date32Builder,
+    closed_on: Date32Builder,
+    last_reported_on: Date32Builder,
+    days_open: Int32Builder,
+    reports_without: Int32Builder,
+    rows: usize,
+}
+
+/// The text columns of `LedgerColumns::texts`, in its order.
+const LEDGER_TEXTS: [&str; 10] = [
+    "province_code",
+    "city_code",
+    "city_name",
+    "district_code",
+    "district_name",
+    "uscc",
+    "enterprise_name",
+    "category",
+    "first_text",
+    "latest_text",
+];
+
+impl LedgerColumns {
+    pub fn with_capacity(rows: usize) -> LedgerColumns {
+        LedgerColumns {
+            texts: std::array::from_fn(|_| StringBuilder::with_capacity(rows, rows * 8)),
+            keyword: StringBuilder::with_capacity(rows, rows * 8),
+            status: StringBuilder::with_capacity(rows, rows * 6),
+            opened_on: Date32Builder::with_capacity(rows),
+            closed_on: Date32Builder::with_capacity(rows),
+            last_reported_on: Date32Builder::with_capacity(rows),
+            days_open: Int32Builder::with_capacity(rows),
+            reports_without: Int32Builder::with_capacity(rows),
+            rows: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one row of the ledger of `date`.
+    pub fn push(&mut self, row: &LedgerRow<'_>, date: NaiveDate) {
+        let d = &row.district;
+        let values = [
+            d.province_code,
+            d.city_code,
+            d.city_name,
+            d.code,
+            d.name,
+            row.uscc,
+            row.enterprise_name,
+            row.category,
+            row.first_text,
+            row.latest_text,
+        ];
+        for (builder, value) in self.texts.iter_mut().zip(values) {
+            builder.append_value(value);
+        }
+        self.keyword.append_option(row.keyword);
+        self.status.append_value(status_of(row.closed_on));
+        self.opened_on.append_value(epoch_days(row.opened_on));
+        self.closed_on.append_option(row.closed_on.map(epoch_days));
+        self.last_reported_on
+            .append_value(epoch_days(row.last_reported_on));
+        let days = days_open(row.opened_on, row.closed_on, date);
+        self.days_open
+            .append_value(i32::try_from(days).unwrap_or(i32::MAX));
+        self.reports_without
+            .append_value(i32::try_from(row.reports_without).unwrap_or(i32::MAX));
+        self.rows += 1;
+    }
+
+    /// The rows appended so far as a `problem_ledger` batch of `date`; the builders start again empty.
+    pub fn finish(&mut self, date: NaiveDate) -> Result<RecordBatch, ArrowError> {
+        let mut columns: Vec<(&str, ArrayRef)> = LEDGER_TEXTS
+            .iter()
+            .zip(self.texts.iter_mut())
+            .map(|(name, b)| (*name, Arc::new(b.finish()) as ArrayRef))
+            .collect();
+        let rows = std::mem::take(&mut self.rows);
+        columns.extend([
+            ("report_date", date_column(date, rows)),
+            ("keyword", Arc::new(self.keyword.finish()) as ArrayRef),
+            ("status", Arc::new(self.status.finish())),
+            ("opened_on", Arc::new(self.opened_on.finish())),
+            ("closed_on", Arc::new(self.closed_on.finish())),
+            ("last_reported_on", Arc::new(self.last_reported_on.finish())),
+            ("days_open", Arc::new(self.days_open.finish())),
+            ("reports_without", Arc::new(self.reports_without.finish())),
+        ]);
+        batch_by_name(problem_ledger_schema(), columns)
+    }
+}
+
 /// `problem_ledger` of `date`.
 pub fn ledger_batch(ledger: &[Problem], date: NaiveDate) -> Result<RecordBatch, ArrowError> {
-    let text = |get: &dyn Fn(&Problem) -> Option<&str>| -> ArrayRef {
-        Arc::new(StringArray::from_iter(ledger.iter().map(get)))
-    };
-    let day = |get: &dyn Fn(&Problem) -> Option<NaiveDate>| -> ArrayRef {
-        Arc::new(Date32Array::from_iter(
-            ledger.iter().map(|p| get(p).map(epoch_days)),
-        ))
-    };
-    let int = |get: &dyn Fn(&Problem) -> i64| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(
-            ledger
-                .iter()
-                .map(|p| i32::try_from(get(p)).unwrap_or(i32::MAX)),
-        ))
-    };
-    batch_by_name(
-        problem_ledger_schema(),
-        vec![
-            ("report_date", date_column(date, ledger.len())),
-            ("province_code", text(&|p| Some(&p.district.province_code))),
-            ("city_code", text(&|p| Some(&p.district.city_code))),
-            ("city_name", text(&|p| Some(&p.district.city_name))),
-            ("district_code", text(&|p| Some(&p.district.code))),
-            ("district_name", text(&|p| Some(&p.district.name))),
-            ("uscc", text(&|p| Some(&p.uscc))),
-            ("enterprise_name", text(&|p| Some(&p.enterprise_name))),
-            ("category", text(&|p| Some(&p.category))),
-            ("keyword", text(&|p| p.keyword.as_deref())),
-            ("opened_on", day(&|p| Some(p.opened_on))),
-            ("closed_on", day(&|p| p.closed_on)),
-            ("status", text(&|p| Some(p.status()))),
-            ("days_open", int(&|p| p.days_open(date))),
-            ("first_text", text(&|p| Some(&p.first_text))),
-            ("latest_text", text(&|p| Some(&p.latest_text))),
-            ("last_reported_on", day(&|p| Some(p.last_reported_on))),
-            ("reports_without", int(&|p| i64::from(p.reports_without))),
-        ],
-    )
+    let mut columns = LedgerColumns::with_capacity(ledger.len());
+    for p in ledger {
+        columns.push(&LedgerRow::of(p), date);
+    }
+    columns.finish(date)
 }
 
 /// Rows per part of `problem_ledger`: the Arrow arrays of one part at a time are in memory.
@@ -233,6 +362,7 @@ pub struct LedgerParts {
     date: NaiveDate,
     part_rows: usize,
     buffer: Vec<RecordBatch>,
+    part: Option<LedgerColumns>,
     buffered: usize,
     files: Vec<StagedFile>,
     rows: u64,
@@ -251,6 +381,7 @@ impl LedgerParts {
             date,
             part_rows: part_rows.max(1),
             buffer: Vec::new(),
+            part: None,
             buffered: 0,
             files: Vec::new(),
             rows: 0,
@@ -310,11 +441,31 @@ impl LedgerParts {
         Ok(())
     }
 
-    /// The table: the carried rows, then `ledger` (the date's open, newly closed and new problems).
-    pub fn finish(mut self, ledger: &[Problem]) -> Result<StagedTable, PublishError> {
+    /// Append one of the date's own rows (after every carried row), in the ledger's order; a full
+    /// part is encoded at once.
+    pub fn push(&mut self, row: &LedgerRow<'_>) -> Result<(), PublishError> {
+        let part = match &mut self.part {
+            Some(part) => part,
+            None => {
+                self.flush()?;
+                self.part.insert(LedgerColumns::with_capacity(
+                    self.part_rows.min(LEDGER_PART_ROWS),
+                ))
+            }
+        };
+        part.push(row, self.date);
+        if part.len() >= self.part_rows {
+            let batch = part.finish(self.date).map_err(publish_err)?;
+            self.encode(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// The table: the carried rows, then the pushed ones.
+    pub fn finish_rows(mut self) -> Result<StagedTable, PublishError> {
         self.flush()?;
-        for chunk in ledger.chunks(self.part_rows) {
-            let batch = ledger_batch(chunk, self.date).map_err(publish_err)?;
+        if let Some(mut part) = self.part.take().filter(|p| !p.is_empty()) {
+            let batch = part.finish(self.date).map_err(publish_err)?;
             self.encode(&batch)?;
         }
         if self.files.is_empty() {
@@ -326,6 +477,14 @@ impl LedgerParts {
             files: self.files,
             rows: self.rows,
         })
+    }
+
+    /// The table: the carried rows, then `ledger` (the date's open, newly closed and new problems).
+    pub fn finish(mut self, ledger: &[Problem]) -> Result<StagedTable, PublishError> {
+        for p in ledger {
+            self.push(&LedgerRow::of(p))?;
+        }
+        self.finish_rows()
     }
 }
 
