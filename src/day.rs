@@ -92,10 +92,11 @@ pub enum Origin {
     KeptPrevious { reason: String },
 }
 
-/// What the day keeps of one accepted row once it is written.
+/// What the day keeps of one accepted row once it is written (a credit code is held inline: no
+/// allocation per row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyedRow {
-    pub key: Box<str>,
+    pub key: compact_str::CompactString,
     /// 1-based sheet row.
     pub row: u32,
     /// 职工总数, when the schema has it and the row filled it.

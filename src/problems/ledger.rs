@@ -64,14 +64,56 @@ pub fn days_open(opened_on: NaiveDate, closed_on: Option<NaiveDate>, as_of: Naiv
     }
 }
 
-/// What one enterprise reported as a problem on a date.
+/// What one enterprise reported as a problem on a date. A large date holds hundreds of thousands, so
+/// the credit code, the name and the text share one allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    pub uscc: Arc<str>,
-    pub enterprise_name: Arc<str>,
     pub district: Arc<District>,
-    pub text: Arc<str>,
-    pub matches: Vec<Match>,
+    /// The credit code, the enterprise's name and the text, one after the other.
+    strings: Box<str>,
+    uscc_len: u32,
+    name_len: u32,
+    pub matches: Box<[Match]>,
+}
+
+impl Report {
+    pub fn new(
+        district: &Arc<District>,
+        uscc: &str,
+        enterprise_name: &str,
+        text: &str,
+        matches: Vec<Match>,
+    ) -> Report {
+        let mut strings = String::with_capacity(uscc.len() + enterprise_name.len() + text.len());
+        for s in [uscc, enterprise_name, text] {
+            strings.push_str(s);
+        }
+        Report {
+            district: Arc::clone(district),
+            strings: strings.into_boxed_str(),
+            uscc_len: uscc.len() as u32,
+            name_len: enterprise_name.len() as u32,
+            matches: matches.into_boxed_slice(),
+        }
+    }
+
+    fn part(&self, from: u32, to: Option<u32>) -> &str {
+        let from = from as usize;
+        let to = to.map_or(self.strings.len(), |t| t as usize);
+        self.strings.get(from..to).unwrap_or_default()
+    }
+
+    pub fn uscc(&self) -> &str {
+        self.part(0, Some(self.uscc_len))
+    }
+
+    pub fn enterprise_name(&self) -> &str {
+        self.part(self.uscc_len, Some(self.uscc_len + self.name_len))
+    }
+
+    pub fn text(&self) -> &str {
+        self.part(self.uscc_len + self.name_len, None)
+    }
 }
 
 /// A date's reports: every enterprise that reported (in a district that is `accepted` or `partial`),
@@ -156,13 +198,9 @@ pub fn report_from(
     text: &str,
 ) -> Option<Report> {
     match reading {
-        Reading::Problems(matches) => Some(Report {
-            uscc: uscc.into(),
-            enterprise_name: enterprise_name.into(),
-            district: Arc::clone(district),
-            text: text.into(),
-            matches,
-        }),
+        Reading::Problems(matches) => {
+            Some(Report::new(district, uscc, enterprise_name, text, matches))
+        }
         Reading::Nothing | Reading::Solved => None,
     }
 }
@@ -185,7 +223,7 @@ pub fn advance_owned(
     close_days: u32,
 ) -> Vec<Problem> {
     let by_enterprise: HashMap<&str, &Report, ahash::RandomState> =
-        reports.problems.iter().map(|r| (&*r.uscc, r)).collect();
+        reports.problems.iter().map(|r| (r.uscc(), r)).collect();
     // Open problems: kept while reported, closed after close_days reports without them.
     for p in ledger.iter_mut().filter(|p| p.is_open()) {
         if !reports.has_reported(&p.uscc) {
@@ -196,10 +234,10 @@ pub fn advance_owned(
             .filter(|r| r.matches.iter().any(|m| m.category == p.category))
         {
             Some(r) => {
-                p.latest_text = Arc::clone(&r.text);
+                p.latest_text = r.text().into();
                 p.last_reported_on = date;
                 p.reports_without = 0;
-                p.enterprise_name = Arc::clone(&r.enterprise_name);
+                p.enterprise_name = r.enterprise_name().into();
             }
             None => {
                 p.reports_without += 1;
@@ -222,7 +260,7 @@ pub fn advance_owned(
     // every match, then shrunk, would be copied at its largest.
     let mut new: Vec<(u32, u32)> = Vec::new();
     for (i, r) in reports.problems.iter().enumerate() {
-        let uscc = hasher.of(&r.uscc);
+        let uscc = hasher.of(r.uscc());
         for (j, m) in r.matches.iter().enumerate() {
             if open.insert((uscc, hasher.of(&m.category))) {
                 new.push((i as u32, j as u32));
@@ -234,16 +272,17 @@ pub fn advance_owned(
     for (i, j) in new {
         let r = &reports.problems[i as usize];
         let m = &r.matches[j as usize];
+        let text: Arc<str> = r.text().into();
         ledger.push(Problem {
             district: Arc::clone(&r.district),
-            uscc: Arc::clone(&r.uscc),
-            enterprise_name: Arc::clone(&r.enterprise_name),
+            uscc: r.uscc().into(),
+            enterprise_name: r.enterprise_name().into(),
             category: Arc::clone(&m.category),
             keyword: m.keyword.clone(),
             opened_on: date,
             closed_on: None,
-            first_text: Arc::clone(&r.text),
-            latest_text: Arc::clone(&r.text),
+            first_text: Arc::clone(&text),
+            latest_text: text,
             last_reported_on: date,
             reports_without: 0,
         });

@@ -212,7 +212,7 @@ pub fn advance(
         .problems
         .iter()
         .enumerate()
-        .map(|(i, r)| (hasher.of(&r.uscc), i as u32))
+        .map(|(i, r)| (hasher.of(r.uscc()), i as u32))
         .collect();
     by_enterprise.sort_unstable();
     let mut order: Vec<u32> = (0..open.len() as u32).collect();
@@ -289,7 +289,7 @@ pub fn advance(
         let r = &reports.problems[i as usize];
         (
             &*r.district.code,
-            &*r.uscc,
+            r.uscc(),
             &*r.matches[j as usize].category,
             today,
         )
@@ -312,14 +312,14 @@ pub fn advance(
         let m = &r.matches[j as usize];
         LedgerRow {
             district: DistrictRef::of(&r.district),
-            uscc: &r.uscc,
-            enterprise_name: &r.enterprise_name,
+            uscc: r.uscc(),
+            enterprise_name: r.enterprise_name(),
             category: &m.category,
             keyword: m.keyword.as_deref(),
             opened_on: date,
             closed_on: None,
-            first_text: &r.text,
-            latest_text: &r.text,
+            first_text: r.text(),
+            latest_text: r.text(),
             last_reported_on: date,
             reports_without: 0,
         }
@@ -353,13 +353,13 @@ pub fn advance(
                     name: c.district_name.value(i),
                 },
                 uscc: key.1,
-                enterprise_name: report.map_or(c.name.value(i), |r| &r.enterprise_name),
+                enterprise_name: report.map_or(c.name.value(i), Report::enterprise_name),
                 category: key.2,
                 keyword: c.keyword.is_valid(i).then(|| c.keyword.value(i)),
                 opened_on: from_epoch_days(p.opened_on),
                 closed_on: p.closed_on.map(from_epoch_days),
                 first_text: c.first.value(i),
-                latest_text: report.map_or(c.latest.value(i), |r| &r.text),
+                latest_text: report.map_or(c.latest.value(i), Report::text),
                 last_reported_on: from_epoch_days(p.last_reported_on),
                 reports_without: p.reports_without,
             };

@@ -84,25 +84,20 @@ pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {
     for (i, (writer, leaf)) in writers.into_iter().zip(leaves).enumerate() {
         jobs[i % threads].push((i, writer, leaf));
     }
-    let encoded: Vec<Result<Vec<(usize, _)>, ParquetError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|job| {
-                scope.spawn(move || {
-                    job.into_iter()
-                        .map(|(i, mut writer, leaf)| {
-                            writer.write(&leaf)?;
-                            Ok((i, writer.close()?))
-                        })
-                        .collect::<Result<Vec<_>, ParquetError>>()
+    // On rayon's threads, which live as long as the process: a thread per encode would leave the
+    // allocator pages of every finished thread's column chunks abandoned (RSS that is never reused).
+    use rayon::prelude::*;
+    let encoded: Vec<Result<Vec<(usize, _)>, ParquetError>> = jobs
+        .into_par_iter()
+        .map(|job| {
+            job.into_iter()
+                .map(|(i, mut writer, leaf)| {
+                    writer.write(&leaf)?;
+                    Ok((i, writer.close()?))
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
+                .collect::<Result<Vec<_>, ParquetError>>()
+        })
+        .collect();
     let mut chunks = Vec::new();
     for part in encoded {
         chunks.extend(part?);
