@@ -358,10 +358,6 @@ pub struct Workbook<'b> {
     started: Instant,
 }
 
-/// From this size (the file's bytes) a workbook's worksheets are counted for the zip-bomb check on a
-/// second thread while calamine opens it.
-const COUNT_ON_A_SECOND_THREAD_BYTES: usize = 1 << 20;
-
 impl<'b> Workbook<'b> {
     /// Sniff, check the limits, and open a workbook.
     pub fn open(bytes: &'b [u8], limits: &ReadLimits) -> Result<Workbook<'b>, ReadError> {
@@ -384,12 +380,6 @@ impl<'b> Workbook<'b> {
         let Some(left) = inspection.worksheets_uncounted.take() else {
             return Workbook::open_counted(bytes, inspection, limits);
         };
-        // A small workbook is counted first, on this thread: a thread would save it a millisecond or
-        // two, and a run of hundreds of districts would leave the allocator a page of every one.
-        if bytes.len() < COUNT_ON_A_SECOND_THREAD_BYTES {
-            guard::count_worksheets(bytes, left, limits)?;
-            return Workbook::open_counted(bytes, inspection, limits);
-        }
         std::thread::scope(|scope| {
             let counting = scope.spawn(move || guard::count_worksheets(bytes, left, limits));
             let opened = Workbook::open_counted(bytes, inspection, limits);
