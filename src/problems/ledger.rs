@@ -398,21 +398,23 @@ impl<'a> DailyCounter<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::Schema;
 
-    fn district(code: &str) -> District {
+    /// A district of 370000 by its code (its city from the first four digits).
+    pub(in crate::problems) fn district(code: &str) -> District {
         District {
             code: code.into(),
             name: format!("区{code}"),
             city_code: format!("{}00", &code[..4]),
-            city_name: "济南市".into(),
+            city_name: format!("市{}", &code[..4]),
             province_code: "370000".into(),
         }
     }
 
-    fn d(day: u32) -> NaiveDate {
+    /// A day of February 2020.
+    pub(in crate::problems) fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2020, 2, day).expect("date")
     }
 

@@ -126,20 +126,33 @@ fn from_epoch_days(days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Days::new(days.max(0) as u64)
 }
 
-/// The ledger of `date` from the previous ledger (`previous`, read twice) and the date's reports:
-/// the `problem_ledger` table and `problem_daily`'s counts, or None when the previous ledger's open
-/// problems are not in the ledger's order.
-#[allow(clippy::too_many_arguments)]
+/// What advances a ledger by one date: the date, its reports and the job's rules.
+pub struct Step<'a> {
+    pub date: NaiveDate,
+    pub reports: &'a Reports,
+    pub close_days: u32,
+    pub districts: &'a [District],
+    pub rules: &'a ProblemRules,
+    /// Rows per part of `problem_ledger`.
+    pub part_rows: usize,
+}
+
+/// The ledger of `step.date` from the previous ledger (`previous`, of `previous_date`, read twice)
+/// and the date's reports: the `problem_ledger` table and `problem_daily`'s counts, or None when the
+/// previous ledger's open problems are not in the ledger's order.
 pub fn advance(
     previous: &mut EachBatch<'_>,
     previous_date: NaiveDate,
-    date: NaiveDate,
-    reports: &Reports,
-    close_days: u32,
-    districts: &[District],
-    rules: &ProblemRules,
-    part_rows: usize,
+    step: &Step<'_>,
 ) -> Result<Option<(StagedTable, Vec<DailyCount>)>, ProblemsError> {
+    let &Step {
+        date,
+        reports,
+        close_days,
+        districts,
+        rules,
+        part_rows,
+    } = step;
     let table_err = |source: ArrowError| ProblemsError::Table {
         table: "problem_ledger",
         date: previous_date,
@@ -403,23 +416,10 @@ mod tests {
 
     use super::*;
     use crate::config::Schema;
+    use crate::problems::ledger::tests::{d, district};
     use crate::problems::ledger::{advance_owned, daily_counts, report_of};
     use crate::problems::tables::{Interner, append_problems};
     use crate::publish::FileContent;
-
-    fn district(code: &str) -> District {
-        District {
-            code: code.into(),
-            name: format!("区{code}"),
-            city_code: format!("{}00", &code[..4]),
-            city_name: format!("市{}", &code[..4]),
-            province_code: "370000".into(),
-        }
-    }
-
-    fn d(day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2020, 2, day).expect("date")
-    }
 
     fn batches(table: &StagedTable) -> Vec<RecordBatch> {
         let mut out = Vec::new();
@@ -435,16 +435,10 @@ mod tests {
     }
 
     /// The in-memory path, as the pipeline takes it when it cannot merge.
-    fn in_memory(
-        previous: &[RecordBatch],
-        date: NaiveDate,
-        reports: &Reports,
-        close_days: u32,
-        districts: &[District],
-        rules: &ProblemRules,
-        part_rows: usize,
-    ) -> (StagedTable, Vec<DailyCount>) {
-        let mut parts = LedgerParts::new(date, part_rows);
+    fn in_memory(previous: &[RecordBatch], step: &Step<'_>) -> (StagedTable, Vec<DailyCount>) {
+        let date = step.date;
+        let (reports, districts, rules) = (step.reports, step.districts, step.rules);
+        let mut parts = LedgerParts::new(date, step.part_rows);
         let mut open = Vec::new();
         let mut shared = Interner::default();
         for b in previous {
@@ -464,27 +458,16 @@ mod tests {
                 .expect("carry");
         }
         crate::problems::ledger::sort(&mut open);
-        let ledger = advance_owned(open, date, reports, close_days);
+        let ledger = advance_owned(open, date, reports, step.close_days);
         let counts = daily_counts(&ledger, date, districts, rules);
         (parts.finish(&ledger).expect("table"), counts)
     }
 
-    fn merged(
-        previous: &[RecordBatch],
-        date: NaiveDate,
-        reports: &Reports,
-        close_days: u32,
-        districts: &[District],
-        rules: &ProblemRules,
-        part_rows: usize,
-    ) -> Option<(StagedTable, Vec<DailyCount>)> {
+    fn merged(previous: &[RecordBatch], step: &Step<'_>) -> Option<(StagedTable, Vec<DailyCount>)> {
         let mut each = |f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>| {
             previous.iter().try_for_each(|b| f(b.clone()))
         };
-        advance(
-            &mut each, date, date, reports, close_days, districts, rules, part_rows,
-        )
-        .expect("merge")
+        advance(&mut each, step.date, step).expect("merge")
     }
 
     /// A small deterministic generator (no dependency for a test's dice).
@@ -538,26 +521,17 @@ mod tests {
                     reports.problems.push(r);
                 }
             }
+            let step = |part_rows| Step {
+                date: d(day),
+                reports: &reports,
+                close_days: 2,
+                districts: &districts,
+                rules: &rules,
+                part_rows,
+            };
             for part_rows in [3, 7, 1000] {
-                let (want, want_counts) = in_memory(
-                    &previous,
-                    d(day),
-                    &reports,
-                    2,
-                    &districts,
-                    &rules,
-                    part_rows,
-                );
-                let (got, got_counts) = merged(
-                    &previous,
-                    d(day),
-                    &reports,
-                    2,
-                    &districts,
-                    &rules,
-                    part_rows,
-                )
-                .expect("sorted");
+                let (want, want_counts) = in_memory(&previous, &step(part_rows));
+                let (got, got_counts) = merged(&previous, &step(part_rows)).expect("sorted");
                 let names = |t: &StagedTable| -> Vec<String> {
                     t.files.iter().map(|f| f.name.clone()).collect()
                 };
@@ -565,8 +539,7 @@ mod tests {
                 assert_eq!(got.rows, want.rows);
                 assert_eq!(got_counts, want_counts, "day {day}");
             }
-            let (table, counts) =
-                merged(&previous, d(day), &reports, 2, &districts, &rules, 7).expect("sorted");
+            let (table, counts) = merged(&previous, &step(7)).expect("sorted");
             for c in &counts {
                 opened_and_closed.0 += c.opened;
                 opened_and_closed.1 += c.closed;
@@ -588,17 +561,15 @@ mod tests {
                 arrow::compute::take_record_batch(b, &idx).expect("take")
             })
             .collect();
-        assert!(
-            merged(
-                &reversed,
-                d(9),
-                &Reports::default(),
-                2,
-                &districts,
-                &rules,
-                7
-            )
-            .is_none()
-        );
+        let none = Reports::default();
+        let step = Step {
+            date: d(9),
+            reports: &none,
+            close_days: 2,
+            districts: &districts,
+            rules: &rules,
+            part_rows: 7,
+        };
+        assert!(merged(&reversed, &step).is_none());
     }
 }

@@ -137,16 +137,15 @@ pub fn advance_published(
             Some(p) => warehouse.each_batch("problem_ledger", p, f),
             None => Ok(()),
         };
-    merge::advance(
-        &mut each,
-        previous.unwrap_or(date),
+    let step = merge::Step {
         date,
         reports,
-        job.problem_close_days,
-        &job.districts,
-        &job.schema.problems,
+        close_days: job.problem_close_days,
+        districts: &job.districts,
+        rules: &job.schema.problems,
         part_rows,
-    )
+    };
+    merge::advance(&mut each, previous.unwrap_or(date), &step)
 }
 
 /// A published date's reports, rebuilt from its `enterprise_daily` and `district_daily` (for refreshing

@@ -84,8 +84,8 @@ pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>, ParquetError> {
     for (i, (writer, leaf)) in writers.into_iter().zip(leaves).enumerate() {
         jobs[i % threads].push((i, writer, leaf));
     }
-    // On rayon's threads, which live as long as the process: a thread per encode would leave the
-    // allocator pages of every finished thread's column chunks abandoned (RSS that is never reused).
+    // On rayon's threads, which live as long as the process, rather than two new threads per part
+    // (a large run encodes dozens of parts).
     use rayon::prelude::*;
     let encoded: Vec<Result<Vec<(usize, _)>, ParquetError>> = jobs
         .into_par_iter()
