@@ -122,6 +122,51 @@ impl<'b> Columns<'b> {
     }
 }
 
+/// A string's first 16 bytes as a number that orders as the bytes do (big-endian, zero-padded): two
+/// numbers that differ order their strings; equal ones say nothing (compare the strings).
+fn prefix_of(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
+}
+
+/// Sort the new problems (report, match) by their ledger key (district code, credit code, category,
+/// date). Sorted on a key made once per problem — the district's rank among the codes and the credit
+/// code's first bytes — so that most comparisons touch neither the reports nor their strings; ties
+/// fall back to the whole key.
+fn sort_new<'r>(
+    new: &mut Vec<(u32, u32)>,
+    key: &impl Fn(&(u32, u32)) -> (&'r str, &'r str, &'r str, i32),
+) {
+    // The reports come district by district: few distinct codes to sort.
+    let mut codes: Vec<&str> = Vec::new();
+    for p in new.iter() {
+        let code = key(p).0;
+        if codes.last() != Some(&code) {
+            codes.push(code);
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let mut keyed: Vec<(u32, u128, (u32, u32))> = new
+        .iter()
+        .map(|p| {
+            let (code, uscc, _, _) = key(p);
+            let rank = codes.binary_search(&code).unwrap_or(0) as u32;
+            (rank, prefix_of(uscc), *p)
+        })
+        .collect();
+    drop(codes);
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| key(&a.2).cmp(&key(&b.2)))
+    });
+    new.clear();
+    new.extend(keyed.into_iter().map(|(_, _, p)| p));
+}
+
 fn from_epoch_days(days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Days::new(days.max(0) as u64)
 }
@@ -216,6 +261,8 @@ pub fn advance(
         return Ok(None);
     }
     drop(last_key);
+    // Grown by doubling while read: held exactly through the rest.
+    open.shrink_to_fit();
 
     // The date's reports advance the open problems, and open the new ones: a merge of the open
     // problems, the reports and the reporting enterprises, each in key-hash order (sorted vectors of a
@@ -307,7 +354,7 @@ pub fn advance(
             today,
         )
     };
-    new.sort_unstable_by(|a, b| new_key(a).cmp(&new_key(b)));
+    sort_new(&mut new, &new_key);
 
     // The second reading: the open problems as advanced, merged with the new ones.
     let mut counter = DailyCounter::new(date, districts, rules);
@@ -420,6 +467,47 @@ mod tests {
     use crate::problems::ledger::{advance_owned, daily_counts, report_of};
     use crate::problems::tables::{Interner, append_problems};
     use crate::publish::FileContent;
+
+    #[test]
+    fn new_problems_sort_as_their_whole_keys_do() {
+        // Codes and credit codes that share prefixes, are prefixes of each other, hold NUL bytes,
+        // differ only after 16 bytes, or are empty; categories that tie everything else.
+        let codes = ["370102", "370101", "37010", "370102\0", ""];
+        let usccs = [
+            "91370102MA0000102M",
+            "91370102MA0000102N",
+            "91370102MA000010",
+            "91370102MA000010\0",
+            "91370102MA0000102",
+            "",
+            "Z",
+            "913701",
+        ];
+        let categories = ["用工", "资金", "原材料"];
+        let mut keys: Vec<(&str, &str, &str, i32)> = Vec::new();
+        let mut seed = 7u64;
+        for _ in 0..600 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pick = |n: usize, shift: u32| (seed >> shift) as usize % n;
+            keys.push((
+                codes[pick(codes.len(), 11)],
+                usccs[pick(usccs.len(), 23)],
+                categories[pick(categories.len(), 37)],
+                18_000,
+            ));
+        }
+        let key = |&(i, _): &(u32, u32)| keys[i as usize];
+        let mut new: Vec<(u32, u32)> = (0..keys.len() as u32).map(|i| (i, 0)).collect();
+        sort_new(&mut new, &key);
+        let got: Vec<_> = new.iter().map(key).collect();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(prefix_of("AB") < prefix_of("ABC"));
+        assert_eq!(prefix_of("AB"), prefix_of("AB\0"));
+    }
 
     fn batches(table: &StagedTable) -> Vec<RecordBatch> {
         let mut out = Vec::new();

@@ -946,10 +946,11 @@ impl Warehouse for DeltaWarehouse {
         })
     }
 
-    fn each_batch(
+    fn each_batch_of(
         &self,
         table: &str,
         date: NaiveDate,
+        columns: Option<&[&str]>,
         f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
     ) -> Result<(), PublishError> {
         let Some(t) = self.block_on(self.load(table, None))? else {
@@ -966,7 +967,9 @@ impl Warehouse for DeltaWarehouse {
                     .await
                     .map_err(|e| delta_err(&path, e))
             })?;
-            for batch in parquet_io::read_bytes(bytes).map_err(|e| delta_err(&path, e))? {
+            for batch in
+                parquet_io::read_bytes_columns(bytes, columns).map_err(|e| delta_err(&path, e))?
+            {
                 f(batch)?;
             }
         }

@@ -91,15 +91,16 @@ impl Warehouse for LocalWarehouse {
         read_dir_batches(&partition_dir(&self.root, table, date))
     }
 
-    fn each_batch(
+    fn each_batch_of(
         &self,
         table: &str,
         date: NaiveDate,
+        columns: Option<&[&str]>,
         f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
     ) -> Result<(), PublishError> {
         let dir = partition_dir(&self.root, table, date);
         let mut failed: Option<PublishError> = None;
-        let read = parquet_io::each_batch_in(&dir, &mut |batch| {
+        let read = parquet_io::each_batch_in(&dir, columns, &mut |batch| {
             f(batch).map_err(|e| {
                 let message = e.to_string();
                 failed = Some(e);

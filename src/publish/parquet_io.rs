@@ -164,10 +164,11 @@ pub fn read_partition_columns(
     Ok(batches)
 }
 
-/// Every batch of a partition folder's files (in name order), handed over as read; a folder that does
-/// not exist has none.
+/// Every batch of a partition folder's files (in name order), with only the named columns (all for
+/// None), handed over as read; a folder that does not exist has none.
 pub fn each_batch_in(
     dir: &Path,
+    columns: Option<&[&str]>,
     f: &mut dyn FnMut(RecordBatch) -> Result<(), ParquetError>,
 ) -> Result<(), ParquetError> {
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
@@ -181,7 +182,7 @@ pub fn each_batch_in(
     files.sort();
     for path in files {
         let file = std::fs::File::open(&path).map_err(|e| ParquetError::External(Box::new(e)))?;
-        for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
+        for batch in project(ParquetRecordBatchReaderBuilder::try_new(file)?, columns).build()? {
             f(batch?)?;
         }
     }

@@ -95,6 +95,18 @@ pub trait Warehouse: Send + Sync {
         table: &str,
         date: NaiveDate,
         f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
+    ) -> Result<(), PublishError> {
+        self.each_batch_of(table, date, None, f)
+    }
+
+    /// `each_batch` with only the named columns (those the files have; all of them for None), the
+    /// others never decoded.
+    fn each_batch_of(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        columns: Option<&[&str]>,
+        f: &mut dyn FnMut(RecordBatch) -> Result<(), PublishError>,
     ) -> Result<(), PublishError>;
 
     /// Only the named columns of a table's partition (a column the files lack is left out).
