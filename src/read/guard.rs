@@ -494,60 +494,72 @@ fn inspect_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Inspection, ReadErro
     let bound = (archive.len() as u64)
         .saturating_mul(MAX_DEFLATE_RATIO)
         .saturating_mul(bytes.len() as u64);
-    let mut worksheets_uncounted = None;
+    // Where calamine looks for an xlsx's shared strings: beside the workbook part. They are measured
+    // once, by the proof of their declared count below, and counted there against the same budget.
+    let sst = (format == Format::Xlsx).then(|| {
+        let folder = match workbook_part.rfind('/') {
+            Some(i) => &workbook_part[..=i],
+            None => "",
+        };
+        let name = format!("{folder}sharedstrings.xml");
+        names.get(&name).map(str::to_string)
+    });
+    let sst_stored = sst.as_ref().and_then(Option::as_deref);
+    let mut counted = None;
+    let mut deferred = false;
     if bound > limits.max_inflated_bytes {
         let mut every = Budget {
             left: limits.max_inflated_bytes,
         };
         // An xlsx's worksheets are counted later, while calamine opens the rest (`count_worksheets`).
         let defer = format == Format::Xlsx;
-        let mut deferred = false;
         for i in 0..archive.len() {
-            if defer
-                && archive
-                    .name_for_index(i)
-                    .and_then(Result::ok)
-                    .is_some_and(|n| is_worksheet_part(&n))
-            {
+            let name = archive.name_for_index(i).and_then(Result::ok);
+            if defer && name.as_deref().is_some_and(is_worksheet_part) {
                 deferred = true;
+                continue;
+            }
+            if sst_stored.is_some() && name.as_deref() == sst_stored {
                 continue;
             }
             ooxml::count_part(&mut archive, i, &mut every).map_err(part_error)?;
         }
-        if deferred {
-            worksheets_uncounted = Some(every.left);
-        }
+        counted = Some(every);
     }
     let mut in_process = false;
     let mut uncount_shared_strings = false;
-    if format == Format::Xlsx {
-        // Where calamine looks for the shared strings: beside the workbook part.
-        let folder = match workbook_part.rfind('/') {
-            Some(i) => &workbook_part[..=i],
-            None => "",
-        };
-        let sst = format!("{folder}sharedstrings.xml");
-        in_process = match names.get(&sst).map(str::to_string) {
+    if let Some(sst) = sst {
+        in_process = match sst {
             None => true,
             Some(stored) => {
-                let mut budget = Budget {
+                let mut fresh = Budget {
                     left: limits.max_inflated_bytes,
                 };
-                match ooxml::shared_strings(&mut archive, &stored, &mut budget) {
+                let left_before = counted.as_ref().map(|every| every.left);
+                let budget = counted.as_mut().unwrap_or(&mut fresh);
+                match ooxml::shared_strings(&mut archive, &stored, budget) {
                     Ok(table) => {
                         uncount_shared_strings = !count_is_credible(table, limits);
                         true
                     }
                     Err(PartError::OverBudget) => return Err(over()),
-                    // Not proven: a reader worker will find out.
+                    // Not proven: a reader worker will find out. A part that does not even inflate
+                    // is a corrupt container, as when it is counted with the others.
                     Err(PartError::Unreadable(e)) => {
                         tracing::debug!(error = %e, "shared strings not proven safe");
+                        if let (Some(every), Some(left)) = (counted.as_mut(), left_before)
+                            && let Some(i) = archive.index_for_name(&stored)
+                        {
+                            every.left = left;
+                            ooxml::count_part(&mut archive, i, every).map_err(part_error)?;
+                        }
                         false
                     }
                 }
             }
         };
     }
+    let worksheets_uncounted = counted.filter(|_| deferred).map(|every| every.left);
     Ok(Inspection {
         format,
         in_process,
