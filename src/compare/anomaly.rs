@@ -173,7 +173,11 @@ impl Before {
             date: Some(day.report_date),
             ..Before::default()
         };
-        for d in day.districts.iter().filter(|d| d.status().is_reported()) {
+        let reported = || day.districts.iter().filter(|d| d.status().is_reported());
+        // Once for the whole day: an exact reservation per district would copy the vector each time.
+        out.enterprises
+            .reserve(reported().map(|d| d.keys.len()).sum());
+        for d in reported() {
             out.districts.insert(
                 d.district.code.clone(),
                 DistrictBefore {
@@ -181,7 +185,6 @@ impl Before {
                     enterprises_resumed: d.tally.enterprises_resumed,
                 },
             );
-            out.enterprises.reserve(d.keys.len());
             for k in &d.keys {
                 let h = out.hasher.of(&k.key);
                 out.enterprises
