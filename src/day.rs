@@ -185,11 +185,16 @@ impl DistrictResult {
             .collect();
     }
 
-    /// Keep what the run needs of the accepted rows and hand the rows over (to be written).
-    pub fn seal(&mut self, schema: &crate::config::Schema) -> Vec<crate::validate::AcceptedRow> {
+    /// Take the accepted rows (to be written); `seal` keeps what the run needs of them.
+    pub fn take_rows(&mut self) -> Vec<crate::validate::AcceptedRow> {
         let rows = std::mem::take(&mut self.outcome.rows);
         self.accepted = rows.len() as u64;
-        self.tally = crate::tally::tally(schema, &rows);
+        rows
+    }
+
+    /// Keep what the run needs of the accepted rows `take_rows` took: their tally and keys.
+    pub fn seal(&mut self, schema: &crate::config::Schema, rows: &[crate::validate::AcceptedRow]) {
+        self.tally = crate::tally::tally(schema, rows);
         let key = schema.key_field;
         let employees = schema.field_index("employees_total");
         let resumed = schema.field_index("resumed");
@@ -211,7 +216,6 @@ impl DistrictResult {
                 _ => None,
             })
             .collect();
-        rows
     }
 
     /// Accepted rows that count (none for a rejected or missing district).

@@ -478,216 +478,323 @@ impl<'j> Session<'j> {
         let live = self.warehouse.manifest(date)?;
         let keep_from = live.as_ref().filter(|_| options.trigger.is_automatic());
         let intake = Intake::for_run(job, &options.isolation, self.blobs.clone());
-        let mut tx = self.warehouse.begin(job.keep_versions)?;
-        let mut writer = records::EnterpriseWriter::new(&job.schema, date);
+        let tx = self.warehouse.begin(job.keep_versions)?;
         let mut districts: Vec<DistrictResult> = Vec::with_capacity(job.districts.len());
         let mut retries = 0u32;
-        let mut parts: Vec<publish::StagedFile> = Vec::new();
-        // Districts are read a few at a time, in code order; each one's accepted rows are written to
-        // `enterprise_daily` parts as soon as the districts before it are done, then dropped: memory is
-        // set by the workbooks in flight, not by the size of the day.
+        // Districts are read a few at a time, in code order; each one's accepted rows are handed to the
+        // `enterprise_daily` writer as soon as the districts before it are done, then dropped: memory is
+        // set by the workbooks in flight, not by the size of the day. The writer has a thread of its
+        // own (holding the transaction until it is done), so the parts are built and encoded while the
+        // next districts are read and, after the last one, while the date is compared and its ledger
+        // advanced.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        for_each_in_order(
-            &job.districts,
-            threads,
-            threads * 2,
-            |district| {
-                let _span = info_span!(
-                    "district",
-                    district_code = %district.code,
-                    district_name = %district.name
+        let mut writer_stopped = false;
+        std::thread::scope(|scope| {
+            let (hand_over, handed) = std::sync::mpsc::sync_channel::<Handed>(1);
+            let parent = tracing::Span::current();
+            let writing = scope
+                .spawn(move || parent.in_scope(|| write_enterprise_daily(job, date, tx, handed)));
+            let read = for_each_in_order(
+                &job.districts,
+                threads,
+                threads * 2,
+                |district| {
+                    let _span = info_span!(
+                        "district",
+                        district_code = %district.code,
+                        district_name = %district.name
+                    )
+                    .entered();
+                    if Self::cancelled(options) {
+                        let empty = SubmissionOutcome::default();
+                        return Ok((DistrictResult::new(district.clone(), None, empty, None), 0));
+                    }
+                    let (result, tries) = self.read_district(district, date, &intake, keep_from)?;
+                    info!(
+                        status = result.status().as_str(),
+                        rows = result.outcome.rows.len(),
+                        rows_rejected = result.outcome.rows_rejected,
+                        "district read"
+                    );
+                    Ok((result, tries))
+                },
+                |index, read: Result<(DistrictResult, u32), RunError>| {
+                    let (mut d, tries) = read?;
+                    retries += tries;
+                    let status = d.status();
+                    // The writer sorts and writes the rows while their tally and keys are taken here.
+                    let rows = Arc::new(d.take_rows());
+                    if status.is_reported() {
+                        let file_name = d.source.as_ref().map(|s| s.file_name.clone());
+                        let handed = Handed {
+                            district: index,
+                            file_name: file_name.unwrap_or_default(),
+                            rows: Arc::clone(&rows),
+                        };
+                        if hand_over.send(handed).is_err() {
+                            // The writer stopped on an error (a full disk): that error is the run's.
+                            writer_stopped = true;
+                            return Err(RunError::Records(arrow::error::ArrowError::ComputeError(
+                                "the enterprise_daily writer stopped before the last district"
+                                    .into(),
+                            )));
+                        }
+                    }
+                    d.seal(&job.schema, &rows);
+                    districts.push(d);
+                    Ok::<(), RunError>(())
+                },
+            );
+            drop(hand_over);
+            if let Err(e) = read {
+                let (_, written) = joined(writing);
+                return Err(written.err().filter(|_| writer_stopped).unwrap_or(e));
+            }
+            if Self::cancelled(options) {
+                warn!("abandoning the run before publishing");
+                return Err(RunError::Abandoned { date });
+            }
+            if self.source.pulled_kind() == "http"
+                && !districts.is_empty()
+                && districts.iter().all(|d| d.pull_failure.is_some())
+            {
+                return Err(SourceError::HttpUnreachable {
+                    districts: districts.len(),
+                    example: districts[0].pull_failure.clone().unwrap_or_default(),
+                }
+                .into());
+            }
+            if !options.allow_empty
+                && !districts.is_empty()
+                && districts
+                    .iter()
+                    .all(|d| d.status() == SubmissionStatus::Missing)
+            {
+                let looked_for = crate::pull::describe(job, &districts[0].district.code, date);
+                warn!(%looked_for, "no district submitted; nothing is published");
+                return Err(RunError::NothingSubmitted { date, looked_for });
+            }
+            // Every blob the manifest will name is made durable (one flush of the file system) while
+            // the date is compared and its ledger advanced, and joined before anything is staged.
+            let (peak_rss_reader_bytes, blobs) = intake.finish_run();
+            let sealing = scope.spawn(move || blobs.seal());
+            let stage = |name: &str| {
+                debug!(
+                    stage = name,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    rss_mib = crate::intake::boundary::rss_bytes().unwrap_or(0) / (1 << 20),
+                    "stage done"
                 )
-                .entered();
-                if Self::cancelled(options) {
-                    let empty = SubmissionOutcome::default();
-                    return Ok((DistrictResult::new(district.clone(), None, empty, None), 0));
+            };
+            stage("read and validate");
+            mark_duplicates_across_districts(job, &mut districts);
+            let mut day = DayResult {
+                report_date: date,
+                districts,
+            };
+            let regressions = live
+                .as_ref()
+                .map(|live| find_regressions(live, &day))
+                .unwrap_or_default();
+            if !regressions.is_empty() {
+                let version = live.as_ref().map(Manifest::effective_version).unwrap_or(0);
+                if options.trigger.is_automatic() || options.allow_regression {
+                    for r in &regressions {
+                        warn!(regression = %r, "publishing a regression");
+                    }
+                } else {
+                    return Err(RunError::Regression {
+                        date,
+                        version,
+                        regressions,
+                    });
                 }
-                let (result, tries) = self.read_district(district, date, &intake, keep_from)?;
-                info!(
-                    status = result.status().as_str(),
-                    rows = result.outcome.rows.len(),
-                    rows_rejected = result.outcome.rows_rejected,
-                    "district read"
-                );
-                Ok((result, tries))
-            },
-            |_, read: Result<(DistrictResult, u32), RunError>| {
-                let (mut d, tries) = read?;
-                retries += tries;
-                let status = d.status();
-                let rows = d.seal(&job.schema);
-                if status.is_reported() {
-                    let file_name = d.source.as_ref().map(|s| s.file_name.clone());
-                    writer.push_district(
-                        &d.district,
-                        file_name.as_deref().unwrap_or(""),
-                        rows,
-                        &mut |part, batch| stage_part(tx.as_mut(), date, &mut parts, part, &batch),
-                    )?;
-                }
-                districts.push(d);
-                Ok::<(), RunError>(())
-            },
-        )?;
-        let rows_published = writer
-            .finish(&mut |part, batch| stage_part(tx.as_mut(), date, &mut parts, part, &batch))?;
-        if Self::cancelled(options) {
-            warn!("abandoning the run before publishing");
-            return Err(RunError::Abandoned { date });
-        }
-        if self.source.pulled_kind() == "http"
-            && !districts.is_empty()
-            && districts.iter().all(|d| d.pull_failure.is_some())
-        {
-            return Err(SourceError::HttpUnreachable {
-                districts: districts.len(),
-                example: districts[0].pull_failure.clone().unwrap_or_default(),
             }
-            .into());
-        }
-        if !options.allow_empty
-            && !districts.is_empty()
-            && districts
-                .iter()
-                .all(|d| d.status() == SubmissionStatus::Missing)
-        {
-            let looked_for = crate::pull::describe(job, &districts[0].district.code, date);
-            warn!(%looked_for, "no district submitted; nothing is published");
-            return Err(RunError::NothingSubmitted { date, looked_for });
-        }
-        // Every blob the manifest will name is durable before anything is published.
-        intake.seal_blobs()?;
-        let peak_rss_reader_bytes = intake.finish();
-        let stage = |name: &str| {
-            debug!(
-                stage = name,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                rss_mib = crate::intake::boundary::rss_bytes().unwrap_or(0) / (1 << 20),
-                "stage done"
-            )
-        };
-        stage("read, validate and write enterprise_daily");
-        mark_duplicates_across_districts(job, &mut districts);
-        let mut day = DayResult {
-            report_date: date,
-            districts,
-        };
-        let regressions = live
-            .as_ref()
-            .map(|live| find_regressions(live, &day))
-            .unwrap_or_default();
-        if !regressions.is_empty() {
-            let version = live.as_ref().map(Manifest::effective_version).unwrap_or(0);
-            if options.trigger.is_automatic() || options.allow_regression {
-                for r in &regressions {
-                    warn!(regression = %r, "publishing a regression");
-                }
-            } else {
-                return Err(RunError::Regression {
-                    date,
-                    version,
-                    regressions,
-                });
-            }
-        }
 
-        let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-        // Under the publishing lock, like the change and the ledger: the previous published date is
-        // the one this date's publish follows.
-        let before = compare::anomaly::before(job, &*self.warehouse, date)?;
-        for d in &mut day.districts {
-            let found = compare::anomaly::findings(job, &job.anomaly, &before, date, d);
-            if !found.is_empty() {
-                warn!(district = %d.district.code, anomalies = found.len(), "figures far from the previous published date");
+            let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+            // Under the publishing lock, like the change and the ledger: the previous published date is
+            // the one this date's publish follows.
+            let before = compare::anomaly::before(job, &*self.warehouse, date)?;
+            for d in &mut day.districts {
+                let found = compare::anomaly::findings(job, &job.anomaly, &before, date, d);
+                if !found.is_empty() {
+                    warn!(district = %d.district.code, anomalies = found.len(), "figures far from the previous published date");
+                }
+                d.outcome.findings.extend(found);
             }
-            d.outcome.findings.extend(found);
-        }
-        drop(before);
-        let previous = previous_rates(&*self.warehouse, date);
-        let comparison = compare::aggregate(&day, &previous, job.deadline_of(date));
-        stage("compare");
-        let district_daily = compare::table::district_daily_batch(&comparison, day.report_date)?;
-        let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
-        let rejects = records::rejects_batch(&day)?;
-        // Refreshing later dates (rare: a republished or out-of-order date) needs the day's keys after
-        // the ledger; otherwise they go before the previous ledger is read.
-        let refresh_later = self.warehouse.published_dates()?.iter().any(|d| *d > date);
-        let reports = day_reports(&mut day, refresh_later);
-        // The ledger is advanced as a merge with the previous date's, read part by part; refreshing
-        // later dates needs it whole, in memory, and so does a previous ledger not in the ledger's order.
-        let merged = match refresh_later {
-            false => problems::advance_published(
-                &*self.warehouse,
-                date,
-                &reports,
-                job,
-                problems::tables::LEDGER_PART_ROWS,
-            )?,
-            true => None,
-        };
-        let (problem_ledger, counts, ledger) = match merged {
-            Some((table, counts)) => (table, counts, None),
-            None => {
-                // The previous date's closed problems are carried over part by part; only its open
-                // ones are advanced in memory.
-                let mut ledger_parts =
-                    problems::tables::LedgerParts::new(date, problems::tables::LEDGER_PART_ROWS);
-                let open_before =
-                    problems::split_before(&*self.warehouse, date, &mut |b| ledger_parts.carry(b))?;
-                stage("the previous ledger read");
-                let ledger = problems::ledger::advance_owned(
-                    open_before,
+            drop(before);
+            let previous = previous_rates(&*self.warehouse, date);
+            let comparison = compare::aggregate(&day, &previous, job.deadline_of(date));
+            stage("compare");
+            let district_daily =
+                compare::table::district_daily_batch(&comparison, day.report_date)?;
+            let city_daily = compare::table::city_daily_batch(&comparison.cities, day.report_date)?;
+            let rejects = records::rejects_batch(&day)?;
+            // Refreshing later dates (rare: a republished or out-of-order date) needs the day's keys after
+            // the ledger; otherwise they go before the previous ledger is read.
+            let refresh_later = self.warehouse.published_dates()?.iter().any(|d| *d > date);
+            let reports = day_reports(&mut day, refresh_later);
+            // The ledger is advanced as a merge with the previous date's, read part by part; refreshing
+            // later dates needs it whole, in memory, and so does a previous ledger not in the ledger's order.
+            let merged = match refresh_later {
+                false => problems::advance_published(
+                    &*self.warehouse,
                     date,
                     &reports,
-                    job.problem_close_days,
-                );
-                let counts = problems::ledger::daily_counts(
-                    &ledger,
-                    date,
-                    &job.districts,
-                    &job.schema.problems,
-                );
-                (ledger_parts.finish(&ledger)?, counts, Some(ledger))
+                    job,
+                    problems::tables::LEDGER_PART_ROWS,
+                )?,
+                true => None,
+            };
+            let (problem_ledger, counts, ledger) = match merged {
+                Some((table, counts)) => (table, counts, None),
+                None => {
+                    // The previous date's closed problems are carried over part by part; only its open
+                    // ones are advanced in memory.
+                    let mut ledger_parts = problems::tables::LedgerParts::new(
+                        date,
+                        problems::tables::LEDGER_PART_ROWS,
+                    );
+                    let open_before = problems::split_before(&*self.warehouse, date, &mut |b| {
+                        ledger_parts.carry(b)
+                    })?;
+                    stage("the previous ledger read");
+                    let ledger = problems::ledger::advance_owned(
+                        open_before,
+                        date,
+                        &reports,
+                        job.problem_close_days,
+                    );
+                    let counts = problems::ledger::daily_counts(
+                        &ledger,
+                        date,
+                        &job.districts,
+                        &job.schema.problems,
+                    );
+                    (ledger_parts.finish(&ledger)?, counts, Some(ledger))
+                }
+            };
+            drop(reports);
+            let problem_daily = publish::encode_table(
+                records::TABLES[5],
+                &[&problems::tables::daily_batch(&counts, date)?],
+            )?;
+            stage("problem ledger");
+            if Self::cancelled(options) {
+                warn!("abandoning the run before publishing");
+                return Err(RunError::Abandoned { date });
             }
-        };
-        drop(reports);
-        let problem_daily = publish::encode_table(
-            records::TABLES[5],
-            &[&problems::tables::daily_batch(&counts, date)?],
-        )?;
-        stage("problem ledger");
-        if Self::cancelled(options) {
-            warn!("abandoning the run before publishing");
-            return Err(RunError::Abandoned { date });
-        }
-        let enterprise = publish::StagedTable {
-            table: records::TABLES[0].to_string(),
-            files: parts,
-            rows: rows_published,
-        };
-        let mut tables = vec![enterprise];
-        for (table, batch) in [
-            (records::TABLES[1], &district_daily),
-            (records::TABLES[2], &city_daily),
-            (records::TABLES[3], &rejects),
-        ] {
-            tables.push(publish::encode_table(table, &[batch])?);
-        }
-        tables.push(problem_ledger);
-        tables.push(problem_daily);
-        let manifest = manifest(job, &day, options.trigger);
-        if let Some(live) = live
-            .as_ref()
-            .filter(|live| same_as_live(live, &tables, &manifest))
-        {
-            // A re-run on the same bytes: a new version would only evict a real earlier one.
-            tx.discard();
-            let version = live.effective_version();
+            let (mut tx, written) = joined(writing);
+            let (rows_published, parts) = written?;
+            sealing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            let enterprise = publish::StagedTable {
+                table: records::TABLES[0].to_string(),
+                files: parts,
+                rows: rows_published,
+            };
+            let mut tables = vec![enterprise];
+            for (table, batch) in [
+                (records::TABLES[1], &district_daily),
+                (records::TABLES[2], &city_daily),
+                (records::TABLES[3], &rejects),
+            ] {
+                tables.push(publish::encode_table(table, &[batch])?);
+            }
+            tables.push(problem_ledger);
+            tables.push(problem_daily);
+            let manifest = manifest(job, &day, options.trigger);
+            if let Some(live) = live
+                .as_ref()
+                .filter(|live| same_as_live(live, &tables, &manifest))
+            {
+                // A re-run on the same bytes: a new version would only evict a real earlier one.
+                tx.discard();
+                let version = live.effective_version();
+                info!(
+                    version,
+                    "unchanged: the date's tables are the live version's, nothing published"
+                );
+                return Ok(RunReport {
+                    report_date: date,
+                    output: self.warehouse.location(),
+                    districts: summaries(&day),
+                    comparison,
+                    rows_published,
+                    elapsed: started.elapsed(),
+                    peak_rss_bytes: crate::intake::boundary::peak_rss_bytes(None).unwrap_or(0),
+                    peak_rss_reader_bytes,
+                    pull_retries: retries,
+                    version,
+                    regressions,
+                    trigger: options.trigger,
+                    unchanged: true,
+                });
+            }
+            let version = tx.stage(date, tables, manifest)?;
+            // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
+            let (whole_ledger, anomaly_before) = if refresh_later {
+                let mut whole = problems::ledger_before(&*self.warehouse, date)?;
+                whole.retain(|p| !p.is_open());
+                whole.extend(ledger.iter().flatten().cloned());
+                problems::ledger::sort(&mut whole);
+                (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
+            } else {
+                (None, None)
+            };
+            stage_refresh(
+                tx.as_mut(),
+                &*self.warehouse,
+                Some(job),
+                date,
+                &comparison.cities,
+                whole_ledger.as_deref().or(ledger.as_deref()),
+                anomaly_before.as_ref(),
+            )?;
+            tx.commit()?;
+            stage("publish");
+
+            // Published. What follows is bookkeeping: it is logged when it fails, never fails the run.
+            let records: Vec<SubmissionRecord> = day
+                .districts
+                .iter()
+                .map(|d| SubmissionRecord {
+                    district_code: d.district.code.clone(),
+                    source: d.source.as_ref().map(|s| s.location.clone()),
+                    etag: d.source.as_ref().and_then(|s| s.etag.clone()),
+                    last_modified: d.source.as_ref().and_then(|s| s.last_modified.clone()),
+                    sha256: d
+                        .source
+                        .as_ref()
+                        .map(|s| s.sha256.clone())
+                        .filter(|s| !s.is_empty()),
+                    bytes: d.source.as_ref().map(|s| s.bytes),
+                    status: d.status().as_str().to_string(),
+                    origin: match d.origin {
+                        Origin::Pulled => SUBMISSION_PULLED.into(),
+                        Origin::KeptPrevious { .. } => SUBMISSION_KEPT_PREVIOUS.into(),
+                    },
+                    submitted_at: d.source.as_ref().and_then(|s| s.submitted_at).map(rfc3339),
+                })
+                .collect();
+            if let Err(e) = self.ledger.record_submissions(&job.name, date, &records) {
+                warn!(error = %e, "published, but the submissions could not be recorded in the ledger");
+            }
+            match self.blobs.prune_if_due(job.keep_blob_days) {
+                Ok(Some(n)) if n > 0 => {
+                    info!(removed = n, "removed raw submissions past keep_blob_days")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "cannot prune the raw submissions"),
+            }
             info!(
+                rows = rows_published,
                 version,
-                "unchanged: the date's tables are the live version's, nothing published"
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "published"
             );
-            return Ok(RunReport {
+            Ok(RunReport {
                 report_date: date,
                 output: self.warehouse.location(),
                 districts: summaries(&day),
@@ -700,87 +807,67 @@ impl<'j> Session<'j> {
                 version,
                 regressions,
                 trigger: options.trigger,
-                unchanged: true,
-            });
-        }
-        let version = tx.stage(date, tables, manifest)?;
-        // Refreshing later dates (rare: a republished or out-of-order date) needs the whole ledger.
-        let (whole_ledger, anomaly_before) = if refresh_later {
-            let mut whole = problems::ledger_before(&*self.warehouse, date)?;
-            whole.retain(|p| !p.is_open());
-            whole.extend(ledger.iter().flatten().cloned());
-            problems::ledger::sort(&mut whole);
-            (Some(whole), Some(compare::anomaly::Before::of_day(&day)))
-        } else {
-            (None, None)
-        };
-        stage_refresh(
-            tx.as_mut(),
-            &*self.warehouse,
-            Some(job),
-            date,
-            &comparison.cities,
-            whole_ledger.as_deref().or(ledger.as_deref()),
-            anomaly_before.as_ref(),
-        )?;
-        tx.commit()?;
-        stage("publish");
-
-        // Published. What follows is bookkeeping: it is logged when it fails, never fails the run.
-        let records: Vec<SubmissionRecord> = day
-            .districts
-            .iter()
-            .map(|d| SubmissionRecord {
-                district_code: d.district.code.clone(),
-                source: d.source.as_ref().map(|s| s.location.clone()),
-                etag: d.source.as_ref().and_then(|s| s.etag.clone()),
-                last_modified: d.source.as_ref().and_then(|s| s.last_modified.clone()),
-                sha256: d
-                    .source
-                    .as_ref()
-                    .map(|s| s.sha256.clone())
-                    .filter(|s| !s.is_empty()),
-                bytes: d.source.as_ref().map(|s| s.bytes),
-                status: d.status().as_str().to_string(),
-                origin: match d.origin {
-                    Origin::Pulled => SUBMISSION_PULLED.into(),
-                    Origin::KeptPrevious { .. } => SUBMISSION_KEPT_PREVIOUS.into(),
-                },
-                submitted_at: d.source.as_ref().and_then(|s| s.submitted_at).map(rfc3339),
+                unchanged: false,
             })
-            .collect();
-        if let Err(e) = self.ledger.record_submissions(&job.name, date, &records) {
-            warn!(error = %e, "published, but the submissions could not be recorded in the ledger");
-        }
-        match self.blobs.prune_if_due(job.keep_blob_days) {
-            Ok(Some(n)) if n > 0 => {
-                info!(removed = n, "removed raw submissions past keep_blob_days")
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "cannot prune the raw submissions"),
-        }
-        info!(
-            rows = rows_published,
-            version,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "published"
-        );
-        Ok(RunReport {
-            report_date: date,
-            output: self.warehouse.location(),
-            districts: summaries(&day),
-            comparison,
-            rows_published,
-            elapsed: started.elapsed(),
-            peak_rss_bytes: crate::intake::boundary::peak_rss_bytes(None).unwrap_or(0),
-            peak_rss_reader_bytes,
-            pull_retries: retries,
-            version,
-            regressions,
-            trigger: options.trigger,
-            unchanged: false,
         })
     }
+}
+
+/// One district's accepted rows handed to the `enterprise_daily` writer.
+struct Handed {
+    /// The district's index in the job's districts.
+    district: usize,
+    file_name: String,
+    rows: Arc<Vec<crate::validate::AcceptedRow>>,
+}
+
+/// What the `enterprise_daily` writer hands back: the transaction, and the rows and parts it wrote.
+type Written<'w> = (
+    Box<dyn Publication + 'w>,
+    Result<(u64, Vec<publish::StagedFile>), RunError>,
+);
+
+/// Write `enterprise_daily`'s parts from the districts handed over (in code order) until the sender is
+/// dropped, then its last part; stops at the first error. The transaction is handed back either way.
+fn write_enterprise_daily<'w>(
+    job: &Job,
+    date: NaiveDate,
+    mut tx: Box<dyn Publication + 'w>,
+    handed: std::sync::mpsc::Receiver<Handed>,
+) -> Written<'w> {
+    let mut writer = records::EnterpriseWriter::new(&job.schema, date);
+    let mut parts = Vec::new();
+    // A district's full parts are gathered, then encoded together.
+    fn gather(
+        full: &mut Vec<(usize, RecordBatch)>,
+    ) -> impl FnMut(usize, RecordBatch) -> Result<(), RunError> + '_ {
+        move |part, batch| {
+            full.push((part, batch));
+            Ok(())
+        }
+    }
+    let write = || {
+        for h in handed {
+            let mut full = Vec::new();
+            let district = &job.districts[h.district];
+            writer.push_district(district, &h.file_name, &h.rows, &mut gather(&mut full))?;
+            drop(h);
+            stage_parts(tx.as_mut(), date, &mut parts, full)?;
+        }
+        let mut full = Vec::new();
+        let rows = writer.finish(&mut gather(&mut full))?;
+        stage_parts(tx.as_mut(), date, &mut parts, full)?;
+        Ok(rows)
+    };
+    let written = write();
+    (tx, written.map(|rows| (rows, parts)))
+}
+
+/// The writer's result; a panic on its thread is raised again here.
+fn joined<'w>(writing: std::thread::ScopedJoinHandle<'_, Written<'w>>) -> Written<'w> {
+    writing
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Whether a publish would change nothing: every table's files are the live version's (file names
@@ -805,24 +892,31 @@ fn same_as_live(live: &Manifest, tables: &[publish::StagedTable], new: &Manifest
         })
 }
 
-/// Encode one `enterprise_daily` part and write it to the transaction's staging at once.
-fn stage_part(
+/// Encode `enterprise_daily` parts (on rayon's threads: a large workbook fills several) and write them
+/// to the transaction's staging at once, in order.
+fn stage_parts(
     tx: &mut dyn Publication,
     date: NaiveDate,
     parts: &mut Vec<publish::StagedFile>,
-    part: usize,
-    batch: &arrow::array::RecordBatch,
+    batches: Vec<(usize, RecordBatch)>,
 ) -> Result<(), RunError> {
-    let bytes = publish::parquet_io::encode(batch).map_err(|source| PublishError::Parquet {
-        table: records::TABLES[0].into(),
-        source,
-    })?;
-    let name = publish::parquet_io::file_name(part, &bytes);
-    tx.write_part(date, records::TABLES[0], &name, &bytes)?;
-    parts.push(publish::StagedFile {
-        name,
-        content: publish::FileContent::InStaging,
-    });
+    use rayon::prelude::*;
+    let encoded: Vec<_> = batches
+        .into_par_iter()
+        .map(|(part, batch)| (part, publish::parquet_io::encode(&batch)))
+        .collect();
+    for (part, bytes) in encoded {
+        let bytes = bytes.map_err(|source| PublishError::Parquet {
+            table: records::TABLES[0].into(),
+            source,
+        })?;
+        let name = publish::parquet_io::file_name(part, &bytes);
+        tx.write_part(date, records::TABLES[0], &name, &bytes)?;
+        parts.push(publish::StagedFile {
+            name,
+            content: publish::FileContent::InStaging,
+        });
+    }
     Ok(())
 }
 

@@ -49,6 +49,16 @@ pub fn normalize_text(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// A string's first 16 bytes as a number that orders as the bytes do (big-endian, zero-padded): two
+/// numbers that differ order their strings; equal ones say nothing (compare the strings). Sorting on it
+/// first keeps most comparisons off the strings themselves.
+pub fn order_prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
+}
+
 /// A header cell's text reduced to its matching key, and the unit it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderKey {

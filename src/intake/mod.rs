@@ -88,28 +88,12 @@ impl<'s> Intake<'s> {
         }
     }
 
-    /// A run's intake: as `for_job`, with the raw bytes kept in one batch that `seal_blobs` makes
+    /// A run's intake: as `for_job`, with the raw bytes kept in one batch (`finish_run` hands it over) made
     /// durable before the run publishes.
     pub fn for_run(job: &'s Job, isolation: &Isolation, blobs: BlobStore) -> Intake<'s> {
         let mut intake = Intake::for_job(job, isolation, None);
         intake.blobs = Some(Blobs::Batch(BlobBatch::new(blobs)));
         intake
-    }
-
-    /// Make the blobs of a run's batch durable (nothing to do for other intakes).
-    pub fn seal_blobs(&self) -> Result<(), IntakeError> {
-        match &self.blobs {
-            Some(Blobs::Batch(batch)) => {
-                batch
-                    .seal()
-                    .map(|_| ())
-                    .map_err(|source| IntakeError::Blob {
-                        place: batch.describe(),
-                        source,
-                    })
-            }
-            _ => Ok(()),
-        }
     }
 
     /// An intake without a job (`fugong validate FILE` with only a schema): no 填报单位 check against
@@ -214,6 +198,35 @@ impl<'s> Intake<'s> {
     /// Stop the reader workers; the largest peak RSS of a worker in bytes (0 in process).
     pub fn finish(self) -> u64 {
         self.reader.finish()
+    }
+
+    /// `finish`, handing over a run's batch of blobs to be sealed (on another thread, while the run
+    /// compares and advances its ledger) before the run publishes.
+    pub fn finish_run(self) -> (u64, BlobsToSeal) {
+        let batch = match self.blobs {
+            Some(Blobs::Batch(batch)) => Some(batch),
+            _ => None,
+        };
+        (self.reader.finish(), BlobsToSeal(batch))
+    }
+}
+
+/// A run's blobs, written and not yet durable.
+pub struct BlobsToSeal(Option<BlobBatch>);
+
+impl BlobsToSeal {
+    /// Make them durable (nothing to do for an intake that keeps blobs at once, or none).
+    pub fn seal(&self) -> Result<(), IntakeError> {
+        match &self.0 {
+            Some(batch) => batch
+                .seal()
+                .map(|_| ())
+                .map_err(|source| IntakeError::Blob {
+                    place: batch.describe(),
+                    source,
+                }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -122,15 +122,6 @@ impl<'b> Columns<'b> {
     }
 }
 
-/// A string's first 16 bytes as a number that orders as the bytes do (big-endian, zero-padded): two
-/// numbers that differ order their strings; equal ones say nothing (compare the strings).
-fn prefix_of(s: &str) -> u128 {
-    let mut b = [0u8; 16];
-    let n = s.len().min(16);
-    b[..n].copy_from_slice(&s.as_bytes()[..n]);
-    u128::from_be_bytes(b)
-}
-
 /// Sort the new problems (report, match) by their ledger key (district code, credit code, category,
 /// date). Sorted on a key made once per problem — the district's rank among the codes and the credit
 /// code's first bytes — so that most comparisons touch neither the reports nor their strings; ties
@@ -154,7 +145,7 @@ fn sort_new<'r>(
         .map(|p| {
             let (code, uscc, _, _) = key(p);
             let rank = codes.binary_search(&code).unwrap_or(0) as u32;
-            (rank, prefix_of(uscc), *p)
+            (rank, crate::text::order_prefix(uscc), *p)
         })
         .collect();
     drop(codes);
@@ -505,8 +496,11 @@ mod tests {
         let mut want = keys.clone();
         want.sort();
         assert_eq!(got, want);
-        assert!(prefix_of("AB") < prefix_of("ABC"));
-        assert_eq!(prefix_of("AB"), prefix_of("AB\0"));
+        assert!(crate::text::order_prefix("AB") < crate::text::order_prefix("ABC"));
+        assert_eq!(
+            crate::text::order_prefix("AB"),
+            crate::text::order_prefix("AB\0")
+        );
     }
 
     fn batches(table: &StagedTable) -> Vec<RecordBatch> {

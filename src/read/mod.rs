@@ -597,7 +597,12 @@ impl<'a> RowGrouper<'a> {
             )));
         }
         if row != self.current.row && !self.current.cells.is_empty() {
-            let done = std::mem::take(&mut self.current);
+            // The next row is sized like this one (rows of a sheet are alike): one allocation a row.
+            let next = RawRow {
+                row: 0,
+                cells: Vec::with_capacity(self.current.cells.len()),
+            };
+            let done = std::mem::replace(&mut self.current, next);
             if self.emit(done, on_row) == Flow::Stop {
                 return Ok(Flow::Stop);
             }

@@ -274,36 +274,78 @@ impl<'s> EnterpriseWriter<'s> {
         }
     }
 
-    /// Append one district's accepted rows (districts must come in code order).
+    /// Append one district's accepted rows (districts must come in code order), sorted by key. The
+    /// whole parts one district fills (a large workbook fills several) are built on rayon's threads.
     pub fn push_district<E>(
         &mut self,
         district: &crate::config::District,
         source_file: &str,
-        mut rows: Vec<crate::validate::AcceptedRow>,
+        rows: &[crate::validate::AcceptedRow],
         sink: &mut dyn FnMut(usize, RecordBatch) -> Result<(), E>,
     ) -> Result<(), E>
     where
-        E: From<ArrowError>,
+        E: From<ArrowError> + Send,
     {
+        use rayon::prelude::*;
         let key = self.schema.key_field;
-        let key_of = |r: &crate::validate::AcceptedRow| match r.values.get(key) {
-            Some(Some(Value::Text(t))) => t.clone(),
-            _ => String::new(),
+        let key_of = |i: usize| match rows[i].values.get(key) {
+            Some(Some(Value::Text(t))) => t.as_str(),
+            _ => "",
         };
-        rows.sort_by_cached_key(|r| (key_of(r), r.source_row));
-        for row in rows {
-            let part = self
-                .part
-                .get_or_insert_with(|| PartBuilder::new(self.schema, ENTERPRISE_ROWS_PER_FILE));
-            part.append(self.date, district, source_file, &row);
-            self.rows += 1;
-            if part.len == ENTERPRISE_ROWS_PER_FILE {
-                let full = self.part.take().map(|p| p.finish(self.schema));
-                if let Some(batch) = full {
-                    sink(self.parts, batch?)?;
-                    self.parts += 1;
-                }
+        // By key, then source row, then place: the order a stable sort by (key, source row) gives;
+        // on the key's first bytes first, so that most comparisons touch neither rows nor strings.
+        let mut keyed: Vec<(u128, usize)> = (0..rows.len())
+            .map(|i| (crate::text::order_prefix(key_of(i)), i))
+            .collect();
+        keyed.sort_unstable_by(|(pa, a), (pb, b)| {
+            pa.cmp(pb).then_with(|| {
+                key_of(*a)
+                    .cmp(key_of(*b))
+                    .then(rows[*a].source_row.cmp(&rows[*b].source_row))
+                    .then(a.cmp(b))
+            })
+        });
+        let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+        let (schema, date) = (self.schema, self.date);
+        let append = |part: &mut PartBuilder, chunk: &[usize]| {
+            for &i in chunk {
+                part.append(date, district, source_file, &rows[i]);
             }
+        };
+        let mut rest = &order[..];
+        // The open part is filled first.
+        if let Some(part) = self.part.as_mut() {
+            let (now, later) = rest.split_at((ENTERPRISE_ROWS_PER_FILE - part.len).min(rest.len()));
+            append(part, now);
+            self.rows += now.len() as u64;
+            rest = later;
+            if part.len == ENTERPRISE_ROWS_PER_FILE
+                && let Some(full) = self.part.take()
+            {
+                sink(self.parts, full.finish(schema)?)?;
+                self.parts += 1;
+            }
+        }
+        let (whole, tail) =
+            rest.split_at(rest.len() / ENTERPRISE_ROWS_PER_FILE * ENTERPRISE_ROWS_PER_FILE);
+        let built: Vec<Result<RecordBatch, ArrowError>> = whole
+            .par_chunks(ENTERPRISE_ROWS_PER_FILE)
+            .map(|chunk| {
+                let mut part = PartBuilder::new(schema, ENTERPRISE_ROWS_PER_FILE);
+                append(&mut part, chunk);
+                part.finish(schema)
+            })
+            .collect();
+        for batch in built {
+            sink(self.parts, batch?)?;
+            self.parts += 1;
+            self.rows += ENTERPRISE_ROWS_PER_FILE as u64;
+        }
+        if !tail.is_empty() {
+            let mut part = PartBuilder::new(schema, ENTERPRISE_ROWS_PER_FILE);
+            append(&mut part, tail);
+            self.rows += tail.len() as u64;
+            self.part = Some(part);
         }
         Ok(())
     }
@@ -528,6 +570,108 @@ pub fn rejects_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two districts whose rows fill several parts (the first leaves a part open for the second),
+    /// keys out of order and repeated: the parts, built in parallel, hold the rows a stable sort by
+    /// (key, source row) gives, district after district, split every `ENTERPRISE_ROWS_PER_FILE` rows.
+    #[test]
+    fn parts_built_in_parallel_hold_the_rows_of_a_stable_sort() {
+        use arrow::array::{Array, Int32Array, StringArray};
+        let schema = Schema::builtin().expect("schema");
+        let district = |code: &str| crate::config::District {
+            code: code.into(),
+            name: format!("区{code}"),
+            city_code: format!("{}00", &code[..4]),
+            city_name: format!("市{}", &code[..4]),
+            province_code: "370000".into(),
+        };
+        // Keys repeat (about every 7th row) and share long prefixes.
+        let rows_of = |n: u32, salt: u32| -> Vec<crate::validate::AcceptedRow> {
+            (0..n)
+                .map(|i| {
+                    // Every field a value of its type (required ones cannot be empty); the key varies.
+                    let mut values: Vec<Option<Value>> = schema
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            Some(match f.field_type {
+                                FieldType::Text | FieldType::Uscc => {
+                                    Value::Text(format!("企业{i}"))
+                                }
+                                FieldType::Bool => Value::Bool(i % 2 == 0),
+                                FieldType::Date => Value::Date(18_000),
+                                FieldType::Int => Value::Int(i64::from(i)),
+                                FieldType::Ratio => Value::Ratio(0.5),
+                                FieldType::Money => Value::Money(100),
+                            })
+                        })
+                        .collect();
+                    let k = (i.wrapping_mul(2_654_435_761) ^ salt) % (n / 7 + 1);
+                    let key = format!("91370000MA{:08}", k % 5000) + &"X".repeat((k % 3) as usize);
+                    values[schema.key_field] = Some(Value::Text(key));
+                    crate::validate::AcceptedRow {
+                        source_row: 3 + (n - i),
+                        values,
+                        problems: None,
+                    }
+                })
+                .collect()
+        };
+        let days = [
+            (district("370102"), rows_of(20_000, 1)),
+            (district("370103"), rows_of(31_000, 2)),
+        ];
+        let date = chrono::NaiveDate::from_ymd_opt(2020, 2, 24).expect("date");
+        let mut writer = EnterpriseWriter::new(&schema, date);
+        let mut parts: Vec<(usize, RecordBatch)> = Vec::new();
+        let mut sink = |part, batch| {
+            parts.push((part, batch));
+            Ok::<(), ArrowError>(())
+        };
+        for (d, rows) in &days {
+            writer
+                .push_district(d, "f.xlsx", rows, &mut sink)
+                .expect("push");
+        }
+        assert_eq!(writer.finish(&mut sink).expect("finish"), 51_000);
+        let sizes: Vec<usize> = parts.iter().map(|(_, b)| b.num_rows()).collect();
+        assert_eq!(sizes, [16_384, 16_384, 16_384, 51_000 - 3 * 16_384]);
+        assert_eq!(
+            parts.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+
+        let key_name = &schema.fields[schema.key_field].name;
+        let mut expected: Vec<(String, String, i32)> = Vec::new();
+        for (d, rows) in &days {
+            let mut sorted: Vec<&crate::validate::AcceptedRow> = rows.iter().collect();
+            let key = |r: &crate::validate::AcceptedRow| match &r.values[schema.key_field] {
+                Some(Value::Text(t)) => t.clone(),
+                _ => String::new(),
+            };
+            sorted.sort_by_key(|r| (key(r), r.source_row));
+            expected.extend(
+                sorted
+                    .into_iter()
+                    .map(|r| (d.code.clone(), key(r), r.source_row as i32)),
+            );
+        }
+        let mut got: Vec<(String, String, i32)> = Vec::new();
+        for (_, b) in &parts {
+            let codes = column::<StringArray>(b, "district_code").expect("district_code");
+            let keys = column::<StringArray>(b, key_name).expect("key");
+            let rows = column::<Int32Array>(b, "source_row").expect("source_row");
+            for i in 0..b.num_rows() {
+                let k = if keys.is_null(i) {
+                    String::new()
+                } else {
+                    keys.value(i).to_string()
+                };
+                got.push((codes.value(i).to_string(), k, rows.value(i)));
+            }
+        }
+        assert_eq!(got, expected);
+    }
 
     #[test]
     fn columns_are_placed_by_name_and_a_missing_or_extra_one_is_an_error() {
