@@ -14,7 +14,8 @@
 #
 # The corpora come from the seeded generator (GEN, default ../shared/tools/gen_corpus.py, which needs
 # xlsxwriter: a venv is made under target/bench-venv) into target/bench-gen/, made once and reused.
-# fugong is target/release/fugong (FUGONG=... to compare another build); both are built here.
+# fugong is target/release/fugong (FUGONG=... to compare another build); both are built here (BUILD=0:
+# not). Each run's warehouse is kept until the end (see `runs` below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,8 +25,10 @@ GEN=${GEN:-$root/../shared/tools/gen_corpus.py}
 corpora=("$@")
 [ ${#corpora[@]} -gt 0 ] || corpora=(A B C1 C2 N)
 
-cargo build --release --quiet --bin fugong
-cargo build --release --quiet --features bench-floor --bin calamine-floor
+if [ "${BUILD:-1}" != 0 ]; then   # BUILD=0: measure the binaries already built
+  cargo build --release --quiet --bin fugong
+  cargo build --release --quiet --features bench-floor --bin calamine-floor
+fi
 FUGONG=${FUGONG:-$root/target/release/fugong}
 FLOOR=$root/target/release/calamine-floor
 out=$root/target/bench-gen
@@ -55,8 +58,7 @@ pair() {
   local files=("$(dirname "$job")/$date"/*)
   local ratios=() fug=() flo=() rss=() tree=()
   for ((i = 0; i < pairs; i++)); do
-    local wh=$out/warehouse-run
-    rm -rf "$wh"
+    local wh=$runs/$label-$i
     if [ "$base" != - ]; then cp -a "$base" "$wh"; fi
     sync
     local t0 t1 t2 t3
@@ -83,6 +85,15 @@ pair() {
     "$(printf '%s\n' "${tree[@]}" | sort -g | tail -1)" "${rss[-1]}"
 }
 
+# Every run publishes into a warehouse of its own, and they are all removed only at the end: deleting a
+# warehouse of thousands of blobs right before the next run would make that run's file creations pay for
+# the deletion (on an ext4 without a journal, the kernel skips inodes deleted in the last minutes one by
+# one, reading each from the inode table: 4 s of system time instead of 1 s on the national day), a cost
+# of this script's clean-up that neither calamine nor a nightly run has.
+runs=$out/runs
+rm -rf "$runs"
+mkdir -p "$runs"
+
 echo "paired runs on $(nproc) cores, $(date -u +%F), fugong $("$FUGONG" --version | head -1)"
 for c in "${corpora[@]}"; do
   case $c in
@@ -100,5 +111,5 @@ for c in "${corpora[@]}"; do
     *) echo "unknown corpus $c (A B C1 C2 N)" >&2; exit 2 ;;
   esac
 done
-rm -rf "$out/warehouse-run"
+rm -rf "$runs" "$out/warehouse-run"
 echo "ratio = fugong / calamine alone on one thread, per pair, median; max RSS = /usr/bin/time's maximum of the fugong process"

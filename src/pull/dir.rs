@@ -210,9 +210,7 @@ impl DirSource {
         let names = self
             .listing(&folder)
             .map_err(|e| listing(format!("{}: {e}", folder.display())))?;
-        let mut matches: Vec<PathBuf> = names
-            .iter()
-            .filter(|name| wanted.matches_with(name, glob::MatchOptions::new()))
+        let mut matches: Vec<PathBuf> = named_by(&names, file, &wanted)
             .map(|name| folder.join(name))
             .filter(|path| is_candidate(path))
             .collect();
@@ -262,6 +260,23 @@ impl DirSource {
         }
         Ok(names)
     }
+}
+
+/// The names of a sorted listing that a file name pattern matches. Only names that begin with the
+/// pattern's literal part (up to its first wildcard) can match it (the match is case-sensitive), and
+/// those lie together in the listing: they are found by a binary search, so matching every district of
+/// a national day against its date's folder is not quadratic.
+fn named_by<'n>(
+    names: &'n [String],
+    file: &'n str,
+    wanted: &'n glob::Pattern,
+) -> impl Iterator<Item = &'n String> + 'n {
+    let literal = &file[..file.find(META).unwrap_or(file.len())];
+    let first = names.partition_point(|name| name.as_str() < literal);
+    names[first..]
+        .iter()
+        .take_while(move |name| name.starts_with(literal))
+        .filter(move |name| wanted.matches_with(name, glob::MatchOptions::new()))
 }
 
 /// The submissions a glob names (office lock files and hidden files left out), sorted.
@@ -365,6 +380,54 @@ mod tests {
         assert_eq!(
             s("{district_code}.xlsx").fixed_folder(),
             PathBuf::from("/etc/fugong/jobs")
+        );
+    }
+
+    #[test]
+    fn a_listing_searched_by_the_literal_part_matches_as_the_whole_listing_does() {
+        let mut names: Vec<String> = [
+            "370102.xlsx",
+            "370102.xls",
+            "3701020.xlsx",
+            "370102-old.xlsx",
+            "37010.xlsx",
+            "370103.xlsx",
+            "~$370102.xlsx",
+            ".370102.xlsx",
+            "a370102.xlsx",
+            "370102.XLSX",
+            "[370102].xlsx",
+            "报送370102.xlsx",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        names.sort();
+        for file in [
+            "370102.*",
+            "370102.xlsx",
+            "370102*",
+            "*370102*",
+            "3701?2.xls*",
+            "[[]370102].xlsx",
+            "报送{370102}.xlsx",
+            "报送370102.xlsx",
+            "*",
+            "37010[23].xlsx",
+            "nothing.xlsx",
+        ] {
+            let wanted = glob::Pattern::new(file).expect("pattern");
+            let all: Vec<&String> = names
+                .iter()
+                .filter(|n| wanted.matches_with(n, glob::MatchOptions::new()))
+                .collect();
+            let searched: Vec<&String> = named_by(&names, file, &wanted).collect();
+            assert_eq!(searched, all, "{file}");
+        }
+        let wanted = glob::Pattern::new("370102.*").expect("pattern");
+        assert_eq!(
+            named_by(&names, "370102.*", &wanted).collect::<Vec<_>>(),
+            ["370102.XLSX", "370102.xls", "370102.xlsx"]
         );
     }
 
