@@ -1000,12 +1000,15 @@ where
 /// rejected > missing) or fewer accepted rows.
 pub fn find_regressions(live: &Manifest, day: &DayResult) -> Vec<Regression> {
     let mut out = Vec::new();
+    // Looked up by code (a search of the list for each district was quadratic on a republished
+    // national day); the first entry of a code wins, as the search found it.
+    let mut published: std::collections::HashMap<&str, &ManifestDistrict> =
+        std::collections::HashMap::with_capacity(live.districts.len());
+    for m in &live.districts {
+        published.entry(m.district_code.as_str()).or_insert(m);
+    }
     for d in &day.districts {
-        let Some(before) = live
-            .districts
-            .iter()
-            .find(|m| m.district_code == d.district.code)
-        else {
+        let Some(before) = published.get(d.district.code.as_str()) else {
             continue;
         };
         let Some(before_status) = SubmissionStatus::parse(&before.status) else {
