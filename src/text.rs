@@ -63,7 +63,7 @@ fn normalize_ascii(s: &str) -> Cow<'_, str> {
             .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
         || b.iter().any(|c| c.is_ascii_whitespace() && *c != b' ');
     match needs_collapse {
-        true => Cow::Owned(collapse(s.chars())),
+        true => Cow::Owned(collapse(s)),
         false => Cow::Borrowed(s),
     }
 }
@@ -90,30 +90,18 @@ fn clean(out: Cow<'_, str>) -> Cow<'_, str> {
     if last.is_some_and(char::is_whitespace) {
         needs_collapse = true;
     }
-    let kept = out.chars().filter(|&c| !is_zero_width(c));
+    let kept = |t: &str| t.chars().filter(|&c| !is_zero_width(c)).collect::<String>();
     match (zero_width, needs_collapse) {
-        (_, true) => Cow::Owned(collapse(kept)),
-        (true, false) => Cow::Owned(kept.collect()),
+        (true, true) => Cow::Owned(collapse(&kept(&out))),
+        (false, true) => Cow::Owned(collapse(&out)),
+        (true, false) => Cow::Owned(kept(&out)),
         (false, false) => out,
     }
 }
 
-/// Words (runs of non-whitespace) joined by single spaces: `split_whitespace().join(" ")`.
-fn collapse(chars: impl Iterator<Item = char>) -> String {
-    let mut out = String::new();
-    let mut gap = false;
-    for c in chars {
-        if c.is_whitespace() {
-            gap = !out.is_empty();
-            continue;
-        }
-        if gap {
-            out.push(' ');
-            gap = false;
-        }
-        out.push(c);
-    }
-    out
+/// Words (runs of non-whitespace) joined by single spaces.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A string's first 16 bytes as a number that orders as the bytes do (big-endian, zero-padded): two
